@@ -1,0 +1,65 @@
+"""The ``dualinv`` command.
+
+Each command family lives next to the code it drives, in a ``commands`` module that exposes
+``register(subparsers)``: it adds its parser(s) and sets ``func`` (a callable taking the parsed
+arguments and returning an exit code). This file only assembles them and turns
+:class:`dualinv.errors.DualinvError` into a one-line message and exit status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from dualinv import __version__
+from dualinv.errors import DualinvError
+
+# Modules that contribute subcommands, in the order they appear in ``dualinv --help``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "dualinv.data.commands",       # prepare, pose
+    "dualinv.panohead.commands",   # panohead render | convert
+    "dualinv.training.commands",   # train
+    "dualinv.dual.commands",       # invert, edit
+    "dualinv.eval.commands",       # evaluate, report
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dualinv",
+        description="Dual encoder GAN inversion: one portrait in, a 360-degree PanoHead head out.",
+    )
+    parser.add_argument("--version", action="version", version=f"dualinv {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            # A command family that is not written yet; a broken import inside one still raises.
+            if error.name is not None and module_name.startswith(error.name):
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except DualinvError as error:
+        print(f"dualinv: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dualinv: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""User-facing errors.
+
+Every error a user can cause (a bad config, a missing or tampered weights file, an unreadable image,
+a face that cannot be found, an unsafe pickle) is raised as a subclass of :class:`DualinvError` whose
+message says what went wrong *and what to do*. The CLI prints these without a traceback; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class DualinvError(Exception):
+    """Base class of every error a user can cause and fix."""
+
+
+class ConfigError(DualinvError):
+    """A configuration key is unknown, has the wrong type, or an invalid value."""
+
+
+class MissingWeightsError(DualinvError):
+    """A pretrained file named in the config is absent or does not match its expected hash."""
+
+
+class CheckpointError(DualinvError):
+    """A checkpoint or network pickle is truncated, corrupt, or not what it claims to be."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A pickle refers to a global outside the allowlist; nothing from it was executed."""
+
+
+class BadImageError(DualinvError):
+    """An input image cannot be decoded, is empty, too small or too large to decode safely."""
+
+
+class NoFaceError(DualinvError):
+    """No face was detected in an input photo."""

@@ -1,0 +1,184 @@
+"""The registry of pretrained files, and the checks that run before any work starts.
+
+Nothing in dualinv downloads anything. Every pretrained file is named by a key of the ``weights``
+section of the config and given as a local path; this module knows, for each key, the file a user
+needs, what it is, where to get it and (where one is published) its checksum. A missing or
+mismatching file stops a run before any work with a message naming the config key, the file and
+the URL. A key whose path is ``None`` runs with a seeded *stand-in* network, and every result
+produced that way says so (``STAND_IN``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from dualinv.errors import MissingWeightsError
+
+STAND_IN = "stand-in"
+"""Provenance value recorded for a network built with seeded random weights instead of a file."""
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One pretrained file the study can use."""
+
+    key: str
+    """Key under ``weights:`` in the config."""
+    filename: str
+    """The file's published name."""
+    description: str
+    """What the file is and what uses it."""
+    url: str
+    """Where a user downloads it (never fetched by dualinv)."""
+    checksum: str | None = None
+    """``"sha256:<hex>"``, ``"sha256-prefix:<hex>"`` (torchvision's file-name convention) or
+    ``"md5:<hex>"``; ``None`` where no checksum is published (then only existence is checked,
+    unless the config pins one)."""
+
+
+REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
+    entry.key: entry
+    for entry in (
+        WeightsFile(
+            key="panohead",
+            filename="easy-khair-180-gpc0.8-trans10-025000.pkl",
+            description="PanoHead generator (G_ema), the released network the whole study inverts into",
+            url="https://github.com/SizheAn/PanoHead#download-models (Google Drive link in the README)",
+        ),
+        WeightsFile(
+            key="ir_se50",
+            filename="model_ir_se50.pth",
+            description="ArcFace IR-SE50: initialises the encoders' backbone and computes the identity loss/metric",
+            url="https://github.com/eladrich/pixel2style2pixel#pretrained-models (model_ir_se50.pth)",
+        ),
+        WeightsFile(
+            key="lpips_alex",
+            filename="alexnet-owt-7be5be79.pth",
+            description="torchvision AlexNet trunk for LPIPS (the linear heads ship with the lpips package)",
+            url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+            checksum="sha256-prefix:7be5be79",
+        ),
+        WeightsFile(
+            key="lpips_vgg",
+            filename="vgg16-397923af.pth",
+            description="torchvision VGG16 trunk for LPIPS-VGG (the paper's training loss)",
+            url="https://download.pytorch.org/models/vgg16-397923af.pth",
+            checksum="sha256-prefix:397923af",
+        ),
+        WeightsFile(
+            key="inception",
+            filename="inception-2015-12-05.pt",
+            description="Inception-v3 TorchScript feature extractor used by clean-fid for FID",
+            url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
+        ),
+        WeightsFile(
+            key="u2net",
+            filename="u2net.onnx",
+            description="U^2-Net background removal model for rembg (data preparation)",
+            url="https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2net.onnx",
+            checksum="md5:60024c5c889badc19c04ad937298a77b",
+        ),
+        WeightsFile(
+            key="facenet_vggface2",
+            filename="20180402-114759-vggface2.pt",
+            description="facenet-pytorch InceptionResnetV1 (VGGFace2), optional second identity metric",
+            url="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
+        ),
+    )
+})
+
+
+def _entry(key: str) -> WeightsFile:
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise MissingWeightsError(f"unknown weights key {key!r}; known keys: {known}") from None
+
+
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in chunks (weights files are hundreds of MB)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checksum_problem(path: Path, checksum: str) -> str | None:
+    """The mismatch as a sentence, or ``None`` when the file matches ``checksum``."""
+    kind, _, expected = checksum.partition(":")
+    expected = expected.lower()
+    if kind == "sha256":
+        actual = file_digest(path, "sha256")
+        return None if actual == expected else f"sha256 {actual} != expected {expected}"
+    if kind == "sha256-prefix":
+        actual = file_digest(path, "sha256")
+        return None if actual.startswith(expected) else f"sha256 {actual} does not start with {expected}"
+    if kind == "md5":
+        actual = file_digest(path, "md5")
+        return None if actual == expected else f"md5 {actual} != expected {expected}"
+    raise ValueError(f"unknown checksum kind {kind!r} in {checksum!r}")
+
+
+def weights_problem(key: str, path: str | Path | None, checksum: str | None = None) -> str | None:
+    """Why the file configured under ``key`` cannot be used, or ``None`` when it can.
+
+    ``path`` ``None`` means "use a stand-in" and is never a problem. ``checksum`` (from the
+    config) overrides the registry's published one.
+    """
+    if path is None:
+        return None
+    entry = _entry(key)
+    where = f"weights.{key} = {str(path)!r}: {entry.description}. Expected file {entry.filename}; get it from {entry.url}"
+    file = Path(path).expanduser()
+    if not file.is_file():
+        return f"missing file. {where}"
+    if file.stat().st_size == 0:
+        return f"empty file. {where}"
+    expected = checksum or entry.checksum
+    if expected is not None:
+        mismatch = _checksum_problem(file, expected)
+        if mismatch is not None:
+            return f"file does not match its checksum ({mismatch}); it is corrupt or not the published file. {where}"
+    return None
+
+
+def check_weights(paths: Mapping[str, str | Path | None], checksums: Mapping[str, str] | None = None) -> None:
+    """Check every configured file at once and report all problems together, before any job runs."""
+    checksums = checksums or {}
+    problems = [
+        problem
+        for key, path in paths.items()
+        if (problem := weights_problem(key, path, checksums.get(key))) is not None
+    ]
+    if problems:
+        raise MissingWeightsError(
+            f"{len(problems)} pretrained file(s) cannot be used:\n  - " + "\n  - ".join(problems)
+            + "\nSet each path in the config (or null to run with a seeded stand-in network, "
+            "whose results are labelled as such)."
+        )
+
+
+def require_weights(key: str, path: str | Path | None, checksum: str | None = None) -> Path:
+    """The checked path of one configured file (raises :class:`MissingWeightsError` otherwise)."""
+    if path is None:
+        entry = _entry(key)
+        raise MissingWeightsError(
+            f"weights.{key} is not set: {entry.description}. Download {entry.filename} from "
+            f"{entry.url} and set its path in the config."
+        )
+    check_weights({key: path}, {key: checksum} if checksum else None)
+    return Path(path).expanduser()
+
+
+def weights_provenance(key: str, path: str | Path | None) -> str:
+    """What a result records about the file it used: ``"sha256:<hex>"`` or ``STAND_IN``."""
+    _entry(key)
+    if path is None:
+        return STAND_IN
+    return "sha256:" + file_digest(path, "sha256")

@@ -46,9 +46,11 @@ from typing import Literal, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from dualinv._generator_standin import project_onto_planes, rays_from_cameras
 from dualinv.errors import ConfigError
 from dualinv.fileio import save_image
+from dualinv.panohead.rendering import rays_from_cameras
+from dualinv.panohead.trigrid import project_onto_planes
+from dualinv.shapes import assert_shape
 
 DepthSliceRule = Literal["nearest", "all"]
 NUM_PLANES = 3
@@ -182,19 +184,17 @@ def occlusion_mask(
     No gradient flows through the mask.
     """
     _check_options(trigrid_resolution, trigrid_depth, box_warp, opacity_threshold, supersample, dilation, depth_slices)
-    if depth.ndim != 4 or depth.shape[1] != 1 or depth.shape[2] != depth.shape[3]:
-        raise ValueError(f"depth: expected a square depth map [B, 1, R, R], got {list(depth.shape)}")
-    if camera.shape != (depth.shape[0], CAMERA_LABEL_SIZE):
-        raise ValueError(f"camera: expected [{depth.shape[0]}, {CAMERA_LABEL_SIZE}], got {list(camera.shape)}")
-    if image_mask is not None and image_mask.shape != depth.shape:
-        raise ValueError(f"image_mask: expected {list(depth.shape)} like depth, got {list(image_mask.shape)}")
+    assert_shape(depth, [None, 1, depth.shape[-1], None], "depth")
+    assert_shape(camera, [depth.shape[0], CAMERA_LABEL_SIZE], "camera")
+    if image_mask is not None:
+        assert_shape(image_mask, list(depth.shape), "image_mask")
     if supersample is None:
         supersample = max(1, math.ceil(trigrid_resolution / depth.shape[-1]))
 
     points, keep = unproject_depth(
         depth.float(), camera.float(), image_mask, opacity_threshold=opacity_threshold, supersample=supersample
     )
-    coords = project_onto_planes(points, box_warp)  # [B,3,M,3] (u, v, t)
+    coords = project_onto_planes(points * (2.0 / box_warp))  # [B,3,M,3] (u, v, t) in [-1, 1] (spec §3.2)
     visible = _mark_cells(coords, keep, trigrid_resolution, trigrid_depth, depth_slices)
     visible = _dilate(visible, dilation)
     return OcclusionMasks(visible=visible, occluded=~visible)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from dualinv._generator_standin import rays_from_cameras
 from dualinv.errors import ConfigError
 from dualinv.occlusion import (
     apply_occlusion_mask,
@@ -22,6 +21,8 @@ from dualinv.occlusion import (
     save_occlusion_debug,
     unproject_depth,
 )
+from dualinv.panohead.generator import TRANSLATION_INDICES
+from dualinv.panohead.rendering import rays_from_cameras
 
 FOCAL = 4.2647
 RADIUS = 2.7
@@ -205,7 +206,7 @@ def test_all_depth_slices_rule_marks_every_slice_of_a_visible_cell():
 def test_unprojected_points_lie_at_the_ray_distance():
     depth = torch.linspace(2.3, 3.0, 16 * 16).reshape(1, 1, 16, 16)
     points, keep = unproject_depth(depth, FRONT)
-    origin = FRONT[0, [3, 7, 11]]
+    origin = FRONT[0, list(TRANSLATION_INDICES)]
     assert keep.all()
     torch.testing.assert_close((points[0] - origin).norm(dim=-1), depth.reshape(-1))
 
@@ -259,3 +260,21 @@ def test_debug_picture_shows_the_three_planes(tmp_path):
     assert picture[0, 2 * (16 + separator) + 15] in (85, 86)  # one slice of three ≈ 1/3 grey
     assert picture[:, 16].unique().tolist() == [128]  # the grey separator
     assert list(tmp_path.iterdir()) == [path]  # atomic: no temporary file left
+
+
+def test_official_renderer_outputs_feed_the_mask(tiny_fixture_dir):
+    """The official tiny PanoHead's image_depth/image_mask (16², tri-grid 32²) go straight in."""
+    io = torch.load(tiny_fixture_dir / "reference.pt", weights_only=True)["inputs_outputs"]
+    depth, opacity, camera = io["synthesis_seed123_image_depth"], io["synthesis_seed123_image_mask"], io["c_render"]
+    masks = occlusion_mask(depth, camera, image_mask=opacity, trigrid_resolution=32)
+    trigrid = io["planes_raw"].view(2, 3, 96, 32, 32)  # spec §3.1
+    assert masks.occluded.shape == (2, 3, 3, 32, 32)
+    assert apply_occlusion_mask(trigrid, masks.occluded).shape == trigrid.shape
+    assert masks.visible.any() and masks.occluded.any()
+    # Camera 1 is the back view at z = −2.7 looking +z: every lifted point has z ≤ −2.7 + max depth,
+    # so on the XY plane (depth z) nothing may be marked beyond that bound's slice.
+    assert torch.allclose(camera[1, list(TRANSLATION_INDICES)], torch.tensor([0.0, 0.0, -RADIUS]), atol=1e-6)
+    z_bound = -RADIUS + depth[1].max().item()
+    highest_slice = int(cell_of(torch.tensor([z_bound]), 3).item())
+    assert highest_slice < 2 and masks.visible[1, 0, :highest_slice + 1].any()
+    assert not masks.visible[1, 0, highest_slice + 1:].any()

@@ -30,7 +30,7 @@ here, so these are our documented choices):
   texel and then smooths in-plane.
 
 Compact form. Visibility depends on (plane, depth slice, row, column) only, never on the feature
-channel, so masks are returned as bool ``[B, 3, D, H, W]`` (1.7 MB at B = 3 for the released
+channel, so masks are returned as bool ``[B, 3, D, H, W]`` (1.8 MB at B = 3 for the released
 256² × 3 grid, against 56 MB for the expanded ``[B, 3, 96, 256, 256]``).
 :func:`apply_occlusion_mask` multiplies a tri-grid by a compact mask without expanding it;
 :func:`expand_mask` builds the full ``[B, 3, C·D, H, W]`` layout (channel ``c·D + d``, spec §3.1)

@@ -247,14 +247,12 @@ def load_network(path: str | Path, *, device: str | torch.device = "cpu") -> "Pa
 
 def save_network(generator: "PanoHeadGenerator", path: str | Path) -> None:
     """Write ``generator`` in dualinv's own format (weights-only loadable), atomically."""
-    config = generator.config
-    init_kwargs = plain_value(config.to_init_kwargs(), "init_kwargs")
     payload = {
         "format": OWN_FORMAT,
         "version": OWN_FORMAT_VERSION,
-        "init_kwargs": init_kwargs,
-        "neural_rendering_resolution": int(config.neural_rendering_resolution),
-        "rendering_kwargs": plain_value(config.rendering_kwargs(), "rendering_kwargs"),
+        "init_kwargs": plain_value(generator.config.to_init_kwargs(), "init_kwargs"),
+        "neural_rendering_resolution": int(generator.neural_rendering_resolution),
+        "rendering_kwargs": plain_value(generator.rendering_kwargs, "rendering_kwargs"),
         "state_dict": {name: tensor.detach().cpu().clone() for name, tensor in generator.state_dict().items()},
     }
     torch_save_atomic(path, payload)

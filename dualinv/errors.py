@@ -35,3 +35,11 @@ class BadImageError(DualinvError):
 
 class NoFaceError(DualinvError):
     """No face was detected in an input photo."""
+
+
+class ResultsFormatError(DualinvError):
+    """A metrics JSON file (``results/metrics/<method>/<dataset>.json``) is missing, unreadable or malformed."""
+
+
+class PairingError(DualinvError):
+    """Renders and targets (or MEAD views) cannot be paired: a file or a view is missing."""

@@ -35,3 +35,11 @@ class BadImageError(DualinvError):
 
 class NoFaceError(DualinvError):
     """No face was detected in an input photo."""
+
+
+class MissingInputsError(DualinvError):
+    """Pretrained files or datasets named in the config are absent; every one is listed at once."""
+
+
+class MissingEntryPointError(DualinvError):
+    """The workflow calls a dualinv function that this version of the library does not provide."""

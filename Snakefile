@@ -1,5 +1,5 @@
 # The dualinv study as one DAG: data -> training segments -> inversions -> metrics -> Tables 1-5, figures.
-#   snakemake --cores 2 --configfile presets/mini.yaml mini     the CPU demo (stand-in weights, minutes)
+#   snakemake mini --cores 2 --configfile presets/mini.yaml     the CPU demo (stand-in weights, minutes)
 #   snakemake --profile slurm table3                            one paper table on a Slurm cluster
 from snakemake.utils import min_version
 

@@ -134,7 +134,7 @@ def check_inputs(config: StudyConfig) -> None:
             f"{len(problems)} input(s) of the {config.preset!r} study cannot be used:\n  - "
             + "\n  - ".join(problems)
             + "\nFix the paths in config.yaml (weights: null runs a seeded stand-in, labelled as such), "
-            "or try the CPU demo: snakemake --configfile presets/mini.yaml --cores 2 mini")
+            "or try the CPU demo: snakemake mini --cores 2 --configfile presets/mini.yaml")
 
 
 def public_domain_photos_dir() -> str:

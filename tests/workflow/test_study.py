@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dualinv.config import from_mapping, load_config, merge_overrides, read_yaml
@@ -9,6 +11,7 @@ from dualinv.errors import ConfigError, MissingInputsError
 from dualinv.study import (
     check_inputs,
     input_problems,
+    prepared_dir,
     required_checkpoints,
     required_datasets,
     study_evaluations,
@@ -87,3 +90,12 @@ def test_an_unused_dataset_is_not_required():
     merged["experiments"] = ["encoder1", "dual"]  # dual feeds Tables 1 and 2
     assert [problem.split(" =")[0] for problem in input_problems(from_mapping(merged))] == [
         "data.celebahq.path", "data.mead.path"]
+
+
+def test_prepared_folders(tmp_path):
+    config = load_config(REPO_ROOT / "config.yaml", presets=(REPO_ROOT / "presets" / "mini.yaml",))
+    assert prepared_dir(config, "train") == REPO_ROOT.joinpath("results/mini/data/train").relative_to(REPO_ROOT)
+    paper = load_config(REPO_ROOT / "config.yaml")
+    assert prepared_dir(paper, "mead") == Path("data/prepared/mead")  # source: prepared, the user's folder
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        prepared_dir(paper, "imagenet")

@@ -21,23 +21,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from dualinv.dual.outputs import HeadCode
 from dualinv.edit.blend import blend_trigrids, feather_cells
 from dualinv.edit.parts import PartName, check_part
 from dualinv.errors import ConfigError
 from dualinv.occlusion import DepthSliceRule, lift_pixel_mask
 from dualinv.seeding import make_generator
-
-
-@dataclass(frozen=True)
-class HeadCode:
-    """An inverted head: what renders it from any camera."""
-
-    trigrid: torch.Tensor
-    """[1, 3, C·D, H, W] tri-grid (stitched, for a dual inversion)."""
-    ws: torch.Tensor
-    """[1, num_ws, w_dim] codes driving background, raw ToRGB and super-resolution."""
-    camera: torch.Tensor
-    """[1, 25] the input photo's camera."""
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ def synthesized_images(generator: torch.nn.Module, protocol: FidProtocol, count:
 
     Head ``i`` has z seeded by :meth:`FidProtocol.synthesized_seed` and is rendered at camera ``i`` of the
     protocol. As in PanoHead's ``gen_samples.py`` the mapping is conditioned on the front camera and
-    ``synthesis(ws, camera)`` renders without the Δt offset (specs/panohead.md §1.5), so both sets are seen
+    the tri-grid is rendered without the Δt offset (specs/panohead.md §1.5), so both sets are seen
     from exactly the same cameras.
     """
     from dualinv.camera import camera_at_yaw
@@ -209,6 +209,8 @@ def synthesized_images(generator: torch.nn.Module, protocol: FidProtocol, count:
         z = torch.stack([torch.randn(generator.z_dim, generator=make_generator(protocol.synthesized_seed(index)))
                          for index in range(start, stop)]).to(device)
         ws = generator.mapping(z, front.expand(stop - start, -1), truncation_psi=protocol.truncation_psi)
-        rendered = generator.synthesis(ws, cameras[start:stop], noise_mode="const",
-                                       generator=make_generator(protocol.synthesized_seed(start), device))
-        yield rendered["image"].clamp(-1, 1).cpu()
+        trigrids = generator.synthesize_trigrid(ws, noise_mode="const")
+        images = [generator.render_trigrid(trigrids[k:k + 1], ws[k:k + 1], cameras[index:index + 1], noise_mode="const",
+                                           generator=make_generator(protocol.synthesized_seed(index), device))["image"]
+                  for k, index in enumerate(range(start, stop))]  # one sampling seed per head: batching changes nothing
+        yield torch.cat(images).clamp(-1, 1).cpu()

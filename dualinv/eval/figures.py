@@ -29,7 +29,7 @@ import numpy as np
 from dualinv.fileio import atomic_path
 from dualinv.eval.runners import MANIFEST_FILE, figure_view_name
 
-STAND_IN_BANNER = "STAND-IN RESULTS (seeded generator/method) - not a reproduction of the paper"
+STAND_IN_BANNER = "STAND-IN: seeded generator/method, not the paper's results"
 THUMBNAIL = 128
 DUAL_METHODS = (("encoder1", "Encoder 1"), ("encoder2", "Encoder 2"), ("dual", "Dual"))
 COMPARISON_METHODS = (("w_optim", "W+ optim."), ("pti", "PTI"), ("psp", "pSp"), ("e4e", "e4e"),
@@ -59,10 +59,18 @@ def _manifest(folder: Path) -> dict:
     return json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
 
 
-def _save(figure, path: Path, stand_in: bool) -> Path:
+def _finish(figure, title: str, stand_in: bool) -> None:
+    """Title, the stand-in banner above it, and a layout that leaves them room (sizes in inches)."""
+    height = figure.get_figheight()
     if stand_in:
-        figure.text(0.5, 0.995, STAND_IN_BANNER, ha="center", va="top", color="white", fontsize=9,
+        figure.text(0.5, 1 - 0.04 / height, STAND_IN_BANNER, ha="center", va="top", color="white", fontsize=8,
                     bbox={"facecolor": "red", "edgecolor": "none", "pad": 2})
+    top = 0.32 if stand_in else 0.06
+    figure.suptitle(title, fontsize=10, y=1 - top / height, va="top")
+    figure.tight_layout(rect=(0, 0, 1, 1 - (top + 0.3) / height))
+
+
+def _save(figure, path: Path) -> Path:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=100)
     _pyplot().close(figure)
@@ -87,9 +95,8 @@ def image_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], column_titles: 
             if row == 0 and column < len(column_titles):
                 axis.set_title(column_titles[column], fontsize=8)
         axes[row][0].set_ylabel(label, fontsize=8)
-    figure.suptitle(title, fontsize=10, y=0.96 if stand_in else 0.99)
-    figure.tight_layout(rect=(0, 0, 1, 0.93 if stand_in else 0.96))
-    return _save(figure, path, stand_in)
+    _finish(figure, title, stand_in)
+    return _save(figure, path)
 
 
 def _novel_view_row(folder: Path, index: int) -> tuple[list[np.ndarray], list[str]] | None:
@@ -154,6 +161,9 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, yaw_deg: float, size: i
     plt = _pyplot()
     from matplotlib.collections import PolyCollection
 
+    if len(faces) == 0:
+        return _placeholder("no surface\nat σ = 10", size)
+
     yaw = math.radians(yaw_deg)
     eye = np.array([radius * math.sin(yaw), 0.0, radius * math.cos(yaw)])
     forward = -eye / np.linalg.norm(eye)
@@ -175,6 +185,18 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, yaw_deg: float, size: i
     axis.set_xlim(-0.5, 0.5), axis.set_ylim(-0.5, 0.5), axis.axis("off")
     colors = np.repeat(shade[order, None], 3, axis=1)
     axis.add_collection(PolyCollection(screen[faces[order]], facecolors=colors, edgecolors=colors, linewidths=0.1))
+    figure.canvas.draw()
+    image = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(figure)
+    return image
+
+
+def _placeholder(text: str, size: int) -> np.ndarray:
+    """A light grey tile with ``text`` (an empty mesh: the density never crosses PanoHead's iso-level)."""
+    plt = _pyplot()
+    figure = plt.figure(figsize=(1, 1), dpi=size)
+    figure.patch.set_facecolor("0.9")
+    figure.text(0.5, 0.5, text, ha="center", va="center", fontsize=9)
     figure.canvas.draw()
     image = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
     plt.close(figure)
@@ -244,12 +266,12 @@ def loss_curves(logs: Mapping[str, Sequence[Path]], path: Path, stand_in: bool =
             axis.plot(steps, values, label=term.removeprefix("loss_"), linewidth=1)
         if all((values > 0).all() for _, values in curves.values()):
             axis.set_yscale("log")
-        axis.set_title(name, fontsize=9), axis.set_xlabel("step", fontsize=8), axis.legend(fontsize=6)
+        axis.set_title(name, fontsize=9), axis.set_xlabel("step", fontsize=8), axis.legend(fontsize=7)
+        axis.xaxis.get_major_locator().set_params(integer=True)
     for axis in list(axes.flat)[len(runs):]:
         axis.axis("off")
-    figure.suptitle("Training losses", fontsize=10, y=0.96 if stand_in else 0.99)
-    figure.tight_layout(rect=(0, 0, 1, 0.93 if stand_in else 0.97))
-    return _save(figure, path, stand_in)
+    _finish(figure, "Training losses", stand_in)
+    return _save(figure, path)
 
 
 def _pick(inversions: Mapping[str, Mapping[str, Path]], test_sets: Sequence[str]) -> dict[str, Path]:

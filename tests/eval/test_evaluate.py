@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from dualinv.encoders.backbone import BackboneConfig
-from dualinv.errors import PairingError
-from dualinv.eval import evaluate_inversions
+from dualinv.config import load_config
+from dualinv.errors import ConfigError, PairingError
+from dualinv.eval import evaluate_inversions, evaluate_method
 from dualinv.eval.fid import FidProtocol, standin_feature_model, synthesized_images
 from dualinv.eval.inverters import StandInInverter
 from dualinv.eval.metrics import build_metric_networks, l2_per_image
@@ -19,13 +20,14 @@ from dualinv.eval.results import metrics_path, read_metrics, write_metrics
 from dualinv.eval.runners import RenderPlan, run_inversions
 from dualinv.eval.tables import write_table
 from dualinv.fileio import load_image
+from tests.conftest import REPO_ROOT
 from tests.eval.standins import tiny128_generator, write_test_set
 
 NAMES = [f"images/{index:05d}.png" for index in range(3)]
 
 
 @pytest.mark.slow
-def test_metrics_of_a_stand_in_run_fill_table_1(tmp_path):
+def test_metrics_of_a_stand_in_run_fill_table_1(tmp_path, monkeypatch):
     generator = tiny128_generator()
     dataset = write_test_set(tmp_path / "val", NAMES, yaws_deg=[0, 20, -20])
     plan = RenderPlan(fid=FidProtocol(num_images=3, seed=2), figure_items=0, mesh_resolution=0)
@@ -54,6 +56,18 @@ def test_metrics_of_a_stand_in_run_fill_table_1(tmp_path):
     rows = list(csv.DictReader(io.StringIO(written["csv"].read_text(encoding="utf-8"))))
     ours = [row for row in rows if row["method"] == "dual" and row["dataset"] == "val" and row["metric"] == "l2"]
     assert len(ours) == 1 and float(ours[0]["ours"]) == pytest.approx(expected, abs=1e-3)
+
+    # The workflow entry point with the mini study config (its generator replaced by the same tiny one).
+    monkeypatch.setattr("dualinv.eval.inverters.study_generator", lambda config, device: (generator, "stand-in:tiny"))
+    config = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
+    output = tmp_path / "results" / "metrics" / "dual" / "val.json"
+    evaluate_method(config=config, method="dual", dataset=dataset, inversions=inversions, output=output)
+    written = read_metrics(output)
+    assert written.synthetic_data and written.stand_in and written.dataset == "val"
+    assert written.metrics["l2"].value == pytest.approx(expected, rel=1e-5)
+    assert written.provenance["config_hash"].startswith("sha256:")
+    with pytest.raises(ConfigError, match="not the test set"):
+        evaluate_method(config=config, method="dual", dataset=tmp_path, inversions=inversions, output=output)
 
 
 @pytest.mark.slow

@@ -75,3 +75,20 @@ def test_loss_csv_segments_concatenate_and_plot(tmp_path):
     path = loss_curves({"encoder2": [first, second]}, tmp_path / "loss_curves.png")
     assert Image.open(path).size[0] > 100 and not _red_banner(path)
     assert loss_curves({}, tmp_path / "none.png") is None
+
+
+def test_make_figures_reads_the_training_logs_of_the_study(tmp_path):
+    from dataclasses import replace
+
+    from dualinv.config import load_config
+    from dualinv.eval.figures import make_figures
+    from tests.conftest import REPO_ROOT
+
+    config = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
+    config = replace(config, output=replace(config.output, results=str(tmp_path / "results")))
+    log = tmp_path / "results" / "models" / "encoder1" / "segments" / "0.pt.losses.csv"
+    log.parent.mkdir(parents=True)
+    log.write_text("step,loss_encoder\n0,1.0\n1,0.5\n")
+    written = make_figures(config=config, inversions={}, output=tmp_path / "figures")
+    assert [path.name for path in written] == ["loss_curves.png"]
+    assert _red_banner(written[0])  # the mini preset's generator is a seeded stand-in

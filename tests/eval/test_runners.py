@@ -92,3 +92,28 @@ def test_plan_items_caps_and_names():
     with pytest.raises(Exception, match="unique file stems"):
         plan_items(["a/x.png", "b/x.png"])
     assert figure_view_name(-90) == "yaw-090" and figure_view_name(45) == "yaw+045"
+
+
+@pytest.mark.slow
+def test_invert_dataset_follows_the_study_config(tmp_path, generator, monkeypatch):
+    """The workflow entry point: mini preset caps the items (data.test_images) and sets the FID protocol."""
+    from dualinv.config import load_config
+    from dualinv.eval.runners import invert_dataset
+    from tests.conftest import REPO_ROOT
+
+    config = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
+    monkeypatch.setattr("dualinv.eval.inverters.study_generator", lambda config, device: (generator, "stand-in:tiny"))
+    built = {}
+
+    def build(experiment, checkpoints, generator, label, **kwargs):
+        built.update(kind=experiment.kind, checkpoints=checkpoints, label=label)
+        return StandInInverter(generator)
+
+    monkeypatch.setattr("dualinv.eval.inverters.build_method_inverter", build)
+    names = [f"images/{index:05d}.png" for index in range(config.data.test_images + 1)]
+    dataset = write_test_set(tmp_path / "val", names)
+    manifest = invert_dataset(config, "dual", dataset, [tmp_path / "e1.pt", tmp_path / "e2.pt"], tmp_path / "out")
+    assert built == {"kind": "dual", "checkpoints": [tmp_path / "e1.pt", tmp_path / "e2.pt"], "label": "stand-in:tiny"}
+    assert len(manifest["names"]) == config.data.test_images
+    assert manifest["plan"]["fid"]["num_images"] == config.evaluation.fid_images
+    assert manifest["provenance"]["generator"] == "stand-in:tiny"

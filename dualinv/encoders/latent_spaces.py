@@ -30,7 +30,6 @@ Mapping = Callable[..., torch.Tensor]
 """``mapping(z [N, z_dim], c [N, 25], truncation_psi=..., truncation_cutoff=None) -> ws [N, num_ws, w_dim]``."""
 
 
-
 def _front_camera(camera: torch.Tensor, count: int, like: torch.Tensor) -> torch.Tensor:
     """The one canonical camera label ([25] or [1, 25]) repeated as [count, 25]."""
     if camera.numel() != CAMERA_LABEL_SIZE:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 LABEL_SIZE = 25
+"""16 values of cam2world (row-major 4×4) then 9 of the normalised intrinsics (row-major 3×3)."""
 CAM2WORLD = slice(0, 16)
 """Label slots of the row-major 4×4 camera-to-world matrix."""
 INTRINSICS = slice(16, 25)
@@ -139,9 +140,12 @@ def make_label(cam2world: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tenso
     return torch.cat([cam2world.reshape(batch, 16), intrinsics], dim=1)
 
 
-def mirror_label(label: torch.Tensor) -> torch.Tensor:
-    """The label of the x-flipped image: slots 1, 2, 3, 4, 8 negated (§8.1); yaw changes sign."""
-    mirrored = label.clone()
+def mirror_label(label: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """The label of the x-flipped image: slots 1, 2, 3, 4, 8 negated (§8.1); yaw changes sign.
+
+    A tensor gives a tensor of its dtype; anything else gives a float64 numpy array (dataset labels).
+    """
+    mirrored = label.clone() if isinstance(label, torch.Tensor) else np.array(label, dtype=np.float64, copy=True)
     mirrored[..., list(MIRROR_NEGATED_INDICES)] *= -1
     return mirrored
 

@@ -46,6 +46,7 @@ from typing import Literal, NamedTuple
 import torch
 import torch.nn.functional as F
 
+from dualinv.camera import LABEL_SIZE as CAMERA_LABEL_SIZE
 from dualinv.errors import ConfigError
 from dualinv.fileio import save_image
 from dualinv.panohead.rendering import rays_from_cameras
@@ -54,7 +55,6 @@ from dualinv.shapes import assert_shape
 
 DepthSliceRule = Literal["nearest", "all"]
 NUM_PLANES = 3
-CAMERA_LABEL_SIZE = 25
 
 
 class OcclusionMasks(NamedTuple):

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from dualinv.data.pose import LABEL_SIZE, mirror_label
+from dualinv.camera import LABEL_SIZE, mirror_label
 from dualinv.errors import DatasetFormatError
 from dualinv.fileio import write_json_atomic
 

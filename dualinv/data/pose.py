@@ -10,22 +10,25 @@ The label itself is built as PanoHead's ``eg3dcamparams`` does (spec §8.2 step 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-CAMERA_RADIUS = 2.7
-"""Distance of every dataset camera from the world origin (spec §6.1)."""
-FOCAL_NORMALISED = 4.2647
-"""Focal length in units of the image size, the same in every PanoHead dataset (spec §6.1)."""
-LABEL_SIZE = 25
-"""16 values of cam2world (row-major 4x4) then 9 of the normalised intrinsics (row-major 3x3)."""
-CAM2WORLD = slice(0, 16)
-INTRINSICS = slice(16, 25)
-MIRROR_NEGATED = (1, 2, 3, 4, 8)
-"""Label entries negated by an x-flip of image and camera: cam2world (0,1), (0,2), (0,3), (1,0),
-(2,0) (spec §8.1)."""
+from dualinv.camera import (  # noqa: F401  (re-exported: the camera-label constants live in dualinv.camera)
+    CAM2WORLD,
+    CAMERA_RADIUS,
+    DATASET_FOCAL,
+    INTRINSICS,
+    LABEL_SIZE,
+    MIRROR_NEGATED_INDICES,
+    mirror_label,
+    pose_angles_from_label,
+)
+
+FOCAL_NORMALISED = DATASET_FOCAL
+"""Alias of :data:`dualinv.camera.DATASET_FOCAL` (the focal of every PanoHead dataset label, spec §6.1)."""
+MIRROR_NEGATED = MIRROR_NEGATED_INDICES
+"""Alias of :data:`dualinv.camera.MIRROR_NEGATED_INDICES`."""
 OPENCV_FROM_OPENGL = np.diag([1.0, -1.0, -1.0])
 """Camera y and z flipped: 3DDFA's y-up, z-toward-viewer frame -> OpenCV's y-down, z-forward."""
 
@@ -90,7 +93,7 @@ def camera_label(head_rotation: np.ndarray) -> np.ndarray:
     flip = np.diag([1.0, -1.0, -1.0, 1.0])
     world2cam = flip @ backward @ rotation_homogeneous
     cam2world = np.linalg.inv(world2cam)
-    intrinsics = np.array([[FOCAL_NORMALISED, 0.0, 0.5], [0.0, FOCAL_NORMALISED, 0.5], [0.0, 0.0, 1.0]])
+    intrinsics = np.array([[DATASET_FOCAL, 0.0, 0.5], [0.0, DATASET_FOCAL, 0.5], [0.0, 0.0, 1.0]])
     return np.concatenate([cam2world.reshape(-1), intrinsics.reshape(-1)]).astype(np.float64)
 
 
@@ -113,26 +116,9 @@ class PoseAngles:
 
 
 def pose_angles(label: np.ndarray) -> PoseAngles:
-    """``get_poseangle``: world2cam = inv(cam2world·diag(1,-1,-1,1)), then 3DDFA's ``matrix2angle``."""
-    cam2world = np.asarray(label, dtype=np.float64)[CAM2WORLD].reshape(4, 4)
-    rotation = np.linalg.inv(cam2world @ np.diag([1.0, -1.0, -1.0, 1.0]))[:3, :3]
-    if rotation[2, 0] > 0.998:
-        yaw, pitch, roll = math.pi / 2, math.atan2(-rotation[0, 1], -rotation[0, 2]), 0.0
-    elif rotation[2, 0] < -0.998:
-        yaw, pitch, roll = -math.pi / 2, math.atan2(rotation[0, 1], rotation[0, 2]), 0.0
-    else:
-        yaw = math.asin(rotation[2, 0])
-        cos_yaw = math.cos(yaw)
-        pitch = math.atan2(rotation[2, 1] / cos_yaw, rotation[2, 2] / cos_yaw)
-        roll = math.atan2(rotation[1, 0] / cos_yaw, rotation[0, 0] / cos_yaw)
-    return PoseAngles(math.degrees(yaw), math.degrees(pitch), math.degrees(roll))
-
-
-def mirror_label(label: np.ndarray) -> np.ndarray:
-    """The label of the x-flipped image: entries 1, 2, 3, 4 and 8 negated (spec §8.1)."""
-    mirrored = np.array(label, dtype=np.float64, copy=True)
-    mirrored[list(MIRROR_NEGATED)] *= -1.0
-    return mirrored
+    """``get_poseangle`` of one label (spec §8.1), via :func:`dualinv.camera.pose_angles_from_label`."""
+    yaw, pitch, roll = pose_angles_from_label(label)[0]
+    return PoseAngles(float(yaw), float(pitch), float(roll))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from dualinv.data.pose import CAM2WORLD
+from dualinv.camera import CAM2WORLD
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from dualinv.camera import LABEL_SIZE as CAMERA_LABEL_SIZE
 from dualinv.encoders.backbone import IRBackbone
 from dualinv.encoders.gradual_style import EncoderConfig, EqualLinear, GradualStyleEncoder
 from dualinv.errors import ConfigError
@@ -27,9 +28,6 @@ from dualinv.shapes import assert_shape
 
 Mapping = Callable[..., torch.Tensor]
 """``mapping(z [N, z_dim], c [N, 25], truncation_psi=..., truncation_cutoff=None) -> ws [N, num_ws, w_dim]``."""
-
-CAMERA_LABEL_SIZE = 25
-"""16 cam2world values + 9 intrinsics (DESIGN.md, Conventions)."""
 
 
 def _front_camera(camera: torch.Tensor, count: int, like: torch.Tensor) -> torch.Tensor:

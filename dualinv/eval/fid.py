@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dualinv.camera import CAMERA_RADIUS
 from dualinv.errors import ConfigError
 from dualinv.eval.results import MetricValue
 from dualinv.fileio import tensor_to_uint8
@@ -144,7 +145,7 @@ class FidProtocol:
     """Yaw uniform in [−range, +range) degrees around the front; 180 covers the full circle."""
     pitch_deg: float = 0.0
     """Camera elevation (level)."""
-    radius: float = 2.7
+    radius: float = CAMERA_RADIUS
     """Camera distance from the origin (PanoHead's ``avg_camera_radius``)."""
     truncation_psi: float = 1.0
     """Truncation of the synthesized heads (1.0 = none)."""

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dualinv.camera import TRANSLATION_INDICES  # noqa: F401  (re-exported)
 from dualinv.errors import CheckpointError
 from dualinv.panohead.config import PanoHeadConfig
 from dualinv.panohead.decoder import OSGDecoder
@@ -24,8 +25,6 @@ from dualinv.panohead.synthesis import SynthesisNetwork
 from dualinv.panohead.trigrid import TRIGRID_FEATURES
 from dualinv.shapes import assert_shape
 
-TRANSLATION_INDICES = (3, 7, 11)
-"""Camera-label slots of the cam2world translation column (§1.5 step 2)."""
 SYNTHESIS_KWARGS = frozenset({"noise_mode", "force_fp32", "fused_modconv"})
 """The extra keyword arguments the official synthesis forwards to its layers."""
 EXTRA_OFFICIAL_KEY = "dataset_label_std"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from dualinv.camera import CAM2WORLD, INTRINSICS, LABEL_SIZE
 from dualinv.panohead.trigrid import sample_trigrid
 from dualinv.shapes import assert_shape
 
@@ -18,18 +19,13 @@ if TYPE_CHECKING:
     from dualinv.panohead.config import RenderingConfig
     from dualinv.panohead.decoder import OSGDecoder
 
-CAM2WORLD = slice(0, 16)
-"""Row-major 4×4 cam2world (OpenCV camera axes) inside the 25-value camera label (§6.1)."""
-INTRINSICS = slice(16, 25)
-"""Row-major 3×3 normalised intrinsics inside the 25-value camera label (§6.1)."""
-
 CROPPED_DENSITY = -1e3
 """Raw density written outside the crop box (§3.3)."""
 
 
 def rays_from_cameras(camera: torch.Tensor, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixel-centre rays of an R×R image, row-major: origins and unit directions ``[B,R*R,3]`` (§6.4)."""
-    assert_shape(camera, [None, 25], "camera")
+    assert_shape(camera, [None, LABEL_SIZE], "camera")
     batch = camera.shape[0]
     cam2world = camera[:, CAM2WORLD].reshape(batch, 4, 4)
     intrinsics = camera[:, INTRINSICS].reshape(batch, 3, 3)

@@ -141,3 +141,30 @@ def test_largest_face_is_chosen(finder):
     face = finder.largest_face(canvas)
     left, top, width, height = face.box
     assert left > 560 and width > 80
+
+
+
+def _label(cam2world: np.ndarray) -> np.ndarray:
+    return np.concatenate([cam2world.reshape(-1), [4.2647, 0, 0.5, 0, 4.2647, 0.5, 0, 0, 1]])
+
+
+@pytest.mark.parametrize("h_degrees", [-180.0, -150.0, -120.0, -95.0, -30.0, 0.0, 45.0, 95.0, 135.0, 170.0, 180.0])
+def test_pose_angles_of_level_cameras_all_around(h_degrees):
+    """``get_poseangle`` is PanoHead's matrix2angle with its back-view fold (spec §8.1): a level LookAt
+    camera at h = π/2 + a reports yaw a on the whole circle; 3DDFA's plain matrix2angle would report
+    180° − a with pitch ±180° behind the head."""
+    angles = pose_angles(_label(lookat_cam2world(math.pi / 2 + math.radians(h_degrees), math.pi / 2)))
+    assert angles.yaw == pytest.approx(h_degrees, abs=1e-6)
+    assert angles.pitch == pytest.approx(0.0, abs=1e-6)
+    assert angles.roll == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("v_offset", [-0.4, 0.3])
+def test_pose_angles_pitch_front_and_back(v_offset):
+    """Pitch is the camera elevation asin(y / r) at the front; at the back (yaw 180°) the fold divides
+    by cos(yaw) = −1, so the official code reports the elevation negated."""
+    elevation = math.degrees(math.asin(lookat_cam2world(math.pi / 2, math.pi / 2 + v_offset)[1, 3] / 2.7))
+    front = pose_angles(_label(lookat_cam2world(math.pi / 2, math.pi / 2 + v_offset)))
+    back = pose_angles(_label(lookat_cam2world(math.pi / 2 + math.pi, math.pi / 2 + v_offset)))
+    assert (front.yaw, front.pitch) == pytest.approx((0.0, elevation), abs=1e-6)
+    assert (back.yaw, back.pitch) == pytest.approx((180.0, -elevation), abs=1e-6)

@@ -23,6 +23,8 @@ from dualinv.encoders.backbone import (
     read_state_dict,
     widen_input_layer,
 )
+from dualinv.encoders.goae import GOAEConfig, GOAEncoder
+from dualinv.encoders.goae_fusion import GOAE
 from dualinv.encoders.feature_stage import FeatureStageConfig, TriPlaneFeatureEncoder, feature_stage_input
 from dualinv.encoders.gradual_style import EncoderConfig, GradualStyleEncoder
 from dualinv.encoders.latent_spaces import WPlusEncoder, ZEncoder, ZPlusEncoder, map_z_codes
@@ -30,7 +32,7 @@ from dualinv.errors import ConfigError
 from dualinv.seeding import make_generator
 from dualinv.standin import build_seeded
 
-AnyEncoderConfig = Union[EncoderConfig, FeatureStageConfig, E4EConfig]
+AnyEncoderConfig = Union[EncoderConfig, FeatureStageConfig, E4EConfig, GOAEConfig]
 
 ENCODER_CLASSES: dict[str, type[nn.Module]] = {
     "w_plus": WPlusEncoder,
@@ -38,6 +40,7 @@ ENCODER_CLASSES: dict[str, type[nn.Module]] = {
     "z": ZEncoder,
     "feature_stage": TriPlaneFeatureEncoder,
     "e4e": Encoder4Editing,
+    "goae": GOAE,
 }
 """Factory table: config ``kind`` -> encoder class (no dotted strings, STYLE.md §11)."""
 
@@ -52,7 +55,7 @@ def build_encoder(config: AnyEncoderConfig, *, seed: int = 0, w_avg: torch.Tenso
         cls = ENCODER_CLASSES[config.kind]
     except KeyError:
         raise ConfigError(f"encoder.kind {config.kind!r} is not one of {sorted(ENCODER_CLASSES)}") from None
-    if issubclass(cls, WPlusEncoder):  # W+ and e4e: codes are offsets from w_avg
+    if issubclass(cls, WPlusEncoder) or cls is GOAE:  # W+, e4e, GOAE: codes are offsets from w_avg
         return build_seeded(lambda: cls(config, w_avg=w_avg), seed)
     return build_seeded(lambda: cls(config), seed)
 
@@ -78,6 +81,9 @@ __all__ = [
     "Encoder4Editing",
     "EncoderConfig",
     "FeatureStageConfig",
+    "GOAE",
+    "GOAEConfig",
+    "GOAEncoder",
     "GradualStyleEncoder",
     "IRBackbone",
     "TriPlaneFeatureEncoder",

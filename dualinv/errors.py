@@ -59,3 +59,11 @@ class ResultsFormatError(DualinvError):
 
 class PairingError(DualinvError):
     """Renders and targets (or MEAD views) cannot be paired: a file or a view is missing."""
+
+
+class MissingInputsError(DualinvError):
+    """Pretrained files or datasets named in the config are absent; every one is listed at once."""
+
+
+class MissingEntryPointError(DualinvError):
+    """The workflow calls a dualinv function that this version of the library does not provide."""

@@ -166,6 +166,15 @@ class FidProtocol:
         """Seed of the z of synthesized head ``index``."""
         return derive_seed(self.seed, "fid-synthesized", index)
 
+    def cameras(self, indices: Iterable[int] | None = None) -> torch.Tensor:
+        """[N, 25] labels of the cameras of heads ``indices`` (default: all), level LookAt at the origin."""
+        from dualinv.camera import FRONTAL_VERTICAL, camera_at_yaw
+
+        yaws = self.yaws_deg()
+        chosen = yaws if indices is None else yaws[list(indices)]
+        return camera_at_yaw(torch.from_numpy(np.asarray(chosen, dtype=np.float32)),
+                             vertical=float(FRONTAL_VERTICAL - np.deg2rad(self.pitch_deg)), radius=self.radius)
+
     def describe(self) -> str:
         return (f"360° FID: {self.num_images} heads synthesized from seeded z (ψ={self.truncation_psi}) vs "
                 f"{self.num_images} encoded real images; head i of both sets rendered once at the same yaw "
@@ -177,3 +186,31 @@ def fid_metric(synthesized: np.ndarray, encoded: np.ndarray, model: FeatureModel
     """The FID entry of a metrics JSON, labelled with its protocol and its extractor's provenance."""
     return MetricValue(value=frechet_distance(synthesized, encoded), n=int(min(len(synthesized), len(encoded))),
                        stand_in=model.stand_in, protocol=f"{protocol} [{model.name}]")
+
+
+@torch.no_grad()
+def synthesized_images(generator: torch.nn.Module, protocol: FidProtocol, count: int, *, batch_size: int = 8,
+                       device: str | torch.device = "cpu") -> Iterable[torch.Tensor]:
+    """The synthesized half of the 360° FID: heads ``0..count-1`` as [B, 3, S, S] batches in [-1, 1].
+
+    Head ``i`` has z seeded by :meth:`FidProtocol.synthesized_seed` and is rendered at camera ``i`` of the
+    protocol. As in PanoHead's ``gen_samples.py`` the mapping is conditioned on the front camera and
+    the tri-grid is rendered without the Δt offset (specs/panohead.md §1.5), so both sets are seen
+    from exactly the same cameras.
+    """
+    from dualinv.camera import camera_at_yaw
+
+    if not 2 <= count <= protocol.num_images:
+        raise ConfigError(f"FID needs between 2 and {protocol.num_images} synthesized heads, got {count}")
+    cameras = protocol.cameras(range(count)).to(device)
+    front = camera_at_yaw(0.0, radius=protocol.radius, device=device)
+    for start in range(0, count, batch_size):
+        stop = min(start + batch_size, count)
+        z = torch.stack([torch.randn(generator.z_dim, generator=make_generator(protocol.synthesized_seed(index)))
+                         for index in range(start, stop)]).to(device)
+        ws = generator.mapping(z, front.expand(stop - start, -1), truncation_psi=protocol.truncation_psi)
+        trigrids = generator.synthesize_trigrid(ws, noise_mode="const")
+        images = [generator.render_trigrid(trigrids[k:k + 1], ws[k:k + 1], cameras[index:index + 1], noise_mode="const",
+                                           generator=make_generator(protocol.synthesized_seed(index), device))["image"]
+                  for k, index in enumerate(range(start, stop))]  # one sampling seed per head: batching changes nothing
+        yield torch.cat(images).clamp(-1, 1).cpu()

@@ -1,0 +1,146 @@
+"""The metrics of one method on one test set, from the inversion runner's folder (paper §4.3).
+
+* Same-view test sets (Tables 1, 3-5): L2, LPIPS, ID of ``same_view/<stem>.png`` against the prepared
+  image, the 360° FID of ``fid/<stem>.png`` against as many heads synthesized by the study's generator
+  at the same cameras (:func:`dualinv.eval.fid.synthesized_images`), and seconds per image.
+* MEAD (Table 2): LPIPS, ID and FID at ±30° and ±60° (:func:`dualinv.eval.mead.evaluate_mead`).
+
+Every number computed from stand-in inversions (a seeded generator or a stand-in method) is marked
+``stand_in``, on top of the stand-in flags of the metric networks themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from dualinv.errors import ConfigError, PairingError
+from dualinv.eval.bootstrap import summarize
+from dualinv.eval.fid import FeatureModel, FidProtocol, fid_metric, image_features
+from dualinv.eval.metrics import MetricNetworks, evaluate_pairs, stand_in_flags
+from dualinv.eval.results import MetricsResult, MetricValue, write_metrics
+from dualinv.eval.runners import MANIFEST_FILE, MANIFEST_FORMAT
+from dualinv.fileio import load_image
+
+Synthesize = Callable[[FidProtocol, int], Iterable[torch.Tensor]]
+"""``(protocol, count)`` → batches [B, 3, S, S] of synthesized heads ``0..count-1`` at the protocol's cameras."""
+
+
+def read_manifest(inversions: str | Path) -> dict[str, Any]:
+    """The runner's manifest of a finished inversion folder (an unfinished one is an error)."""
+    path = Path(inversions) / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PairingError(f"{path} does not exist; run the inversion (dualinv.eval.runners) first") from None
+    except json.JSONDecodeError as error:
+        raise PairingError(f"{path} is not valid JSON ({error}); delete the folder and invert again") from None
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise PairingError(f"{path}: not a {MANIFEST_FORMAT} manifest")
+    if not manifest.get("complete"):
+        raise PairingError(f"{path}: the inversion did not finish; run it again (it resumes)")
+    return manifest
+
+
+def _item_seconds(inversions: Path, manifest: Mapping[str, Any]) -> np.ndarray:
+    records = [json.loads((inversions / "items" / f"{Path(name).stem}.json").read_text(encoding="utf-8"))
+               for name in manifest["names"]]
+    return np.asarray([record["seconds"] for record in records], dtype=np.float64)
+
+
+def _fid_features(inversions: Path, manifest: Mapping[str, Any], model: FeatureModel,
+                  batch_size: int) -> tuple[np.ndarray, int]:
+    protocol = FidProtocol(**manifest["plan"]["fid"])
+    stems = [Path(name).stem for name in manifest["names"][:protocol.num_images]]
+
+    def batches() -> Iterable[torch.Tensor]:
+        for start in range(0, len(stems), batch_size):
+            yield torch.stack([load_image(inversions / "fid" / f"{stem}.png") for stem in stems[start:start + batch_size]])
+
+    return image_features(batches(), model), len(stems)
+
+
+def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, feature_model: FeatureModel, *,
+                        method: str, dataset: str, synthesize: Synthesize | None, synthetic_data: bool = False,
+                        batch_size: int = 8, resamples: int = 1000, seed: int = 0,
+                        provenance: Mapping[str, Any] | None = None) -> MetricsResult:
+    """Every table metric of one inversion folder; ``synthesize`` = ``None`` leaves FID out."""
+    inversions = Path(inversions)
+    manifest = read_manifest(inversions)
+    dataset_dir = Path(manifest["dataset"])
+    metrics: dict[str, MetricValue] = {}
+    if manifest["protocol"] == "mead":
+        from dualinv.data.dataset import read_labels
+        from dualinv.data.manifests import mead_pairs
+        from dualinv.eval.mead import evaluate_mead
+
+        inputs = set(manifest["names"])
+        pairs = [pair for pair in mead_pairs(list(read_labels(dataset_dir))) if pair["input"] in inputs]
+        metrics.update(evaluate_mead(pairs, inversions / "mead", lambda name: dataset_dir / name, networks,
+                                     feature_model, batch_size=batch_size, resamples=resamples, seed=seed))
+    else:
+        pairs = [(inversions / "same_view" / f"{Path(name).stem}.png", dataset_dir / name) for name in manifest["names"]]
+        metrics.update(evaluate_pairs(pairs, networks, batch_size=batch_size, resamples=resamples, seed=seed))
+        encoded, count = _fid_features(inversions, manifest, feature_model, batch_size)
+        if synthesize is not None and count >= 2:
+            protocol = FidProtocol(**manifest["plan"]["fid"])
+            synthesized = image_features(synthesize(protocol, count), feature_model)
+            metrics["fid"] = fid_metric(synthesized, encoded, feature_model, protocol.describe())
+    metrics["time_sec"] = summarize(_item_seconds(inversions, manifest), resamples=resamples, seed=seed)
+    if manifest["stand_in"]:
+        metrics = {name: dataclasses.replace(value, stand_in=True) for name, value in metrics.items()}
+    record = {"inversions": str(inversions), "inversion": manifest.get("provenance", {}),
+              "inversions_stand_in": manifest["stand_in"], "seed": seed, "bootstrap_resamples": resamples,
+              "stand_in": {**stand_in_flags(networks), "inception": feature_model.stand_in}, **(provenance or {})}
+    return MetricsResult(method=method, dataset=dataset, metrics=metrics, synthetic_data=synthetic_data,
+                         provenance=record)
+
+
+def is_synthetic_test_set(config, dataset: str) -> bool:
+    """Whether the study's test set ``dataset`` is made of generator renders (mini preset), not photos."""
+    sources = ("ffhq", "lpff") if dataset in ("val", "train") else (dataset,)
+    known = [getattr(config.data, name) for name in sources if hasattr(config.data, name)]
+    return any(source.source == "synthetic" for source in known)
+
+
+def evaluate_method(config, method: str, dataset: Path, inversions: Path, output: Path) -> MetricsResult:
+    """Workflow entry point (rule ``evaluate_method``): ``results/metrics/<method>/<test set>.json``.
+
+    ``config`` is the study config (``dualinv.config.StudyConfig``); the test set's name is the output's
+    stem. The metric networks and Inception come from ``weights`` (``null``: seeded stand-ins, marked).
+    """
+    from dualinv.config import config_hash
+    from dualinv.encoders.backbone import BackboneConfig
+    from dualinv.eval.fid import load_inception, standin_feature_model, synthesized_images
+    from dualinv.eval.inverters import study_generator
+    from dualinv.eval.metrics import build_metric_networks
+
+    output, evaluation, weights = Path(output), config.evaluation, config.weights
+    manifest = read_manifest(inversions)
+    if Path(manifest["dataset"]) != Path(dataset).resolve():
+        raise ConfigError(f"{inversions} inverted {manifest['dataset']}, not the test set {dataset}; invert again")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    small = weights.ir_se50 is None and config.encoder.width_multiplier < 1
+    networks = build_metric_networks(weights.lpips_alex, weights.ir_se50, seed=evaluation.seed,
+                                     backbone=BackboneConfig(units_per_stage=(1, 1, 1, 1), width=0.125) if small else None)
+    feature_model = (load_inception(weights.inception, device=device) if weights.inception
+                     else standin_feature_model(evaluation.seed))
+    generator = None
+
+    def synthesize(protocol: FidProtocol, count: int) -> Iterable[torch.Tensor]:
+        nonlocal generator
+        if generator is None:
+            generator, _ = study_generator(config, device)
+        return synthesized_images(generator, protocol, count, device=device)
+
+    result = evaluate_inversions(inversions, networks, feature_model, method=method, dataset=output.stem,
+                                 synthesize=synthesize, synthetic_data=is_synthetic_test_set(config, output.stem),
+                                 resamples=evaluation.bootstrap_samples, seed=evaluation.seed,
+                                 provenance={"config_hash": config_hash(config), "preset": config.preset})
+    write_metrics(output, result)
+    return result

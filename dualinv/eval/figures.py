@@ -1,0 +1,318 @@
+"""The paper's qualitative figures from the inversion runner's folders, and the training loss curves.
+
+Every grid has the input image in its first column, as in the paper, then the same-view
+reconstruction, then novel views. A figure made from stand-in inversions (seeded generator or
+stand-in method) carries a red banner saying so. Files (PNG, written atomically):
+
+* ``fig5_dual_encoder.png``   Encoder 1 / Encoder 2 / Dual for the same inputs (Fig. 5, 22-24)
+* ``fig6_comparison.png``     ours and the competing methods at novel views (Fig. 6, 13-20)
+* ``fig7_discriminator.png``  the discriminator ablation of Table 3 (Fig. 7, 21)
+* ``fig8_mead.png``           MEAD: input 0°, reconstruction 0°, ground truth ±60°, render ±60° (Fig. 8)
+* ``fig9_meshes.png``         input, reconstruction, 360° renders of the mesh (Fig. 9)
+* ``loss_curves.png``         every ``loss_*`` column of each training run's CSV log against the step
+
+Meshes (Fig. 9) are drawn by :func:`render_mesh`, a painter's-algorithm rasteriser: faces are
+projected by a pinhole camera on the orbit, sorted far to near and filled with Lambert shading in
+grey, as the paper's mesh renders are. It needs no OpenGL and is exact for the closed marching-cubes
+surfaces the runner writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from dualinv.fileio import atomic_path
+from dualinv.eval.runners import MANIFEST_FILE, figure_view_name
+
+STAND_IN_BANNER = "STAND-IN: seeded generator/method, not the paper's results"
+THUMBNAIL = 128
+DUAL_METHODS = (("encoder1", "Encoder 1"), ("encoder2", "Encoder 2"), ("dual", "Dual"))
+COMPARISON_METHODS = (("w_optim", "W+ optim."), ("pti", "PTI"), ("psp", "pSp"), ("e4e", "e4e"),
+                      ("triplanenet_v2", "TriPlaneNet v2"), ("goae", "GOAE"), ("dual", "Ours"))
+DISCRIMINATOR_METHODS = (("encoder1", "No D"), ("d_image", "D image domain"),
+                         ("d_triplane", "D triplane w/o occ."), ("encoder2", "D triplane w/ occ."))
+MESH_YAWS_DEG = (0.0, 45.0, 90.0, 180.0, -90.0)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _read_image(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as handle:
+        return np.asarray(handle.convert("RGB").resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX))
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+
+
+def _finish(figure, title: str, stand_in: bool) -> None:
+    """Title, the stand-in banner above it, and a layout that leaves them room (sizes in inches)."""
+    height = figure.get_figheight()
+    if stand_in:
+        figure.text(0.5, 1 - 0.04 / height, STAND_IN_BANNER, ha="center", va="top", color="white", fontsize=8,
+                    bbox={"facecolor": "red", "edgecolor": "none", "pad": 2})
+    top = 0.32 if stand_in else 0.06
+    figure.suptitle(title, fontsize=10, y=1 - top / height, va="top")
+    figure.tight_layout(rect=(0, 0, 1, 1 - (top + 0.3) / height))
+
+
+def _save(figure, path: Path) -> Path:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    _pyplot().close(figure)
+    return path
+
+
+def image_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], column_titles: Sequence[str], title: str,
+               path: Path, stand_in: bool) -> Path:
+    """Rows of equally sized images with a label on the left of each row and titles above the columns."""
+    plt = _pyplot()
+    columns = max(len(images) for _, images in rows)
+    figure, axes = plt.subplots(len(rows), columns, figsize=(1.5 * columns + 0.6, 1.5 * len(rows) + 0.7),
+                                squeeze=False)
+    for row, (label, images) in enumerate(rows):
+        for column in range(columns):
+            axis = axes[row][column]
+            axis.set_xticks([]), axis.set_yticks([])
+            for spine in axis.spines.values():
+                spine.set_visible(False)
+            if column < len(images):
+                axis.imshow(images[column])
+            if row == 0 and column < len(column_titles):
+                axis.set_title(column_titles[column], fontsize=8)
+        axes[row][0].set_ylabel(label, fontsize=8)
+    _finish(figure, title, stand_in)
+    return _save(figure, path)
+
+
+def _novel_view_row(folder: Path, index: int) -> tuple[list[np.ndarray], list[str]] | None:
+    """[input, reconstruction, figure views...] of item ``index`` of an inversion folder, and the titles."""
+    manifest = _manifest(folder)
+    if index >= min(len(manifest["names"]), manifest["plan"]["figure_items"]):
+        return None
+    name = manifest["names"][index]
+    stem = Path(name).stem
+    yaws = manifest["plan"]["figure_yaws_deg"]
+    images = [_read_image(Path(manifest["dataset"]) / name), _read_image(folder / "same_view" / f"{stem}.png")]
+    images += [_read_image(folder / "views" / stem / f"{figure_view_name(yaw)}.png") for yaw in yaws]
+    return images, ["input", "reconstruction", *[f"yaw {yaw:+.0f}°" for yaw in yaws]]
+
+
+def method_grid(inversions: Mapping[str, Path], methods: Sequence[tuple[str, str]], title: str, path: Path,
+                items: int = 2) -> Path | None:
+    """For each of the first ``items`` inputs, one row per method present (Fig. 5, 6, 7)."""
+    present = [(method, label) for method, label in methods if method in inversions]
+    rows, titles, stand_in = [], [], False
+    for index in range(items):
+        for method, label in present:
+            row = _novel_view_row(inversions[method], index)
+            if row is not None:
+                rows.append((f"{label}\n#{index}", row[0]))
+                titles = row[1]
+                stand_in |= bool(_manifest(inversions[method])["stand_in"])
+    return image_grid(rows, titles, title, path, stand_in) if rows else None
+
+
+def mead_grid(inversions: Mapping[str, Path], path: Path, items: int = 2) -> Path | None:
+    """Fig. 8: input (0°), reconstruction (0°), ground truth ±60°, render at ±60° from the 0° inversion."""
+    rows, stand_in = [], False
+    for method, label in COMPARISON_METHODS:
+        folder = inversions.get(method)
+        if folder is None:
+            continue
+        manifest = _manifest(folder)
+        stand_in |= bool(manifest["stand_in"])
+        from dualinv.data.dataset import read_labels
+        from dualinv.data.manifests import mead_pairs
+
+        dataset = Path(manifest["dataset"])
+        pairs = [pair for pair in mead_pairs(list(read_labels(dataset))) if pair["view"].endswith("60")
+                 and pair["input"] in manifest["names"][:items]]
+        for pair in pairs[:items]:
+            stem = Path(pair["input"]).stem
+            rows.append((f"{label}\n{pair['view']}", [
+                _read_image(dataset / pair["input"]), _read_image(folder / "same_view" / f"{stem}.png"),
+                _read_image(dataset / pair["target"]), _read_image(folder / "mead" / stem / f"{pair['view']}.png")]))
+    titles = ["input (0°)", "reconstruction (0°)", "ground truth (±60°)", "render (±60°)"]
+    return image_grid(rows, titles, "MEAD novel views (Fig. 8)", path, stand_in) if rows else None
+
+
+def render_mesh(vertices: np.ndarray, faces: np.ndarray, yaw_deg: float, size: int = THUMBNAIL,
+                radius: float = 2.7, focal: float = 4.2647) -> np.ndarray:
+    """[size, size, 3] uint8 grey Lambert-shaded render of a mesh seen from a level camera at ``yaw_deg``.
+
+    Painter's algorithm: faces projected by the dataset's pinhole camera (normalised focal 4.2647,
+    looking at the origin from ``radius``), back faces culled, drawn far to near.
+    """
+    plt = _pyplot()
+    from matplotlib.collections import PolyCollection
+
+    if len(faces) == 0:
+        return _placeholder("no surface\nat σ = 10", size)
+
+    yaw = math.radians(yaw_deg)
+    eye = np.array([radius * math.sin(yaw), 0.0, radius * math.cos(yaw)])
+    forward = -eye / np.linalg.norm(eye)
+    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    relative = vertices.astype(np.float64) - eye
+    depth = relative @ forward
+    screen = np.stack([relative @ right, relative @ up], axis=1) * (focal / np.maximum(depth, 1e-6))[:, None]
+    triangles = vertices[faces]
+    normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    facing = (normals @ -forward) > 0
+    shade = np.clip(normals @ (-forward * 0.8 + up * 0.4 + right * 0.2) / 0.916, 0.0, 1.0) * 0.75 + 0.2
+    order = np.argsort(-depth[faces].mean(axis=1))
+    order = order[facing[order]]
+    figure = plt.figure(figsize=(1, 1), dpi=size)
+    axis = figure.add_axes((0, 0, 1, 1))
+    axis.set_xlim(-0.5, 0.5), axis.set_ylim(-0.5, 0.5), axis.axis("off")
+    colors = np.repeat(shade[order, None], 3, axis=1)
+    axis.add_collection(PolyCollection(screen[faces[order]], facecolors=colors, edgecolors=colors, linewidths=0.1))
+    figure.canvas.draw()
+    image = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(figure)
+    return image
+
+
+def _placeholder(text: str, size: int) -> np.ndarray:
+    """A light grey tile with ``text`` (an empty mesh: the density never crosses PanoHead's iso-level)."""
+    plt = _pyplot()
+    figure = plt.figure(figsize=(1, 1), dpi=size)
+    figure.patch.set_facecolor("0.9")
+    figure.text(0.5, 0.5, text, ha="center", va="center", fontsize=9)
+    figure.canvas.draw()
+    image = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(figure)
+    return image
+
+
+def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str] = ("dual", "goae", "pti"),
+              items: int = 3) -> Path | None:
+    """Fig. 9: input, reconstruction and mesh renders around the head, per method and input."""
+    from dualinv.mesh import read_ply
+
+    rows, stand_in = [], False
+    labels = dict(COMPARISON_METHODS)
+    for index in range(items):
+        for method in methods:
+            folder = inversions.get(method)
+            if folder is None:
+                continue
+            manifest = _manifest(folder)
+            if index >= len(manifest["names"]):
+                continue
+            name = manifest["names"][index]
+            mesh_file = folder / "meshes" / f"{Path(name).stem}.ply"
+            if not mesh_file.is_file():
+                continue
+            mesh = read_ply(mesh_file)
+            stand_in |= bool(manifest["stand_in"])
+            renders = [render_mesh(mesh.vertices, mesh.faces, yaw) for yaw in MESH_YAWS_DEG]
+            rows.append((f"{labels.get(method, method)}\n#{index}", [
+                _read_image(Path(manifest["dataset"]) / name),
+                _read_image(folder / "same_view" / f"{Path(name).stem}.png"), *renders]))
+    titles = ["input", "reconstruction", *[f"mesh {yaw:+.0f}°" for yaw in MESH_YAWS_DEG]]
+    return image_grid(rows, titles, "360° mesh renders (Fig. 9)", path, stand_in) if rows else None
+
+
+def read_loss_csv(paths: Sequence[Path]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{term: (steps, values)}`` from one run's CSV logs (segments concatenated; a repeated step keeps its last row)."""
+    import csv
+
+    rows: dict[int, dict[str, float]] = {}
+    for path in paths:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                rows[int(float(row["step"]))] = {key: float(value) for key, value in row.items()
+                                                 if key.startswith("loss_") and value not in ("", None)}
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    for step in sorted(rows):
+        for term, value in rows[step].items():
+            curves.setdefault(term, ([], []))
+            curves[term][0].append(step)
+            curves[term][1].append(value)
+    return {term: (np.asarray(steps), np.asarray(values)) for term, (steps, values) in sorted(curves.items())}
+
+
+def loss_curves(logs: Mapping[str, Sequence[Path]], path: Path, stand_in: bool = False) -> Path | None:
+    """One panel per training run: every ``loss_*`` term against the step (log scale when all positive)."""
+    runs = {name: read_loss_csv(files) for name, files in logs.items() if files}
+    runs = {name: curves for name, curves in runs.items() if curves}
+    if not runs:
+        return None
+    plt = _pyplot()
+    columns = min(3, len(runs))
+    rows = math.ceil(len(runs) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows + 0.4), squeeze=False)
+    for axis, (name, curves) in zip(axes.flat, runs.items()):
+        for term, (steps, values) in curves.items():
+            axis.plot(steps, values, label=term.removeprefix("loss_"), linewidth=1)
+        if all((values > 0).all() for _, values in curves.values()):
+            axis.set_yscale("log")
+        axis.set_title(name, fontsize=9), axis.set_xlabel("step", fontsize=8), axis.legend(fontsize=7)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    for axis in list(axes.flat)[len(runs):]:
+        axis.axis("off")
+    _finish(figure, "Training losses", stand_in)
+    return _save(figure, path)
+
+
+def _pick(inversions: Mapping[str, Mapping[str, Path]], test_sets: Sequence[str]) -> dict[str, Path]:
+    """For each method, its folder on the first of ``test_sets`` it has."""
+    chosen = {}
+    for method, folders in inversions.items():
+        for test_set in test_sets:
+            if test_set in folders:
+                chosen[method] = Path(folders[test_set])
+                break
+    return chosen
+
+
+def write_figures(inversions: Mapping[str, Mapping[str, Path]], output: str | Path,
+                  loss_logs: Mapping[str, Sequence[Path]] | None = None, *, loss_stand_in: bool = False) -> list[Path]:
+    """Every figure the inversions allow (``{method: {test set: folder}}``); returns the files written."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    same_view = _pick(inversions, ("val", "celebahq"))
+    mead = _pick(inversions, ("mead",))
+    made = [
+        method_grid(same_view, DUAL_METHODS, "Encoder 1, Encoder 2 and Dual (Fig. 5)", output / "fig5_dual_encoder.png"),
+        method_grid(same_view, COMPARISON_METHODS, "Ours and competing methods (Fig. 6)", output / "fig6_comparison.png"),
+        method_grid(same_view, DISCRIMINATOR_METHODS, "Ablation on the discriminator (Fig. 7)",
+                    output / "fig7_discriminator.png"),
+        mead_grid(mead, output / "fig8_mead.png"),
+        mesh_grid(same_view, output / "fig9_meshes.png"),
+        loss_curves(loss_logs or {}, output / "loss_curves.png", loss_stand_in),
+    ]
+    return [path for path in made if path is not None]
+
+
+def training_logs(results: str | Path) -> dict[str, list[Path]]:
+    """``{experiment: [CSV logs of its segments]}`` under ``<results>/models/<experiment>/`` (``*.losses.csv``)."""
+    models = Path(results) / "models"
+    if not models.is_dir():
+        return {}
+    return {folder.name: sorted(folder.rglob("*.losses.csv")) for folder in sorted(models.iterdir()) if folder.is_dir()}
+
+
+def make_figures(config, inversions: Mapping[str, Mapping[str, Path]], output: Path) -> list[Path]:
+    """Workflow entry point (rule ``make_figures``): every figure into the folder ``output``."""
+    stand_in = config.generator.network is None and (config.generator.preset != "released" or config.weights.panohead is None)
+    return write_figures(inversions, output, training_logs(config.output.results), loss_stand_in=stand_in)

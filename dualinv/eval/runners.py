@@ -1,0 +1,287 @@
+"""The inversion runner: one method over one prepared test set → every file the metrics and figures read.
+
+``run_inversions`` inverts the items of a prepared test set (a folder with ``dataset.json``, read with
+:class:`dualinv.data.HeadDataset`) in batches through any :class:`MethodInverter`, and renders each
+inversion at the cameras the evaluation protocols need (paper §4.3). Layout of the output folder
+(``results/inversions/<method>/<dataset>/``):
+
+=========================== ==============================================================================
+``same_view/<stem>.png``    render at the input camera (Tables 1, 3-5: L2, LPIPS, ID)
+``fid/<stem>.png``          item ``i`` rendered at camera ``i`` of the 360° FID protocol (first N items)
+``mead/<stem>/<view>.png``  MEAD: the frontal frame's inversion at the camera of each target view (Table 2)
+``views/<stem>/<view>.png`` figure views (first ``figure_items`` items): yaws of :data:`FIGURE_YAWS_DEG`
+``meshes/<stem>.ply``       marching-cubes mesh of the density (figure items; Fig. 9)
+``latents/<stem>.pt``       ``{"ws": [num_ws, w_dim]}``, plus ``"trigrid"`` (float16) for figure items
+``items/<stem>.json``       the item's record, written last: an item with a record is finished
+``inversion.json``          the run's manifest; ``complete`` is true once every item has a record
+=========================== ==============================================================================
+
+Every file is written atomically and an item counts as done only when its record exists, so a job
+killed at any point resumes where it stopped without recomputing finished items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping, Protocol, Sequence
+
+import torch
+
+from dualinv.errors import ConfigError, DatasetFormatError
+from dualinv.eval.fid import FidProtocol
+from dualinv.fileio import save_image, torch_save_atomic, write_json_atomic
+
+MANIFEST_FILE = "inversion.json"
+MANIFEST_FORMAT = "dualinv-inversions/1"
+FIGURE_YAWS_DEG: tuple[float, ...] = (-90.0, -45.0, 45.0, 90.0, 180.0)
+"""Novel views of the figures (Fig. 5-7, 9): both profiles, both three-quarter views and the back."""
+
+
+@dataclass(frozen=True)
+class Inversion:
+    """What a method returns for a batch: codes, tri-grids, and the generator that renders them."""
+
+    ws: torch.Tensor
+    """[B, num_ws, w_dim] codes (they drive the background, raw ToRGB and super-resolution)."""
+    trigrid: torch.Tensor
+    """[B, 3, D*C, H, W] tri-grids."""
+    generators: tuple[torch.nn.Module, ...]
+    """The generator that renders image ``i`` (shared, except for PTI's per-image tuned copies)."""
+    seconds_per_image: tuple[float, ...] | None = None
+    """Seconds the method spent on each image, when it measures them itself (else the runner times the batch)."""
+
+    def __post_init__(self) -> None:
+        batch = self.ws.shape[0]
+        if self.trigrid.shape[0] != batch or len(self.generators) != batch:
+            raise ValueError(f"Inversion: ws, trigrid and generators must all have {batch} entries")
+
+
+class MethodInverter(Protocol):
+    """The runner's view of a method (adapters in :mod:`dualinv.eval.inverters`)."""
+
+    stand_in: bool
+    """The inversions come from a stand-in (seeded generator or stand-in method): never the paper's numbers."""
+    max_batch_size: int | None
+    """Largest batch the method accepts (1 for per-image optimisation), or ``None``."""
+
+    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
+        """images [B, 3, H, W] in [-1, 1] and their cameras [B, 25] → :class:`Inversion`."""
+        ...
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """Which renders the runner writes beside the same-view render."""
+
+    fid: FidProtocol
+    """The 360° FID protocol: item ``i < fid.num_images`` is rendered at its camera ``i``."""
+    figure_items: int = 8
+    """Items (the first ones) that get the figure views, a mesh and a stored tri-grid."""
+    figure_yaws_deg: tuple[float, ...] = FIGURE_YAWS_DEG
+    mesh_resolution: int = 128
+    """Marching-cubes grid side of the figure meshes (0: no meshes)."""
+    seed: int = 0
+    """Seed of the renderer's sample jitter (derived per item, so batching does not change a render)."""
+
+    def __post_init__(self) -> None:
+        if self.figure_items < 0 or self.mesh_resolution < 0:
+            raise ConfigError("figure_items and mesh_resolution must be >= 0")
+        if 0 < self.mesh_resolution < 8:
+            raise ConfigError(f"mesh_resolution must be 0 or >= 8, got {self.mesh_resolution}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fid": asdict(self.fid), "fid_protocol": self.fid.describe(), "figure_items": self.figure_items,
+                "figure_yaws_deg": list(self.figure_yaws_deg), "mesh_resolution": self.mesh_resolution,
+                "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class TestItem:
+    """One image to invert."""
+
+    index: int
+    """Position in the run (the FID camera index)."""
+    name: str
+    """Relative path in ``dataset.json``."""
+    stem: str
+    """File stem; names every output of the item."""
+    mead_targets: tuple[tuple[str, str], ...] = ()
+    """MEAD: ``(view, target name)`` of every novel view of the same shot (Table 2)."""
+
+
+def figure_view_name(yaw_deg: float) -> str:
+    """File stem of a figure view: ``yaw-090``, ``yaw+045``, ``yaw+180``."""
+    return f"yaw{yaw_deg:+04.0f}"
+
+
+def is_mead_dataset(names: Sequence[str]) -> bool:
+    """Whether every item is a MEAD frame ``actor__view__emotion__level__clip__frame`` (Table 2 layout)."""
+    from dualinv.data.manifests import parse_mead_name
+
+    return bool(names) and all(parse_mead_name(name) is not None for name in names)
+
+
+def plan_items(names: Sequence[str], limit: int | None = None) -> list[TestItem]:
+    """The items of a test set, in dataset order: every image, or for MEAD the frontal frames with targets."""
+    from dualinv.data.manifests import mead_pairs
+
+    if limit is not None and limit < 1:
+        raise ConfigError(f"data.test_images must be >= 1 or null, got {limit}")
+    if is_mead_dataset(names):
+        targets: dict[str, list[tuple[str, str]]] = {}
+        for pair in mead_pairs(names):
+            targets.setdefault(pair["input"], []).append((pair["view"], pair["target"]))
+        chosen = [(name, tuple(views)) for name, views in targets.items()]
+        if not chosen:
+            raise DatasetFormatError("MEAD test set has no frontal frame with a novel view; see docs/data.md")
+    else:
+        chosen = [(name, ()) for name in names]
+    chosen = chosen[:limit] if limit is not None else chosen
+    stems = [Path(name).stem for name, _ in chosen]
+    duplicated = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if duplicated:
+        raise DatasetFormatError(f"test images must have unique file stems (outputs are named by them); "
+                                 f"repeated: {duplicated[:5]}")
+    return [TestItem(index, name, stem, views) for index, ((name, views), stem) in enumerate(zip(chosen, stems))]
+
+
+def item_record_path(output: Path, item: TestItem) -> Path:
+    return output / "items" / f"{item.stem}.json"
+
+
+def _write_item(output: Path, item: TestItem, inversion: Inversion, position: int, camera: torch.Tensor,
+                labels: Mapping[str, Any], plan: RenderPlan, seconds: float) -> None:
+    """Render, save and record one item of a batch (the record last)."""
+    from dualinv.camera import camera_at_yaw
+    from dualinv.seeding import derive_seed, make_generator
+    from dualinv.views import render_turntable
+
+    trigrid, ws = inversion.trigrid[position:position + 1], inversion.ws[position:position + 1]
+    targets: list[tuple[Path, torch.Tensor]] = [(output / "same_view" / f"{item.stem}.png", camera)]
+    if item.index < plan.fid.num_images:
+        targets.append((output / "fid" / f"{item.stem}.png", plan.fid.cameras([item.index])[0]))
+    for view, target in item.mead_targets:
+        targets.append((output / "mead" / item.stem / f"{view}.png",
+                        torch.as_tensor(labels[target], dtype=torch.float32)))
+    is_figure_item = item.index < plan.figure_items
+    if is_figure_item:
+        for yaw in plan.figure_yaws_deg:
+            targets.append((output / "views" / item.stem / f"{figure_view_name(yaw)}.png", camera_at_yaw(yaw)[0]))
+    cameras = torch.stack([target_camera.reshape(25).cpu().float() for _, target_camera in targets])
+    rng = make_generator(derive_seed(plan.seed, "render", item.stem), trigrid.device)
+    generator = inversion.generators[position]
+    frames = render_turntable(generator, trigrid, ws, cameras, rng=rng, batch_size=4)
+    for (path, _), image in zip(targets, frames.images):
+        save_image(path, image.clamp(-1, 1))
+    latents = {"ws": ws[0].detach().float().cpu()}
+    if is_figure_item:
+        latents["trigrid"] = trigrid[0].detach().to(torch.float16).cpu()
+        if plan.mesh_resolution:
+            _write_mesh(output / "meshes" / f"{item.stem}.ply", generator, trigrid, ws, plan.mesh_resolution)
+    torch_save_atomic(output / "latents" / f"{item.stem}.pt", latents)
+    write_json_atomic(item_record_path(output, item), {
+        "name": item.name, "index": item.index, "seconds": seconds,
+        "renders": [str(path.relative_to(output)) for path, _ in targets],
+    })
+
+
+@torch.no_grad()
+def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tensor, resolution: int) -> None:
+    from dualinv.mesh import extract_mesh, write_ply
+    from dualinv.views import trigrid_fields
+
+    density, _ = trigrid_fields(generator, trigrid, ws)
+    write_ply(path, extract_mesh(density, resolution=resolution, device=trigrid.device))
+
+
+def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> None:
+    """A folder started by another method, test set or plan must not be mixed into this run."""
+    import json
+
+    path = output / MANIFEST_FILE
+    if not path.is_file():
+        return
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise DatasetFormatError(f"{path} is unreadable; delete {output} and run the inversion again") from None
+    for key in ("method", "dataset", "plan", "names"):
+        if previous.get(key) != manifest[key]:
+            raise ConfigError(f"{output} holds inversions made with another {key} ({previous.get(key)!r:.120}); "
+                              "delete the folder to start over, or choose another output")
+
+
+def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: str | Path, plan: RenderPlan, *,
+                   method: str, batch_size: int = 4, limit: int | None = None,
+                   device: str | torch.device = "cpu", progress: bool = True,
+                   provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest."""
+    from tqdm.auto import tqdm
+
+    from dualinv.data import HeadDataset
+    from dualinv.eval.metrics import timed_per_image
+
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    output = Path(output)
+    dataset = HeadDataset(dataset_dir)
+    items = plan_items(dataset.names, limit)
+    position_of = {name: position for position, name in enumerate(dataset.names)}
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT, "method": method, "dataset": str(Path(dataset_dir).resolve()),
+        "protocol": "mead" if items[0].mead_targets else "same_view", "stand_in": bool(inverter.stand_in),
+        "plan": plan.to_json(), "names": [item.name for item in items], "complete": False,
+        "provenance": dict(provenance or {}),
+    }
+    _check_resumable(output, manifest)
+    write_json_atomic(output / MANIFEST_FILE, manifest)
+    pending = [item for item in items if not item_record_path(output, item).is_file()]
+    step = min(batch_size, inverter.max_batch_size or batch_size)
+    with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"invert {method}", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for start in range(0, len(pending), step):
+            chunk = pending[start:start + step]
+            samples = [dataset[position_of[item.name]] for item in chunk]
+            images = torch.stack([sample["image"] for sample in samples]).to(device)
+            cameras = torch.stack([sample["camera"] for sample in samples]).to(device)
+            # no torch.no_grad here: the optimisation baselines need gradients (encoders turn them off)
+            inversion, seconds = timed_per_image(lambda: inverter.invert(images, cameras), len(chunk), device)
+            for position, item in enumerate(chunk):
+                spent = seconds if inversion.seconds_per_image is None else inversion.seconds_per_image[position]
+                _write_item(output, item, inversion, position, cameras[position], dataset.labels, plan, spent)
+            bar.update(len(chunk))
+    manifest["complete"] = True
+    write_json_atomic(output / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path) -> dict[str, Any]:
+    """Workflow entry point (rules ``invert_dataset`` / ``optimise_inversions``): ``method`` of the experiment
+    registry over the test set ``dataset`` with the study config ``config`` (``dualinv.config.StudyConfig``)."""
+    from dualinv.eval.inverters import build_method_inverter, study_generator
+    from dualinv.training.experiments import get_experiment
+
+    experiment = get_experiment(method)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    generator, generator_label = study_generator(config, device)
+    inverter = build_method_inverter(experiment, [Path(path) for path in checkpoints], generator, generator_label,
+                                     config=config, device=device)
+    return run_inversions(inverter, dataset, output, render_plan_of(config), method=method,
+                          batch_size=4 if device == "cuda" else 2, limit=config.data.test_images, device=device,
+                          progress=True, provenance={"generator": generator_label,
+                                                     "checkpoints": [str(path) for path in checkpoints]})
+
+
+def fid_protocol_of(config) -> FidProtocol:
+    """The 360° FID protocol of a study config (``evaluation`` section)."""
+    evaluation = config.evaluation
+    return FidProtocol(num_images=evaluation.fid_images, yaw_range_deg=evaluation.cameras.fid_yaw_range_deg,
+                       seed=evaluation.seed)
+
+
+def render_plan_of(config) -> RenderPlan:
+    """Renders of a study: the FID protocol, 8 figure items, meshes at 128³ (64³ with the tiny generator)."""
+    tiny = config.generator.preset != "released"
+    return RenderPlan(fid=fid_protocol_of(config), figure_items=8, mesh_resolution=64 if tiny else 128,
+                      seed=config.evaluation.seed)

@@ -1,0 +1,42 @@
+"""Small stand-ins shared by the runner, evaluate_method and figure tests: the tiny generator with the
+2x super-resolution head (128² output, fast on CPU) and a prepared test set written to disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from dualinv.camera import camera_at_yaw
+from dualinv.data.dataset import write_labels
+from dualinv.fileio import save_image
+from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
+from dualinv.panohead.config import TINY_INIT_KWARGS
+from dualinv.standin import build_seeded
+
+
+def tiny128_generator(seed: int = 0) -> PanoHeadGenerator:
+    """The tiny fixture architecture with ``SuperresolutionHybrid2X`` (128² images), seeded weights."""
+    rendering = {**TINY_INIT_KWARGS["rendering_kwargs"],
+                 "superresolution_module": "training.superresolution.SuperresolutionHybrid2X"}
+    config = PanoHeadConfig.from_init_kwargs({**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering},
+                                             neural_rendering_resolution=16)
+    return build_seeded(lambda: PanoHeadGenerator(config), seed).eval().requires_grad_(False)
+
+
+def write_test_set(root: Path, names: Sequence[str], yaws_deg: Sequence[float] | None = None, side: int = 64,
+                   seed: int = 0) -> Path:
+    """A prepared dataset: random smooth images at ``root/<name>`` and their LookAt cameras in dataset.json."""
+    generator = torch.Generator().manual_seed(seed)
+    yaws = list(yaws_deg) if yaws_deg is not None else [0.0] * len(names)
+    labels = {}
+    for name, yaw in zip(names, yaws):
+        coarse = torch.rand(3, 8, 8, generator=generator) * 2 - 1
+        image = torch.nn.functional.interpolate(coarse[None], size=(side, side), mode="bilinear",
+                                                align_corners=False)[0]
+        save_image(root / name, image)
+        labels[name] = camera_at_yaw(float(yaw))[0].numpy().astype(np.float64)
+    write_labels(root, labels)
+    return root

@@ -2,8 +2,8 @@
 
 Construction never reads files (STYLE.md "avoid" 3): build with seeded stand-in weights, then
 call :func:`load_backbone_weights` with the configured ``weights.ir_se50`` path to start from
-ArcFace (encoders-baselines.md §1.1). e4e and GOAE (baselines) are added to
-:data:`ENCODER_CLASSES` by a later change.
+ArcFace (encoders-baselines.md §1.1). The baselines' e4e (:mod:`dualinv.encoders.e4e`) and GOAE
+(:mod:`dualinv.encoders.goae`) encoders are built by the same factory.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Union
 import torch
 from torch import nn
 
+from dualinv.encoders.e4e import E4EConfig, Encoder4Editing
 from dualinv.encoders.backbone import (
     ArcFace,
     BackboneConfig,
@@ -22,6 +23,8 @@ from dualinv.encoders.backbone import (
     read_state_dict,
     widen_input_layer,
 )
+from dualinv.encoders.goae import GOAEConfig, GOAEncoder
+from dualinv.encoders.goae_fusion import GOAE
 from dualinv.encoders.feature_stage import FeatureStageConfig, TriPlaneFeatureEncoder, feature_stage_input
 from dualinv.encoders.gradual_style import EncoderConfig, GradualStyleEncoder
 from dualinv.encoders.latent_spaces import WPlusEncoder, ZEncoder, ZPlusEncoder, map_z_codes
@@ -29,13 +32,15 @@ from dualinv.errors import ConfigError
 from dualinv.seeding import make_generator
 from dualinv.standin import build_seeded
 
-AnyEncoderConfig = Union[EncoderConfig, FeatureStageConfig]
+AnyEncoderConfig = Union[EncoderConfig, FeatureStageConfig, E4EConfig, GOAEConfig]
 
 ENCODER_CLASSES: dict[str, type[nn.Module]] = {
     "w_plus": WPlusEncoder,
     "z_plus": ZPlusEncoder,
     "z": ZEncoder,
     "feature_stage": TriPlaneFeatureEncoder,
+    "e4e": Encoder4Editing,
+    "goae": GOAE,
 }
 """Factory table: config ``kind`` -> encoder class (no dotted strings, STYLE.md §11)."""
 
@@ -50,8 +55,8 @@ def build_encoder(config: AnyEncoderConfig, *, seed: int = 0, w_avg: torch.Tenso
         cls = ENCODER_CLASSES[config.kind]
     except KeyError:
         raise ConfigError(f"encoder.kind {config.kind!r} is not one of {sorted(ENCODER_CLASSES)}") from None
-    if cls is WPlusEncoder:
-        return build_seeded(lambda: WPlusEncoder(config, w_avg=w_avg), seed)
+    if issubclass(cls, WPlusEncoder) or cls is GOAE:  # W+, e4e, GOAE: codes are offsets from w_avg
+        return build_seeded(lambda: cls(config, w_avg=w_avg), seed)
     return build_seeded(lambda: cls(config), seed)
 
 
@@ -72,8 +77,13 @@ __all__ = [
     "ArcFace",
     "BackboneConfig",
     "ENCODER_CLASSES",
+    "E4EConfig",
+    "Encoder4Editing",
     "EncoderConfig",
     "FeatureStageConfig",
+    "GOAE",
+    "GOAEConfig",
+    "GOAEncoder",
     "GradualStyleEncoder",
     "IRBackbone",
     "TriPlaneFeatureEncoder",

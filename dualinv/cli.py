@@ -21,7 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dualinv.data.commands",       # prepare, pose
     "dualinv.panohead.commands",   # panohead render | convert
     "dualinv.training.commands",   # train
-    "dualinv.dual.commands",       # invert, edit
+    "dualinv.dual.commands",       # invert
+    "dualinv.edit.commands",       # edit
     "dualinv.eval.commands",       # evaluate, report
 )
 

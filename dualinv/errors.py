@@ -35,3 +35,11 @@ class BadImageError(DualinvError):
 
 class NoFaceError(DualinvError):
     """No face was detected in an input photo."""
+
+
+class GeneratorMismatchError(CheckpointError):
+    """An encoder checkpoint was trained against a different generator than the one given."""
+
+
+class NonFiniteLossError(DualinvError):
+    """A training loss became NaN or infinite; the last good checkpoint was kept."""

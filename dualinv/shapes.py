@@ -1,9 +1,10 @@
-"""Shape checks at module entry (STYLE.md practice 9).
+"""Shape checks at module entry (STYLE.md §9).
 
-Shape-letter glossary used in comments and docstrings across dualinv:
-``B`` batch, ``N`` batch in the PanoHead spec, ``C`` feature channels, ``D`` tri-grid depth slices,
-``H``/``W`` height/width, ``R`` neural-rendering resolution, ``M`` rays or points per image,
-``S`` samples per ray, ``num_ws`` number of style vectors.
+Shape letters used across dualinv: ``B`` batch, ``N`` batch in the PanoHead spec, ``C`` channels,
+``H``/``W`` height/width, ``P`` tri-grid planes (3), ``D`` depth slices per plane (3 for PanoHead),
+``F`` features per slice (32), ``L`` number of W+ codes (``num_ws``), ``K`` latent width
+(``w_dim``/``z_dim``), ``R`` neural-rendering resolution, ``M`` rays or points per image,
+``S`` samples per ray.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from collections.abc import Sequence
 import torch
 
 
+class ShapeError(ValueError):
+    """A tensor reached a module with a shape it cannot take."""
+
+
 def assert_shape(tensor: torch.Tensor, shape: Sequence[int | None], name: str = "tensor") -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``tensor`` has ``shape`` (``None`` matches any size)."""
+    """Raise :class:`ShapeError` naming ``name`` unless ``tensor`` has ``shape`` (``None`` matches any size)."""
     if tensor.ndim != len(shape):
-        raise ValueError(f"{name}: expected {len(shape)} dimensions {list(shape)}, got shape {list(tensor.shape)}")
+        raise ShapeError(f"{name}: expected {len(shape)} dimensions {list(shape)}, got shape {list(tensor.shape)}")
     for axis, (size, expected) in enumerate(zip(tensor.shape, shape)):
         if expected is not None and size != expected:
-            raise ValueError(
+            raise ShapeError(
                 f"{name}: dimension {axis} has size {size}, expected {expected} "
                 f"(expected shape {list(shape)}, got {list(tensor.shape)})"
             )

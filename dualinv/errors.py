@@ -37,6 +37,22 @@ class NoFaceError(DualinvError):
     """No face was detected in an input photo."""
 
 
+class UnusableImageError(BadImageError):
+    """An input image refused for a named ``reason`` (the code written to ``rejects.csv``)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class DatasetLossError(DualinvError):
+    """Data preparation rejected more of a dataset's images than the configured share allows."""
+
+
+class DatasetFormatError(DualinvError):
+    """A dataset folder, its ``dataset.json`` or a manifest's input layout is not as documented."""
+
+
 class GeneratorMismatchError(CheckpointError):
     """An encoder checkpoint was trained against a different generator than the one given."""
 

@@ -1,0 +1,128 @@
+"""Background removal: a soft head-and-shoulders matte, and compositing on a constant colour.
+
+The paper removes portrait backgrounds for training and evaluation (§4.1). Two matting models, both
+offline: rembg's U^2-Net (weights key ``u2net``, loaded from the configured file: rembg finds it
+through ``U2NET_HOME``, set to the file's folder while the explicit session is built, so it never
+downloads) and, when that file is not configured or when asked, mediapipe's bundled selfie
+segmentation (softer edges; specs/offline-weights.md).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from dualinv.errors import ConfigError
+from dualinv.weights import REGISTRY, require_weights
+
+DEFAULT_BACKGROUND = (255, 255, 255)
+"""Default colour behind the head: white."""
+
+MattingKind = Literal["auto", "u2net", "selfie"]
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """How the background is removed and replaced."""
+
+    matting: MattingKind = "auto"
+    """``u2net`` (needs ``u2net_path``), ``selfie`` (mediapipe, bundled) or ``auto`` (u2net when
+    ``u2net_path`` is set, else selfie)."""
+    u2net_path: str | None = None
+    """Path of ``u2net.onnx`` (weights key ``u2net``); ``None``: not available."""
+    colour: tuple[int, int, int] = DEFAULT_BACKGROUND
+    """RGB colour composited behind the head."""
+    enabled: bool = True
+    """``False`` keeps the photo's background (the mask is still written)."""
+
+    def __post_init__(self) -> None:
+        if self.matting not in ("auto", "u2net", "selfie"):
+            raise ConfigError(f"background.matting must be auto, u2net or selfie, got {self.matting!r}")
+        if self.matting == "u2net" and self.u2net_path is None:
+            raise ConfigError("background.matting is 'u2net' but weights.u2net is not set; set its path or use 'selfie'")
+        if len(self.colour) != 3 or not all(0 <= int(value) <= 255 for value in self.colour):
+            raise ConfigError(f"background.colour must be three integers in 0..255, got {self.colour!r}")
+
+    @property
+    def resolved_matting(self) -> Literal["u2net", "selfie"]:
+        if self.matting == "auto":
+            return "u2net" if self.u2net_path is not None else "selfie"
+        return self.matting
+
+
+class Matting(Protocol):
+    """A model returning a soft foreground matte [H, W] in [0, 1] for an RGB image [H, W, 3] uint8."""
+
+    name: str
+
+    def matte(self, image: np.ndarray) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class U2NetMatting:
+    """rembg's U^2-Net through an explicit session on the configured file."""
+
+    name = "u2net"
+
+    def __init__(self, u2net_path: str | Path) -> None:
+        import rembg
+
+        model_file = require_weights("u2net", u2net_path)
+        expected = REGISTRY["u2net"].filename
+        if model_file.name != expected:
+            raise ConfigError(f"weights.u2net = {str(model_file)!r}: rembg only loads a file named {expected}; rename it")
+        previous = os.environ.get("U2NET_HOME")
+        os.environ["U2NET_HOME"] = str(model_file.parent.resolve())
+        try:
+            self._session = rembg.new_session("u2net")
+        finally:
+            if previous is None:
+                os.environ.pop("U2NET_HOME", None)
+            else:
+                os.environ["U2NET_HOME"] = previous
+
+    def matte(self, image: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        mask = self._session.predict(Image.fromarray(image))[0]
+        return np.asarray(mask, dtype=np.float32) / 255.0
+
+    def close(self) -> None:
+        self._session = None
+
+
+class SelfieMatting:
+    """mediapipe's bundled selfie segmentation (general model, square input)."""
+
+    name = "selfie"
+
+    def __init__(self) -> None:
+        import mediapipe as mp
+
+        self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+
+    def matte(self, image: np.ndarray) -> np.ndarray:
+        result = self._segmenter.process(np.ascontiguousarray(image))
+        return np.clip(np.asarray(result.segmentation_mask, dtype=np.float32), 0.0, 1.0)
+
+    def close(self) -> None:
+        self._segmenter.close()
+
+
+def build_matting(config: BackgroundConfig) -> Matting:
+    """The matting model ``config`` asks for (raises before any work if its file is unusable)."""
+    if config.resolved_matting == "u2net":
+        return U2NetMatting(config.u2net_path)  # type: ignore[arg-type]
+    return SelfieMatting()
+
+
+def composite(image: np.ndarray, matte: np.ndarray, colour: tuple[int, int, int] = DEFAULT_BACKGROUND) -> np.ndarray:
+    """``image·matte + colour·(1 − matte)`` as uint8 [H, W, 3]."""
+    alpha = np.clip(matte, 0.0, 1.0)[:, :, None]
+    mixed = image.astype(np.float32) * alpha + np.asarray(colour, dtype=np.float32) * (1.0 - alpha)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)

@@ -1,0 +1,76 @@
+"""``dualinv prepare`` and ``dualinv pose``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dualinv.errors import NoFaceError
+
+
+def _colour(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) <= 255 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected R,G,B with values 0..255, got {text!r}")
+    return tuple(int(part) for part in parts)  # type: ignore[return-value]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    prepare = subparsers.add_parser(
+        "prepare",
+        help="raw portraits -> PanoHead-ready 512² crops, masks, dataset.json and rejects.csv",
+        description="Detect, pose, align, crop and matte every photo of IN into OUT (resumable).",
+    )
+    prepare.add_argument("inputs", metavar="IN", help="folder of photos (searched recursively) or a .txt list of paths")
+    prepare.add_argument("out", metavar="OUT", help="output dataset folder")
+    prepare.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    prepare.add_argument("--size", type=int, default=512, help="crop side in pixels (default 512)")
+    prepare.add_argument("--u2net", default=None, metavar="PATH", help="u2net.onnx (weights key u2net); absent: mediapipe selfie matting")
+    prepare.add_argument("--matting", choices=("auto", "u2net", "selfie"), default="auto", help="matting model (default auto)")
+    prepare.add_argument("--background", type=_colour, default=(255, 255, 255), metavar="R,G,B", help="background colour (default 255,255,255)")
+    prepare.add_argument("--keep-background", action="store_true", help="keep the photo's background (masks are still written)")
+    prepare.add_argument("--max-reject-share", type=float, default=0.5, help="fail when more inputs are rejected (default 0.5)")
+    prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    prepare.set_defaults(func=run_prepare)
+
+    pose = subparsers.add_parser("pose", help="print the yaw, pitch and 25-value camera label of a photo")
+    pose.add_argument("photo", metavar="PHOTO")
+    pose.add_argument("--json", action="store_true", help="print one JSON object")
+    pose.set_defaults(func=run_pose)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from dualinv.data.background import BackgroundConfig
+    from dualinv.data.prepare import PrepareConfig, prepare_images
+
+    config = PrepareConfig(
+        size=args.size,
+        workers=args.workers,
+        max_reject_share=args.max_reject_share,
+        progress=not args.no_progress,
+        background=BackgroundConfig(
+            matting=args.matting, u2net_path=args.u2net, colour=args.background, enabled=not args.keep_background
+        ),
+    )
+    print(prepare_images(args.inputs, args.out, config))
+    return 0
+
+
+def run_pose(args: argparse.Namespace) -> int:
+    from dualinv.data.decode import decode_image
+    from dualinv.data.pose import FaceFinder, pose_angles
+
+    photo = decode_image(args.photo)
+    with FaceFinder() as finder:
+        face = finder.largest_face(photo)
+    if face is None:
+        raise NoFaceError(f"{args.photo}: no face detected; use a photo with a visible face")
+    label = face.label()
+    angles = pose_angles(label)
+    values = [round(float(value), 6) for value in label]
+    if args.json:
+        print(json.dumps({"yaw": angles.yaw, "pitch": angles.pitch, "roll": angles.roll, "label": values}))
+    else:
+        print(f"yaw {angles.yaw:+.2f}  pitch {angles.pitch:+.2f}  roll {angles.roll:+.2f}  (degrees)")
+        print("label " + " ".join(f"{value:.6f}" for value in values))
+    return 0

@@ -1,0 +1,116 @@
+"""Prepared datasets: an image folder with ``dataset.json`` (25-value labels), masks, mirroring.
+
+The layout is PanoHead's (spec panohead.md §8.1): ``{"labels": [[relative_path, [25 values]], ...]}``,
+values as numbers or as the ``%.6f`` strings of the official files, paths relative to the dataset
+root; masks are single-channel PNGs matched to images by file stem. A dataset prepared by the
+official tools is therefore read as is. Mirroring flips image and mask and negates label entries
+1, 2, 3, 4, 8, doubling the dataset as ``--mirror 1`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from dualinv.data.pose import LABEL_SIZE, mirror_label
+from dualinv.errors import DatasetFormatError
+from dualinv.fileio import write_json_atomic
+
+DATASET_FILE = "dataset.json"
+IMAGES_DIR = "images"
+MASKS_DIR = "masks"
+
+
+def read_labels(root: str | Path) -> dict[str, np.ndarray]:
+    """``{relative_path: label float64 [25]}`` from ``root/dataset.json``, in file order."""
+    path = Path(root) / DATASET_FILE
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetFormatError(f"{path}: missing; prepare the dataset with `dualinv prepare` first") from None
+    except json.JSONDecodeError as error:
+        raise DatasetFormatError(f"{path}: not valid JSON ({error}); re-create it") from None
+    entries = payload.get("labels") if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        raise DatasetFormatError(f'{path}: expected {{"labels": [[file, [25 values]], ...]}}')
+    labels: dict[str, np.ndarray] = {}
+    for position, entry in enumerate(entries):
+        try:
+            name, values = entry
+            label = np.asarray([float(value) for value in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DatasetFormatError(f"{path}: labels[{position}] is not [file, [25 numbers]]") from None
+        if label.shape != (LABEL_SIZE,) or not np.isfinite(label).all():
+            raise DatasetFormatError(f"{path}: label of {name!r} must be {LABEL_SIZE} finite numbers, got {label.size}")
+        labels[str(name)] = label
+    return labels
+
+
+def write_labels(root: str | Path, labels: Mapping[str, np.ndarray]) -> None:
+    """Write ``root/dataset.json`` atomically (numbers rounded to 6 decimals, as the official files)."""
+    entries = [[name, [round(float(value), 6) for value in label]] for name, label in sorted(labels.items())]
+    write_json_atomic(Path(root) / DATASET_FILE, {"labels": entries})
+
+
+class HeadDataset(torch.utils.data.Dataset):
+    """A prepared dataset: item ``i`` is ``{"image": [3,H,W] in [-1,1], "camera": [25], "name": str}``
+    plus ``"mask": [1,H,W] in [0,1]`` when masks exist. With ``mirror`` the dataset is twice as long
+    and items ``n..2n-1`` are the x-flipped copies with mirrored cameras (spec §8.1)."""
+
+    def __init__(
+        self,
+        root: str | Path,                      # dataset folder holding dataset.json
+        names: Sequence[str] | None = None,    # the items, in order (a split, a rebalanced list); None: all labels
+        mirror: bool = False,                  # append x-flipped copies with mirrored cameras
+        mask_root: str | Path | None = None,   # folder of masks matched by stem; None: root/masks if present
+    ) -> None:
+        self.root = Path(root)
+        self.labels = read_labels(self.root)
+        self.names = list(self.labels) if names is None else list(names)
+        unknown = [name for name in self.names if name not in self.labels]
+        if unknown:
+            raise DatasetFormatError(f"{self.root / DATASET_FILE}: no label for {len(unknown)} requested item(s), e.g. {unknown[0]!r}")
+        self.mirror = mirror
+        default_masks = self.root / MASKS_DIR
+        self.mask_root = Path(mask_root) if mask_root is not None else (default_masks if default_masks.is_dir() else None)
+
+    def __len__(self) -> int:
+        return len(self.names) * (2 if self.mirror else 1)
+
+    def mask_path(self, name: str) -> Path | None:
+        if self.mask_root is None:
+            return None
+        candidate = self.mask_root / f"{Path(name).stem}.png"
+        return candidate if candidate.is_file() else None
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        from PIL import Image
+
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        flipped = index >= len(self.names)
+        name = self.names[index % len(self.names)]
+        with Image.open(self.root / name) as handle:
+            pixels = np.asarray(handle.convert("RGB"))
+        label = self.labels[name]
+        if flipped:
+            pixels = pixels[:, ::-1]
+            label = mirror_label(label)
+        item: dict[str, object] = {
+            "image": torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float() / 127.5 - 1.0,
+            "camera": torch.from_numpy(label.astype(np.float32)),
+            "name": name,
+            "mirrored": flipped,
+        }
+        mask_file = self.mask_path(name)
+        if mask_file is not None:
+            with Image.open(mask_file) as handle:
+                mask = np.asarray(handle.convert("L"))
+            if flipped:
+                mask = mask[:, ::-1]
+            item["mask"] = torch.from_numpy(np.ascontiguousarray(mask)).float()[None] / 255.0
+        return item

@@ -1,0 +1,247 @@
+"""``prepare``: raw portraits -> PanoHead-ready crops, masks, ``dataset.json`` and ``rejects.csv``.
+
+For each photo: decode (:mod:`.decode`), find the largest face and its mesh (:mod:`.pose`), build
+the camera label from the estimated head rotation, crop to PanoHead's convention (:mod:`.align`),
+matte and composite the background (:mod:`.background`). Each prepared image leaves three files,
+the label sidecar written last, so an interrupted run resumes by skipping every image whose
+sidecar exists. Bad inputs are recorded in ``rejects.csv`` and counted, and the batch goes on; a
+batch that loses more than ``max_reject_share`` of its inputs fails loudly at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from dualinv.data.align import CROP_SIZE, crop_face, face_quad
+from dualinv.data.background import BackgroundConfig, Matting, build_matting, composite
+from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, write_labels
+from dualinv.data.decode import IMAGE_SUFFIXES, DecodeLimits, decode_image
+from dualinv.data.pose import FaceFinder, FaceFinderConfig, pose_angles
+from dualinv.data.rejects import REJECTS_FILE, Reject, count_reasons, write_rejects
+from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError, UnusableImageError
+from dualinv.fileio import atomic_path, write_json_atomic
+
+LABELS_DIR = "labels"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Settings of one ``prepare`` run."""
+
+    size: int = CROP_SIZE
+    """Side of the output crops."""
+    workers: int = 1
+    """Worker processes (each holds its own mediapipe graphs); 1 runs in this process."""
+    max_reject_share: float = 0.5
+    """Fail (``DatasetLossError``) when more than this share of the inputs is rejected."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    face: FaceFinderConfig = field(default_factory=FaceFinderConfig)
+
+    def __post_init__(self) -> None:
+        if self.size < 64:
+            raise ConfigError(f"prepare.size must be at least 64, got {self.size}")
+        if self.workers < 1:
+            raise ConfigError(f"prepare.workers must be at least 1, got {self.workers}")
+        if not 0.0 <= self.max_reject_share <= 1.0:
+            raise ConfigError(f"prepare.max_reject_share must be in [0, 1], got {self.max_reject_share}")
+
+
+@dataclass(frozen=True)
+class PrepareSummary:
+    """What a run did; also written to ``summary.json``."""
+
+    inputs: int
+    prepared: int
+    already_prepared: int
+    rejected: int
+    reasons: dict[str, int]
+    matting: str
+    seconds: float
+
+    def __str__(self) -> str:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.reasons.items()) or "none"
+        rate = self.prepared / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"{self.inputs} input(s): {self.prepared} prepared, {self.already_prepared} already prepared, "
+            f"{self.rejected} rejected ({reasons}); matting {self.matting}; {self.seconds:.1f} s ({rate:.2f} images/s)"
+        )
+
+
+def list_inputs(source: str | Path | Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """(path, source key) of every photo: a folder (searched recursively for JPEG, PNG, WebP), a text
+    file listing one path per line, or a sequence of paths. Keys are folder-relative or as given."""
+    if isinstance(source, (str, Path)):
+        source = Path(source)
+        if source.is_dir():
+            files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            return [(path, path.relative_to(source).as_posix()) for path in files]
+        if source.is_file() and source.suffix.lower() in (".txt", ".lst"):
+            lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
+            return [(Path(line), line) for line in lines if line and not line.startswith("#")]
+        if source.is_file():
+            return [(source, source.name)]
+        raise DatasetFormatError(f"{source}: no such folder or list file; give a folder of photos or a .txt list of paths")
+    return [(Path(item), str(item)) for item in source]
+
+
+def output_stem(key: str) -> str:
+    """The file stem of an input's outputs: its key without suffix, folders joined by ``__``."""
+    return Path(key).with_suffix("").as_posix().replace("/", "__")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One image written: its stem, label and pose angles."""
+
+    stem: str
+    label: list[float]
+    yaw: float
+    pitch: float
+
+
+class ImagePreparer:
+    """One photo in, crop + mask + label out. Holds the mediapipe graphs: one per process."""
+
+    def __init__(self, out_dir: Path, config: PrepareConfig) -> None:
+        self.out_dir = out_dir
+        self.config = config
+        self.faces = FaceFinder(config.face)
+        self.matting: Matting = build_matting(config.background)
+
+    def close(self) -> None:
+        self.faces.close()
+        self.matting.close()
+
+    def prepare(self, path: Path, key: str) -> Prepared | Reject:
+        try:
+            photo = decode_image(path, self.config.limits)
+        except UnusableImageError as error:
+            return Reject(key, error.reason, str(error))
+        face = self.faces.largest_face(photo)
+        if face is None:
+            return Reject(key, "no_face", f"{path}: no face detected; use a photo with a visible face")
+        label = face.label()
+        crop, coverage = crop_face(photo, face_quad(face.mesh_points), self.config.size)
+        matte = self.matting.matte(crop) * coverage
+        background = self.config.background
+        image = composite(crop, matte, background.colour) if background.enabled else crop
+        stem = output_stem(key)
+        _write_png(self.out_dir / IMAGES_DIR / f"{stem}.png", image)
+        _write_png(self.out_dir / MASKS_DIR / f"{stem}.png", np.clip(np.rint(matte * 255), 0, 255).astype(np.uint8))
+        angles = pose_angles(label)
+        record = Prepared(stem, [float(value) for value in label], angles.yaw, angles.pitch)
+        write_json_atomic(self.out_dir / LABELS_DIR / f"{stem}.json", {"source": key, **asdict(record)})
+        return record
+
+
+def _write_png(target: Path, pixels: np.ndarray) -> None:
+    from PIL import Image
+
+    with atomic_path(target) as temporary:
+        Image.fromarray(pixels).save(temporary, format="PNG")
+
+
+def is_prepared(out_dir: Path, key: str) -> bool:
+    stem = output_stem(key)
+    return all(
+        (out_dir / folder / f"{stem}{suffix}").is_file()
+        for folder, suffix in ((LABELS_DIR, ".json"), (IMAGES_DIR, ".png"), (MASKS_DIR, ".png"))
+    )
+
+
+# Worker processes hold their ImagePreparer here (set by the pool initializer, only in workers).
+_worker_preparer: list[ImagePreparer] = []
+
+
+def _start_worker(out_dir: Path, config: PrepareConfig) -> None:
+    _worker_preparer.append(ImagePreparer(out_dir, config))
+
+
+def _work(path: Path, key: str) -> Prepared | Reject:
+    return _worker_preparer[0].prepare(path, key)
+
+
+def _run(todo: list[tuple[Path, str]], out_dir: Path, config: PrepareConfig) -> Iterable[Prepared | Reject]:
+    if config.workers == 1 or len(todo) <= 1:
+        preparer = ImagePreparer(out_dir, config)
+        try:
+            for path, key in todo:
+                yield preparer.prepare(path, key)
+        finally:
+            preparer.close()
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_start_worker, initargs=(out_dir, config)) as pool:
+        futures = [pool.submit(_work, path, key) for path, key in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def assemble_labels(out_dir: Path) -> dict[str, np.ndarray]:
+    """``{images/<stem>.png: label}`` from every sidecar in ``out_dir/labels`` (this and earlier runs)."""
+    labels = {}
+    for sidecar in sorted((out_dir / LABELS_DIR).glob("*.json")):
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        labels[f"{IMAGES_DIR}/{record['stem']}.png"] = np.asarray(record["label"], dtype=np.float64)
+    return labels
+
+
+def prepare_images(
+    source: str | Path | Sequence[str | Path],
+    out_dir: str | Path,
+    config: PrepareConfig = PrepareConfig(),
+) -> PrepareSummary:
+    """Prepare every photo of ``source`` into ``out_dir`` (see the module docstring)."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    inputs = list_inputs(source)
+    stems: dict[str, str] = {}
+    for _, key in inputs:
+        other = stems.setdefault(output_stem(key), key)
+        if other != key:
+            raise DatasetFormatError(f"inputs {other!r} and {key!r} would both be written as {output_stem(key)}.png; rename one")
+    todo = [(path, key) for path, key in inputs if not is_prepared(out_dir, key)]
+    if todo:
+        build_matting(config.background).close()  # a missing or bad weights file stops us before any work
+    rejects: list[Reject] = []
+    prepared = 0
+    with tqdm(total=len(todo), desc="prepare", unit="img", disable=not config.progress) as bar:
+        for outcome in _run(todo, out_dir, config):
+            if isinstance(outcome, Reject):
+                rejects.append(outcome)
+            else:
+                prepared += 1
+            bar.update(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_rejects(out_dir / REJECTS_FILE, rejects)
+    write_labels(out_dir, assemble_labels(out_dir))
+    summary = PrepareSummary(
+        inputs=len(inputs),
+        prepared=prepared,
+        already_prepared=len(inputs) - len(todo),
+        rejected=len(rejects),
+        reasons=count_reasons(rejects),
+        matting=config.background.resolved_matting,
+        seconds=time.perf_counter() - started,
+    )
+    write_json_atomic(out_dir / SUMMARY_FILE, asdict(summary))
+    if inputs and len(rejects) > config.max_reject_share * len(inputs):
+        raise DatasetLossError(
+            f"{len(rejects)} of {len(inputs)} inputs rejected ({summary.reasons}), more than the allowed share "
+            f"{config.max_reject_share:.0%}; see {out_dir / REJECTS_FILE}, fix the inputs or raise max_reject_share"
+        )
+    return summary

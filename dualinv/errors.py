@@ -59,3 +59,11 @@ class GeneratorMismatchError(CheckpointError):
 
 class NonFiniteLossError(DualinvError):
     """A training loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+class MissingInputsError(DualinvError):
+    """Pretrained files or datasets named in the config are absent; every one is listed at once."""
+
+
+class MissingEntryPointError(DualinvError):
+    """The workflow calls a dualinv function that this version of the library does not provide."""

@@ -1,0 +1,332 @@
+"""The study configuration: typed, nested, documented, validated once at the door.
+
+``config.yaml`` (the paper study) is read with ``yaml.safe_load``; a preset (``presets/mini.yaml``)
+overrides some of its keys (nested mappings merge key by key, lists and scalars are replaced, as
+Snakemake's ``--configfile`` does). The merged mapping is validated against ``config.schema.yaml``
+(the documentation of record: every key has a description, a default and its bounds, and
+``additionalProperties: false`` everywhere), so a typo or a wrong type fails here with the key path
+named, before any job runs. Only then is it turned into the frozen dataclasses below.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from dualinv.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_PATH = REPO_ROOT / "config.schema.yaml"
+"""The schema of record (it sits beside ``config.yaml`` at the repository root)."""
+
+DatasetName = Literal["ffhq", "lpff", "celebahq", "mead"]
+DatasetSource = Literal["photos", "prepared", "synthetic", "public_domain"]
+ResourceGroup = Literal["prepare", "train", "invert", "optimise", "evaluate", "report"]
+
+
+@dataclass(frozen=True)
+class WeightsConfig:
+    """Local paths of the pretrained files (``dualinv.weights.REGISTRY``); ``None`` = seeded stand-in."""
+
+    panohead: str | None
+    """The released PanoHead generator pickle."""
+    ir_se50: str | None
+    """ArcFace IR-SE50: encoder backbone initialisation and the identity loss/metric."""
+    lpips_alex: str | None
+    """AlexNet trunk for the LPIPS metric."""
+    lpips_vgg: str | None
+    """VGG16 trunk for the LPIPS training loss."""
+    inception: str | None
+    """Inception-v3 for FID."""
+    u2net: str | None
+    """U^2-Net background removal (data preparation)."""
+    facenet_vggface2: str | None
+    """Optional second identity metric."""
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Where one dataset comes from."""
+
+    source: DatasetSource
+    """``photos``: align the photos in ``path``; ``prepared``: ``path`` already holds ``dataset.json`` and
+    crops; ``synthetic``: multi-view renders of the (stand-in) generator; ``public_domain``: the portraits
+    shipped with scikit-image (mini preset)."""
+    path: str | None
+    """Folder of photos (``photos``) or of a prepared dataset (``prepared``); ``None`` otherwise."""
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Size of each synthetic dataset (mini preset): true multi-view ground truth from the generator."""
+
+    identities: int
+    """Random heads (z samples) per dataset."""
+    views: int
+    """Cameras rendered per head."""
+    seed: int
+    """Base seed; each dataset derives its own from its name."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The four datasets of the paper (§4.1) and how the training set is split."""
+
+    ffhq: DatasetConfig
+    """FFHQ, training and validation."""
+    lpff: DatasetConfig
+    """LPFF large-pose faces, training and validation (pose-rebalanced)."""
+    celebahq: DatasetConfig
+    """CelebA-HQ test images (Table 1)."""
+    mead: DatasetConfig
+    """Multi-view MEAD frames (Table 2)."""
+    validation_fraction: float
+    """Share of FFHQ + LPFF held out for validation (~14k of ~154k, paper §4.1)."""
+    test_images: int | None
+    """Cap on the images inverted per test set; ``None`` = all."""
+    synthetic: SyntheticConfig
+    """How ``synthetic`` datasets are made."""
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """The frozen PanoHead generator everything inverts into."""
+
+    preset: Literal["released", "tiny"]
+    """Architecture: the released network or the tiny test configuration."""
+    network: str | None
+    """Network pickle; ``None`` = ``weights.panohead`` for ``released``, a seeded stand-in for ``tiny``."""
+    neural_rendering_resolution: int | None
+    """Rays per side for volume rendering; ``None`` keeps the network's own (64 for the release)."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Sizes of the encoders (ours and the encoder baselines)."""
+
+    input_resolution: int
+    """Side of the image the encoder sees (256 in the paper)."""
+    ir_depth: Literal[50, 100, 152]
+    """Depth of the IR-SE backbone (50 in the paper, initialised from ``weights.ir_se50``)."""
+    width_multiplier: float
+    """Scales every channel count (1 in the paper; small for the mini preset)."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyperparameters of encoder training (paper §4.1 and A.2)."""
+
+    batch_size: int
+    """Images per step."""
+    iterations: int
+    """Total steps of one experiment."""
+    segment_length: int
+    """Steps per Slurm job; training runs as a chain of resumable segments of this length."""
+    learning_rate: float
+    """Ranger learning rate of encoder and discriminator."""
+    lambda_lpips: float
+    """LPIPS weight (λ1, Eq. 5/6)."""
+    lambda_l2: float
+    """L2 weight (λ2, Eq. 5/6)."""
+    lambda_id: float
+    """Identity weight (λ3, Eq. 5/6)."""
+    lambda_adv: float
+    """Encoder adversarial weight (λ4, Eq. 6)."""
+    lambda_discriminator: float
+    """Discriminator objective weight (λ, Eq. 8)."""
+    r1_gamma: float
+    """R1 regularisation weight γ."""
+    r1_every: int
+    """Lazy R1 interval in steps."""
+    bf16: bool
+    """bfloat16 autocast for forward passes (losses and optimiser state stay float32)."""
+    checkpoint_every: int
+    """Steps between checkpoints inside a segment (its last step is always saved)."""
+    seed: int
+    """Base seed; every random draw derives from (seed, experiment, step)."""
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Cameras of the novel-view metrics (paper §4.3)."""
+
+    fid_yaw_range_deg: float
+    """FID renders take yaw uniformly in ± this around the front (180 = the full circle)."""
+    mead_yaws_deg: tuple[float, ...]
+    """MEAD novel views compared with ground truth (Table 2)."""
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How methods are scored (paper §4.3)."""
+
+    fid_images: int
+    """Synthesized and encoded images per FID distribution (1k in the paper)."""
+    bootstrap_samples: int
+    """Resamples for the confidence intervals reported beside each metric."""
+    seed: int
+    """Seed of camera sampling and bootstrap."""
+    cameras: CameraConfig
+    """Novel-view cameras."""
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    """What one job of a rule group asks the scheduler for (partition and account: the profile)."""
+
+    gpus: int
+    """GPUs per job (``gpu=`` resource, ``--gpus`` on Slurm)."""
+    threads: int
+    """CPU threads per job."""
+    mem_mb: int
+    """Memory per job in MB on the first attempt; a retry asks for ``attempt`` times as much."""
+    runtime: int
+    """Wall time per job in minutes on the first attempt; a retry asks for ``attempt`` times as much."""
+
+    def for_attempt(self, attempt: int) -> dict[str, int]:
+        """Resources of try number ``attempt`` (1-based): memory and time grow linearly."""
+        attempt = max(int(attempt), 1)
+        return {"gpu": self.gpus, "mem_mb": self.mem_mb * attempt, "runtime": self.runtime * attempt}
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """Per rule group."""
+
+    prepare: ResourceConfig
+    """Data preparation and synthetic data."""
+    train: ResourceConfig
+    """One training segment."""
+    invert: ResourceConfig
+    """Encoder inversion of one test set."""
+    optimise: ResourceConfig
+    """Per-image optimisation baselines (W+ optimisation, PTI) on one test set."""
+    evaluate: ResourceConfig
+    """Metrics of one method on one test set."""
+    report: ResourceConfig
+    """Tables and figures."""
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where results go."""
+
+    results: str
+    """Root of every artifact, log and benchmark of the workflow."""
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The whole study (``config.yaml`` plus an optional preset)."""
+
+    preset: str
+    """Name of the preset in effect (``paper``, ``mini``); recorded in provenance."""
+    weights: WeightsConfig
+    data: DataConfig
+    generator: GeneratorConfig
+    encoder: EncoderConfig
+    training: TrainingConfig
+    evaluation: EvaluationConfig
+    experiments: tuple[str, ...]
+    """Registry names (``dualinv.training.EXPERIMENTS``) that ``all`` runs."""
+    resources: ResourcesConfig
+    output: OutputConfig
+
+
+def merge_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied: mappings merge key by key, anything else is replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_overrides(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping read safely (no tags that build objects)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a mapping of config sections, not {type(loaded).__name__}")
+    return loaded
+
+
+def _key_path(error) -> str:
+    parts = [str(part) for part in error.absolute_path]
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return ", ".join(".".join([*parts, key]) for key in extra)
+    return ".".join(parts) or "(top level)"
+
+
+def validate(values: Mapping[str, Any], source: str = "config") -> None:
+    """Check ``values`` against the schema; every violation is listed with its key path."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(read_yaml(SCHEMA_PATH))
+    errors = sorted(validator.iter_errors(dict(values)), key=lambda error: list(map(str, error.absolute_path)))
+    if errors:
+        lines = [f"{_key_path(error)}: {error.message}" for error in errors]
+        raise ConfigError(f"{source} is invalid ({len(lines)} problem(s)); see config.schema.yaml for every key:\n  - "
+                          + "\n  - ".join(lines))
+
+
+def _build(kind: Any, value: Any) -> Any:
+    """Turn a validated plain value into ``kind`` (a dataclass, tuple, optional or plain type)."""
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        return kind(**{item.name: _build(hints[item.name], value[item.name]) for item in dataclasses.fields(kind)})
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        return tuple(_build(typing.get_args(kind)[0], item) for item in value)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _build(next(arg for arg in typing.get_args(kind) if arg is not type(None)), value)
+    if kind is float:
+        return float(value)
+    return value
+
+
+def from_mapping(values: Mapping[str, Any], source: str = "config") -> StudyConfig:
+    """Validate a merged config mapping (e.g. Snakemake's ``config``) and build the typed config."""
+    validate(values, source)
+    return _build(StudyConfig, values)
+
+
+def load_config(path: str | Path = REPO_ROOT / "config.yaml", presets: tuple[str | Path, ...] = ()) -> StudyConfig:
+    """``config.yaml`` with each preset file applied in order, validated and typed."""
+    values = read_yaml(path)
+    for preset in presets:
+        values = merge_overrides(values, read_yaml(preset))
+    names = " + ".join(str(item) for item in (path, *presets))
+    return from_mapping(values, names)
+
+
+def as_dict(config: StudyConfig) -> dict[str, Any]:
+    """Plain JSON-able values (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_hash(config: StudyConfig) -> str:
+    """``sha256:<hex>`` of the effective configuration (canonical JSON, keys sorted)."""
+    canonical = json.dumps(as_dict(config), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

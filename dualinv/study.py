@@ -1,0 +1,144 @@
+"""The study as data: which methods, test sets and checkpoints each paper table needs.
+
+The Snakemake rules only turn these answers into paths; every decision (which rows feed Table 3,
+which datasets a run needs, whether the inputs exist) is made here, where pytest reaches it
+(STYLE.md, Workflow 4). Rows come from the experiment registry's ``feeds`` ("T3:No D" feeds Table 3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from dualinv.config import DatasetConfig, StudyConfig
+from dualinv.errors import ConfigError, MissingInputsError
+from dualinv.training.experiments import EXPERIMENTS, Experiment
+from dualinv.weights import weights_problem
+
+TABLES: tuple[int, ...] = (1, 2, 3, 4, 5)
+"""The paper's quantitative tables."""
+
+TABLE_TEST_SETS: Mapping[int, tuple[str, ...]] = {
+    1: ("val", "celebahq"),  # Table 1: FFHQ + LPFF validation split, CelebA-HQ
+    2: ("mead",),            # Table 2: multi-view MEAD
+    3: ("val",),             # Tables 3-5: ablations on the validation split
+    4: ("val",),
+    5: ("val",),
+}
+"""Test sets of each table (paper §4.3 and the table captions)."""
+
+SOURCE_DATASETS: tuple[str, ...] = ("ffhq", "lpff", "celebahq", "mead")
+"""Datasets read from the config's ``data`` section."""
+
+TRAINING_SOURCES: tuple[str, ...] = ("ffhq", "lpff")
+"""Combined, then split into the ``train`` and ``val`` sets (paper §4.1)."""
+
+SPLITS: tuple[str, ...] = ("train", "val")
+"""Sets made by splitting the training sources."""
+
+FIGURE_TABLES: tuple[int, ...] = (1, 2, 3)
+"""Figures 6-8 show the inversions behind Tables 1 (comparisons), 3 (ablation on D) and 2 (MEAD)."""
+
+
+def table_methods(table: int, experiments: Iterable[str]) -> list[str]:
+    """Methods (registry names) among ``experiments`` that fill a row of ``table``, in registry order."""
+    if table not in TABLES:
+        raise ConfigError(f"there is no Table {table}; the paper's tables are {TABLES}")
+    chosen = set(experiments)
+    prefix = f"T{table}:"
+    return [name for name, experiment in EXPERIMENTS.items()
+            if name in chosen and any(row.startswith(prefix) for row in experiment.feeds)]
+
+
+def table_evaluations(table: int, experiments: Iterable[str]) -> list[tuple[str, str]]:
+    """``(method, test set)`` pairs whose metrics ``table`` reads."""
+    methods = table_methods(table, experiments)
+    return [(method, dataset) for method in methods for dataset in TABLE_TEST_SETS[table]]
+
+
+def study_evaluations(experiments: Iterable[str], tables: Iterable[int] = TABLES) -> list[tuple[str, str]]:
+    """Every ``(method, test set)`` pair the given tables need, without repeats."""
+    experiments = list(experiments)
+    pairs = [pair for table in tables for pair in table_evaluations(table, experiments)]
+    return list(dict.fromkeys(pairs))
+
+
+def required_checkpoints(method: str) -> tuple[str, ...]:
+    """Experiments whose trained checkpoint inverting with ``method`` needs."""
+    experiment: Experiment = EXPERIMENTS[method]
+    if experiment.trains:
+        return (method,)
+    return tuple(component for component in experiment.components if EXPERIMENTS[component].trains)
+
+
+def trained_experiments(experiments: Iterable[str]) -> list[str]:
+    """Experiments that must be trained, including the components of ``dual``."""
+    needed = {checkpoint for method in experiments for checkpoint in required_checkpoints(method)}
+    return [name for name in EXPERIMENTS if name in needed]
+
+
+def required_datasets(experiments: Iterable[str]) -> list[str]:
+    """Source datasets a run of ``experiments`` (training and every table they feed) reads."""
+    experiments = list(experiments)
+    needed = set()
+    test_sets = {dataset for _, dataset in study_evaluations(experiments)}
+    if trained_experiments(experiments) or test_sets & set(SPLITS):
+        needed.update(TRAINING_SOURCES)
+    needed.update(test_sets & set(SOURCE_DATASETS))
+    return [name for name in SOURCE_DATASETS if name in needed]
+
+
+def datasets_with_source(config: StudyConfig, source: str) -> list[str]:
+    """Source datasets configured with ``source`` (``photos``, ``prepared``, ``synthetic``, ...)."""
+    return [name for name in SOURCE_DATASETS if getattr(config.data, name).source == source]
+
+
+def _dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
+    key = f"data.{name}"
+    if dataset.source in ("photos", "prepared") and dataset.path is None:
+        return f"{key}.path is null but source is {dataset.source!r}; set the folder"
+    if dataset.source == "photos":
+        folder = Path(dataset.path).expanduser()
+        if not folder.is_dir() or not any(folder.iterdir()):
+            return f"{key}.path = {dataset.path!r}: no photos there (missing or empty folder)"
+    if dataset.source == "prepared":
+        labels = Path(dataset.path).expanduser() / "dataset.json"
+        if not labels.is_file():
+            return f"{key}.path = {dataset.path!r}: no dataset.json there (not a prepared dataset)"
+    if dataset.source in ("synthetic", "public_domain") and dataset.path is not None:
+        return f"{key}.path must be null for source {dataset.source!r} (got {dataset.path!r})"
+    return None
+
+
+def input_problems(config: StudyConfig) -> list[str]:
+    """Every missing pretrained file and dataset the configured study needs, as sentences."""
+    problems = []
+    for key, path in vars(config.weights).items():
+        problem = weights_problem(key, path)
+        if problem is not None:
+            problems.append(problem)
+    if config.generator.network is not None and not Path(config.generator.network).expanduser().is_file():
+        problems.append(f"generator.network = {config.generator.network!r}: missing file")
+    for name in required_datasets(config.experiments):
+        problem = _dataset_problem(name, getattr(config.data, name))
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def check_inputs(config: StudyConfig) -> None:
+    """Raise one :class:`MissingInputsError` listing every missing input, before any job starts."""
+    problems = input_problems(config)
+    if problems:
+        raise MissingInputsError(
+            f"{len(problems)} input(s) of the {config.preset!r} study cannot be used:\n  - "
+            + "\n  - ".join(problems)
+            + "\nFix the paths in config.yaml (weights: null runs a seeded stand-in, labelled as such), "
+            "or try the CPU demo: snakemake mini --cores 2 --configfile presets/mini.yaml")
+
+
+def public_domain_photos_dir() -> str:
+    """scikit-image's bundled sample images (public domain; ``astronaut.png`` is a portrait), no download."""
+    import skimage
+
+    return str(Path(skimage.__file__).parent / "data")

@@ -1,0 +1,150 @@
+# Config validation, the input check, the registry, wildcard constraints, input functions and
+# resource lookups. Every decision lives in dualinv (dualinv.study, dualinv.training.segments).
+import re
+
+from snakemake.exceptions import WorkflowError
+
+from dualinv.config import from_mapping
+from dualinv.study import (
+    FIGURE_TABLES,
+    SOURCE_DATASETS,
+    SPLITS,
+    TRAINING_SOURCES,
+    TABLES,
+    TABLE_TEST_SETS,
+    check_inputs,
+    public_domain_photos_dir,
+    datasets_with_source,
+    required_checkpoints,
+    study_evaluations,
+    table_evaluations,
+    trained_experiments,
+)
+from dualinv.training.experiments import EXPERIMENTS
+from dualinv.training.segments import previous_segment, segments
+
+
+STUDY = from_mapping(config, "config.yaml with the --configfile/--config overrides")
+check_inputs(STUDY)  # every missing weights file and dataset, reported together, before any job
+R = STUDY.output.results
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names`` (nothing when empty)."""
+    return "|".join(re.escape(name) for name in names) or "(?!x)x"
+
+
+TRAINED = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]
+OPTIMISED = [name for name, experiment in EXPERIMENTS.items() if experiment.kind == "baseline_optimisation"]
+ENCODED = [name for name in EXPERIMENTS if name not in OPTIMISED]
+TEST_SETS = sorted({name for names in TABLE_TEST_SETS.values() for name in names})
+
+
+wildcard_constraints:
+    experiment=one_of(TRAINED),
+    segment=r"\d+",
+    table=one_of(map(str, TABLES)),
+    test_set=one_of(TEST_SETS),
+
+
+def log_path(rule, pattern):
+    return f"{R}/logs/{rule}/{pattern}.log"
+
+
+def benchmark_path(rule, pattern):
+    return f"{R}/benchmarks/{rule}/{pattern}.tsv"
+
+
+def resources_of(group):
+    """Scheduler resources of a rule group; memory and time grow with each retry (``attempt``)."""
+    settings = getattr(STUDY.resources, group)
+    return {
+        "gpu": settings.gpus,
+        "mem_mb": lambda wildcards, attempt: settings.for_attempt(attempt)["mem_mb"],
+        "runtime": lambda wildcards, attempt: settings.for_attempt(attempt)["runtime"],
+    }
+
+
+def threads_of(group):
+    return getattr(STUDY.resources, group).threads
+
+
+def dataset_dir(name):
+    """The prepared folder of a source dataset or split (a user's folder for ``source: prepared``)."""
+    if name in SOURCE_DATASETS and getattr(STUDY.data, name).source == "prepared":
+        return getattr(STUDY.data, name).path
+    return f"{R}/data/{name}"
+
+
+def segment_checkpoint(experiment, index):
+    return f"{R}/models/{experiment}/segments/{index}.pt"
+
+
+def last_segment_checkpoint(wildcards):
+    chain = segments(STUDY.training.iterations, STUDY.training.segment_length)
+    return segment_checkpoint(wildcards.experiment, chain[-1].index)
+
+
+def resume_from(wildcards):
+    """The previous segment's checkpoint (nothing for the first segment)."""
+    previous = previous_segment(int(wildcards.segment))
+    return [] if previous is None else [segment_checkpoint(wildcards.experiment, previous)]
+
+
+def segment_bounds(wildcards):
+    chain = segments(STUDY.training.iterations, STUDY.training.segment_length)
+    return chain[int(wildcards.segment)]
+
+
+def checkpoints_of(wildcards):
+    return [f"{R}/models/{name}/checkpoint.pt" for name in required_checkpoints(wildcards.method)]
+
+
+def metrics_path(method, test_set):
+    return f"{R}/metrics/{method}/{test_set}.json"
+
+
+def inversions_path(method, test_set):
+    return f"{R}/inversions/{method}/{test_set}"
+
+
+def table_metrics(wildcards):
+    pairs = table_evaluations(int(wildcards.table), STUDY.experiments)
+    return [metrics_path(method, test_set) for method, test_set in pairs]
+
+
+def table_outputs(table):
+    return [f"{R}/tables/table{table}.{suffix}" for suffix in ("csv", "md", "tex")]
+
+
+def figure_pairs():
+    return study_evaluations(STUDY.experiments, FIGURE_TABLES)
+
+
+def experiment_target(name):
+    """What the named target of an experiment builds: its checkpoint, or its metrics if it trains nothing."""
+    if EXPERIMENTS[name].trains:
+        return [f"{R}/models/{name}/checkpoint.pt"]
+    pairs = study_evaluations([name])
+    return [metrics_path(method, test_set) for method, test_set in pairs]
+
+
+def study_targets():
+    """Every table fed by the configured experiments, and the figures."""
+    tables = [table for table in TABLES if table_evaluations(table, STUDY.experiments)]
+    return [path for table in tables for path in table_outputs(table)] + [f"{R}/figures"]
+
+
+def mini_targets(wildcards):
+    if STUDY.preset != "mini":
+        raise WorkflowError(
+            "target 'mini' runs the CPU demo; add --configfile presets/mini.yaml "
+            f"(the config in effect is the {STUDY.preset!r} preset)"
+        )
+    return study_targets() + [path for name in EXPERIMENTS for path in experiment_target(name)]
+
+
+def photos_dir(name):
+    """Folder of raw photos of a ``photos`` dataset; scikit-image's data folder for ``public_domain``."""
+    dataset = getattr(STUDY.data, name)
+    return public_domain_photos_dir() if dataset.source == "public_domain" else dataset.path

@@ -1,0 +1,43 @@
+# Inversion of the test sets by encoders (ours, dual, encoder baselines) and the metrics of every method.
+
+
+rule invert_dataset:
+    input:
+        test_set=lambda wildcards: dataset_dir(wildcards.test_set),
+        checkpoints=checkpoints_of,
+    output:
+        inversions=directory(f"{R}/inversions/{{method}}/{{test_set}}"),
+    log:
+        log_path("invert_dataset", "{method}/{test_set}"),
+    benchmark:
+        benchmark_path("invert_dataset", "{method}/{test_set}")
+    wildcard_constraints:
+        method=one_of(ENCODED),
+    threads: threads_of("invert")
+    resources:
+        **resources_of("invert"),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/invert_dataset.py"
+
+
+rule evaluate_method:
+    input:
+        test_set=lambda wildcards: dataset_dir(wildcards.test_set),
+        inversions=f"{R}/inversions/{{method}}/{{test_set}}",
+    output:
+        metrics=f"{R}/metrics/{{method}}/{{test_set}}.json",
+    log:
+        log_path("evaluate_method", "{method}/{test_set}"),
+    benchmark:
+        benchmark_path("evaluate_method", "{method}/{test_set}")
+    wildcard_constraints:
+        method=one_of(EXPERIMENTS),
+    threads: threads_of("evaluate")
+    resources:
+        **resources_of("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/evaluate_method.py"

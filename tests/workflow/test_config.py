@@ -1,0 +1,198 @@
+"""The study config: schema validation at the door, preset overlay, typed values, hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from dualinv import config as study_config
+from dualinv.config import (
+    SCHEMA_PATH,
+    StudyConfig,
+    config_hash,
+    from_mapping,
+    load_config,
+    merge_overrides,
+    read_yaml,
+)
+from dualinv.errors import ConfigError
+from dualinv.training.experiments import EXPERIMENTS
+from dualinv.weights import REGISTRY
+
+from tests.conftest import REPO_ROOT
+
+CONFIG = REPO_ROOT / "config.yaml"
+MINI = REPO_ROOT / "presets" / "mini.yaml"
+
+
+def paper_values() -> dict:
+    return read_yaml(CONFIG)
+
+
+def rejected(values: dict) -> str:
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(values)
+    return str(caught.value)
+
+
+def test_paper_config_loads_with_the_papers_hyperparameters():
+    config = load_config(CONFIG)
+    assert isinstance(config, StudyConfig)
+    assert (config.training.batch_size, config.training.iterations, config.training.learning_rate) == (3, 500_000, 1e-4)
+    assert (config.training.lambda_lpips, config.training.lambda_l2, config.training.lambda_id) == (0.8, 1.0, 0.5)
+    assert (config.training.lambda_discriminator, config.training.lambda_adv) == (0.5, 0.001)
+    assert (config.training.r1_gamma, config.training.r1_every) == (10.0, 16)
+    assert config.evaluation.fid_images == 1000
+    assert config.evaluation.cameras.mead_yaws_deg == (-60.0, -30.0, 30.0, 60.0)
+
+
+def test_a_typo_key_is_rejected_with_its_path():
+    values = paper_values()
+    values["training"]["bach_size"] = 3
+    message = rejected(values)
+    assert "training.bach_size" in message and "was unexpected" in message
+
+
+def test_a_typo_section_is_rejected_with_its_name():
+    values = paper_values()
+    values["trainig"] = {}
+    assert "trainig" in rejected(values)
+
+
+def test_a_wrong_type_is_rejected_with_its_path():
+    values = paper_values()
+    values["training"]["batch_size"] = "3"
+    message = rejected(values)
+    assert "training.batch_size" in message and "'3' is not of type 'integer'" in message
+
+
+def test_a_bad_enum_value_is_rejected_with_its_path():
+    values = paper_values()
+    values["generator"]["preset"] = "huge"
+    message = rejected(values)
+    assert "generator.preset" in message and "huge" in message
+
+
+def test_an_unknown_experiment_is_rejected():
+    values = paper_values()
+    values["experiments"] = ["encoder1", "encoder3"]
+    assert "experiments.1" in rejected(values)
+
+
+def test_every_problem_is_reported_at_once():
+    values = paper_values()
+    values["training"]["batch_size"] = 0
+    values["data"]["mead"]["source"] = "video"
+    message = rejected(values)
+    assert "training.batch_size" in message and "data.mead.source" in message and "2 problem(s)" in message
+
+
+def test_a_missing_key_is_rejected():
+    values = paper_values()
+    del values["training"]["seed"]
+    assert "'seed' is a required property" in rejected(values)
+
+
+def test_yaml_tags_that_build_objects_are_refused(tmp_path):
+    path = tmp_path / "evil.yaml"
+    path.write_text("preset: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_yaml(path)
+
+
+def test_mini_preset_overrides_only_what_it_names():
+    paper, mini = load_config(CONFIG), load_config(CONFIG, presets=(MINI,))
+    assert mini.preset == "mini" and mini.generator.preset == "tiny"
+    assert mini.training.iterations == 4 and mini.training.segment_length == 2
+    assert all(path is None for path in vars(mini.weights).values())
+    # Keys the preset does not name keep the paper's values, also inside overridden sections.
+    assert mini.training.learning_rate == paper.training.learning_rate
+    assert mini.training.lambda_lpips == paper.training.lambda_lpips
+    assert mini.encoder.ir_depth == paper.encoder.ir_depth
+    assert mini.experiments == paper.experiments
+
+
+def test_preset_overlay_merges_as_snakemake_configfile_does():
+    """``snakemake --configfile presets/mini.yaml`` must give the same config as load_config."""
+    paper, preset = paper_values(), read_yaml(MINI)
+    expected = paper_values()
+    update_config(expected, preset)  # Snakemake's own recursive merge, the independent reference
+    assert merge_overrides(paper, preset) == expected
+    assert merge_overrides({"a": {"b": 1, "c": [1, 2]}}, {"a": {"c": [3]}}) == {"a": {"b": 1, "c": [3]}}
+
+
+def schema_properties(schema: dict, node: dict) -> dict:
+    if "$ref" in node:
+        node = {**schema["$defs"][node["$ref"].split("/")[-1]], **node}
+    return node
+
+
+def walk(schema: dict, node: dict, kind, path: str):
+    """Yield (path, schema node, dataclass field type) for every key, checking names match."""
+    node = schema_properties(schema, node)
+    assert node.get("additionalProperties") is False, f"{path}: additionalProperties must be false"
+    hints = typing.get_type_hints(kind)
+    names = [item.name for item in dataclasses.fields(kind)]
+    assert sorted(node["properties"]) == sorted(names), path
+    assert sorted(node["required"]) == sorted(names), path
+    for name in names:
+        child = schema_properties(schema, node["properties"][name])
+        yield f"{path}{name}", child
+        if dataclasses.is_dataclass(hints[name]):
+            yield from walk(schema, child, hints[name], f"{path}{name}.")
+
+
+def test_schema_and_dataclasses_name_the_same_keys_and_every_key_is_documented():
+    schema = read_yaml(SCHEMA_PATH)
+    for path, node in walk(schema, schema, StudyConfig, ""):
+        assert node.get("description"), f"{path} has no description"
+        assert "default" in node or "properties" in node, f"{path} has no default"
+
+
+def test_config_yaml_is_the_schema_defaults():
+    """config.yaml (the paper) and the schema's defaults cannot drift apart."""
+    schema, values = read_yaml(SCHEMA_PATH), paper_values()
+    covered = []  # sections whose default is given whole (the datasets, the resource groups)
+    for path, node in walk(schema, schema, StudyConfig, ""):
+        value = values
+        for part in path.split("."):
+            value = value[part]
+        if any(path.startswith(prefix + ".") for prefix in covered):
+            continue
+        if "default" in node:
+            assert value == node["default"], path
+            covered.append(path)
+
+
+def test_weights_keys_and_experiment_names_follow_the_registries():
+    schema = read_yaml(SCHEMA_PATH)
+    assert set(schema["properties"]["weights"]["properties"]) == set(REGISTRY)
+    assert schema["properties"]["experiments"]["items"]["enum"] == list(EXPERIMENTS)
+
+
+def test_config_hash_is_stable_and_sensitive():
+    first, second = load_config(CONFIG), load_config(CONFIG)
+    assert config_hash(first) == config_hash(second)
+    assert config_hash(first).startswith("sha256:") and len(config_hash(first)) == 7 + 64
+    values = paper_values()
+    values["training"]["seed"] = 1
+    assert config_hash(from_mapping(values)) != config_hash(first)
+
+
+def test_resources_grow_with_each_attempt():
+    train = load_config(CONFIG).resources.train
+    assert train.for_attempt(1) == {"gpu": 1, "mem_mb": 32000, "runtime": 720}
+    assert train.for_attempt(3) == {"gpu": 1, "mem_mb": 96000, "runtime": 2160}
+
+
+def test_no_module_level_state_leaks_between_loads():
+    assert not [name for name, value in vars(study_config).items()
+                if isinstance(value, (dict, list, set)) and not name.startswith("__")]
+
+
+def test_yaml_roundtrip_of_the_schema_is_plain_yaml():
+    assert yaml.safe_load(SCHEMA_PATH.read_text())["additionalProperties"] is False

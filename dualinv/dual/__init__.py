@@ -1,0 +1,5 @@
+"""Dual-encoder inference (paper §3.4): two encoders, the occlusion mask, the stitched tri-grid."""
+
+from dualinv.dual.stitch import stitch_trigrids
+
+__all__ = ["stitch_trigrids"]

@@ -142,3 +142,16 @@ def test_orbit_goes_once_round() -> None:
     tilted = camera.orbit_cameras(4)  # official Head path: v = π/2 − 0.05 + 0.5 sin(2πk/F)
     assert tilted[1, 7].item() == pytest.approx(2.7 * math.cos(math.acos(1 - 2 * (math.pi / 2 + 0.45) / math.pi)),
                                                 abs=1e-5)
+
+
+def test_fixture_cameras_are_reproduced_bit_for_bit(tiny_fixture_dir) -> None:
+    """The official LookAtPoseSampler made the fixture's cameras (shared/fixtures/README.md)."""
+    reference = torch.load(tiny_fixture_dir / "reference.pt", weights_only=True)["inputs_outputs"]
+    intrinsics = camera.focal_to_intrinsics(camera.DATASET_FOCAL)
+    frontal = camera.make_label(camera.lookat_camera(math.pi / 2, math.pi / 2, 2.7, (0.0, 0.0, 0.0)), intrinsics)
+    assert torch.equal(frontal.expand(reference["c_cond"].shape[0], 25), reference["c_cond"])
+    horizontal = torch.tensor([[math.pi / 2 + 30 * DEG], [-math.pi / 2]])
+    vertical = torch.tensor([[math.pi / 2 - 0.2], [math.pi / 2]])
+    render = camera.make_label(camera.lookat_camera(horizontal, vertical, 2.7, (0.0, 0.0, 0.2), batch_size=2),
+                               intrinsics)
+    assert torch.equal(render, reference["c_render"])

@@ -30,19 +30,13 @@ import torch
 from dualinv.errors import CheckpointError, ConfigError, UnsafeCheckpointError
 from dualinv.fileio import torch_save_atomic
 from dualinv.panohead.safe_pickle import InertObject, PersistentRecord, read_network_pickle
+from dualinv.panohead.trigrid import plane_axes as panohead_plane_axes
 
 OWN_FORMAT = "dualinv-panohead"
 OWN_FORMAT_VERSION = 1
 PANOHEAD_CLASS_NAME = "TriPlaneGenerator"
 TOLERATED_EXTRA_KEYS = frozenset({"dataset_label_std"})
 """Registered by the training loop after construction (§1.2); not used by the forward pass."""
-
-PANOHEAD_PLANE_AXES = torch.tensor([
-    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],  # XY plane, depth z
-    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]],  # XZ plane, depth y
-    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],  # YZ plane, depth x (not EG3D's ZX)
-])
-"""``renderer.plane_axes`` of a PanoHead pickle (§3.2); the loader refuses any other axes."""
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_NAMED_KEYS = 8
@@ -112,7 +106,8 @@ def _check_plane_axes(generator_state: dict, source: str) -> None:
     plane_axes = _module_state(renderer, f"{source}: G_ema.renderer").get("plane_axes") if renderer else None
     if not isinstance(plane_axes, torch.Tensor):
         raise CheckpointError(f"{source}: G_ema.renderer.plane_axes is missing; not a PanoHead network")
-    if plane_axes.shape != PANOHEAD_PLANE_AXES.shape or not torch.equal(plane_axes.float(), PANOHEAD_PLANE_AXES):
+    expected = panohead_plane_axes()
+    if plane_axes.shape != expected.shape or not torch.equal(plane_axes.float(), expected):
         raise CheckpointError(
             f"{source}: G_ema.renderer.plane_axes is {plane_axes.tolist()}, not PanoHead's XY/XZ/YZ axes "
             "(specs/panohead.md §3.2); this looks like a different generator (e.g. EG3D)"

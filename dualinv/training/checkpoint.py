@@ -28,9 +28,9 @@ def state_dict_hash(state_dict: Mapping[str, torch.Tensor]) -> str:
     """sha256 over names, dtypes, shapes and bytes of a state dict, in sorted name order."""
     digest = hashlib.sha256()
     for name in sorted(state_dict):
-        tensor = state_dict[name].detach().to("cpu").contiguous()
+        tensor = state_dict[name].detach().to("cpu").contiguous().reshape(-1)
         digest.update(name.encode("utf-8"))
-        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode("utf-8"))
+        digest.update(f"{tensor.dtype}{tuple(state_dict[name].shape)}".encode("utf-8"))
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return "sha256:" + digest.hexdigest()
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from dualinv.errors import ConfigError
 
-GeneratorPreset = Literal["released", "tiny"]
+GeneratorPreset = Literal["released", "tiny", "tiny128"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class GeneratorSource:
     network: str | None = None
     """Path of the official ``.pkl``; ``None`` builds a seeded stand-in of ``preset`` (labelled stand-in)."""
     preset: GeneratorPreset = "released"
-    """Architecture of the stand-in: the released configuration or the tiny test configuration."""
+    """Architecture of the stand-in: the release, the tiny fixture (512² output) or ``tiny128`` (2x SR, 128²)."""
     seed: int = 0
     """Seed of the stand-in's random weights."""
     neural_rendering_resolution: int | None = None
@@ -38,8 +38,16 @@ class TrainingSettings:
 
     generator: GeneratorSource = field(default_factory=GeneratorSource)
     """The generator the encoders invert into (frozen during training)."""
+    dataset: str | None = None
+    """Prepared training dataset (folder with ``dataset.json`` and 512² crops, see dualinv.data)."""
     encoder_preset: Literal["paper", "tiny"] = "paper"
     """Encoder size: the paper's IR-SE50 at 256², or a tiny encoder for tests and the mini preset."""
+    weights_ir_se50: str | None = None
+    """ArcFace IR-SE50 file: encoder backbones and identity loss; ``None`` = seeded stand-in."""
+    weights_lpips: str | None = None
+    """torchvision trunk of the LPIPS loss (``lpips_net``); ``None`` = seeded stand-in."""
+    lpips_net: Literal["alex", "vgg"] = "alex"
+    """LPIPS network of the training loss (pSp/TriPlaneNet use AlexNet; docs/encoders.md)."""
     encoder_resolution: int = 256
     """Side of the image the encoder sees (pSp/TriPlaneNet: 256)."""
     loss_resolution: int = 256
@@ -124,15 +132,15 @@ class TrainingSettings:
         return asdict(self)
 
     def hash(self) -> str:
-        """sha256 of the settings that change the trained weights (not device, progress or checkpoint spacing)."""
+        """sha256 of the settings that change what a step does (not the run length, device, bar or spacing)."""
         relevant = {key: value for key, value in self.as_dict().items()
-                    if key not in ("device", "progress", "checkpoint_every")}
+                    if key not in ("iterations", "device", "progress", "checkpoint_every")}
         return "sha256:" + hashlib.sha256(json.dumps(relevant, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def tiny_training_config(**overrides) -> TrainingSettings:
     """Tiny generator and encoders, for tests, benchmarks and the mini preset."""
-    values = dict(generator=GeneratorSource(preset="tiny", seed=0, neural_rendering_resolution=16),
+    values = dict(generator=GeneratorSource(preset="tiny128", seed=0, neural_rendering_resolution=16),
                   encoder_preset="tiny", encoder_resolution=64, loss_resolution=64, batch_size=2,
                   iterations=100, checkpoint_every=50, progress=False)
     values.update(overrides)

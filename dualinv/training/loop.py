@@ -78,8 +78,7 @@ def train_segment(config: TrainingSettings, experiment: str | Experiment, start:
         batch = training_batch(components, indices, rng)
         terms, heads = encoder_step(components, batch, rng, check_finite)
         if components.discriminator is not None:
-            terms |= discriminator_step(components, batch, heads, rng,
-                                        schedule.r1_due(step, config.r1_every), check_finite)
+            terms |= discriminator_step(components, batch, heads, step, rng, check_finite)
         loss_log.write(step, terms)
         done = step + 1
         if done == stop:

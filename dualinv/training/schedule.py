@@ -1,7 +1,7 @@
-"""Everything random or periodic in training as a pure function of the step (STYLE.md item 15).
+"""Everything random in training as a pure function of the step (STYLE.md item 15).
 
-The data order, the per-step random draws (mirroring, Z+ samples, novel cameras, renderer jitter)
-and the lazy-R1 schedule depend only on (seed, step). A run resumed at step k therefore draws
+The data order and the per-step random draws (mirroring, Z+ samples, novel cameras, renderer
+jitter) depend only on (seed, step); lazy R1 is ``dualinv.losses.r1_due(step)``. A run resumed at step k therefore draws
 exactly what an uninterrupted run draws at step k, without replaying anything.
 """
 
@@ -37,7 +37,3 @@ def step_generator(seed: int, step: int, purpose: str, device: torch.device | st
     """The ``torch.Generator`` for one purpose (``"mirror"``, ``"zplus"``, ``"render"``...) at one step."""
     return make_generator(derive_seed(seed, "step", step, purpose), device=device)
 
-
-def r1_due(step: int, every: int) -> bool:
-    """Lazy R1 regularisation: applied every ``every`` steps (paper A.2: every 16 iterations)."""
-    return every > 0 and step % every == 0

@@ -36,7 +36,8 @@ class ToyGenerator(nn.Module):
         out = self.to_rgb(features) + c[:, 3, None, None, None] * 0.1
         jitter = torch.rand(out.shape[0], 1, 1, 1, generator=generator, device=out.device) * 1e-3
         image = F.interpolate(torch.tanh(out[:, :3]) + jitter, size=(16, 16), mode="bilinear", align_corners=False)
-        return {"image": image, "image_raw": torch.tanh(out[:, :3]), "image_depth": 2.7 + out[:, 3:]}
+        return {"image": image, "image_raw": torch.tanh(out[:, :3]), "image_depth": 2.7 + out[:, 3:],
+                "image_mask": torch.ones_like(out[:, 3:])}
 
 
 class ToyEncoder(nn.Module):
@@ -56,12 +57,15 @@ class ToyDiscriminator(nn.Module):
         self.net = nn.Sequential(nn.Conv2d(channels, 8, 3, 1, 1), nn.LeakyReLU(0.2), nn.AdaptiveAvgPool2d(1),
                                  nn.Flatten(), nn.Linear(8, 1))
 
-    def forward(self, x):
-        return self.net(x)
+    def forward(self, x, occlusion_mask=None):
+        if occlusion_mask is not None:
+            x = x * occlusion_mask.float()
+        return self.net(x.flatten(1, 2) if x.ndim == 5 else x)
 
 
 def toy_components(settings, experiment_name: str, dataset_size: int = 7):
-    """TrainingComponents wired from the toys above (Adam instead of Ranger; a seeded toy dataset)."""
+    """TrainingComponents wired from the toys above (Adam instead of Ranger, L2 only, a seeded toy dataset)."""
+    from dualinv.losses import discriminator_loss
     from dualinv.training.checkpoint import GeneratorIdentity
     from dualinv.training.components import TrainingComponents
     from dualinv.training.experiments import get_experiment
@@ -83,20 +87,26 @@ def toy_components(settings, experiment_name: str, dataset_size: int = 7):
         ws = encoder(x) + generator.w_avg
         return ws, generator.synthesize_trigrid(ws)
 
-    def render(trigrid, ws, c, rng):
-        return generator.render_trigrid(trigrid, ws, c, generator=rng)
+    def encoder_objective(output, target, fake_logits=None):
+        terms = {"loss_l2": F.mse_loss(output, target)}
+        if fake_logits is not None:
+            terms["loss_adv"] = F.softplus(-fake_logits).mean()
+        return sum(terms.values()), terms
 
-    def reconstruction(render_image, target):
-        loss_l2 = F.mse_loss(render_image, target)
-        return settings.lambda_l2 * loss_l2, {"loss_l2": loss_l2}
+    def discriminator_objective(real_logits, fake_logits, *, step, real_inputs):
+        return discriminator_loss(real_logits, fake_logits, step=step, real_inputs=real_inputs)
 
     def mirror(c):
         c = c.clone()
         c[:, 3] = -c[:, 3]
         return c
 
-    def occlusion(depth, c, trigrid):
-        return (depth.mean((1, 2, 3)) > 2.7).float()[:, None, None, None, None]
+    def zplus_ws(batch, rng):
+        z = torch.randn(batch, generator.z_dim, generator=rng)
+        return generator.mapping(z, torch.zeros(batch, 25))
+
+    def occlusion(depth, c, opacity):
+        return (depth.mean((1, 2, 3)) > 2.7)[:, None, None, None, None].expand(-1, 3, 1, 1, 1)
 
     return TrainingComponents(
         config=settings, experiment=experiment, device=torch.device("cpu"), generator=generator,
@@ -104,7 +114,6 @@ def toy_components(settings, experiment_name: str, dataset_size: int = 7):
         encoder_optimiser=torch.optim.Adam(encoder.parameters(), lr=settings.learning_rate),
         discriminator_optimiser=None if discriminator is None
         else torch.optim.Adam(discriminator.parameters(), lr=settings.learning_rate),
-        encode=encode, render=render, real_samples=lambda idx: (images[idx], cameras[idx]),
-        dataset_size=dataset_size, reconstruction_loss=reconstruction, mirror_cameras=mirror,
-        front_camera=torch.zeros(25), occlusion_mask=occlusion,
-        novel_cameras=lambda n, rng: torch.rand(n, 25, generator=rng))
+        encode=encode, real_samples=lambda idx: (images[idx], cameras[idx]), dataset_size=dataset_size,
+        encoder_objective=encoder_objective, discriminator_objective=discriminator_objective, zplus_ws=zplus_ws,
+        occlusion_mask=occlusion, novel_cameras=lambda n, rng: torch.rand(n, 25, generator=rng), mirror_cameras=mirror)

@@ -65,15 +65,15 @@ def test_killed_segment_restarts_from_its_partial_checkpoint(tmp_path):
 
 def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(tmp_path):
     components = toy_components(SETTINGS, "encoder1")
-    reconstruction = components.reconstruction_loss
+    objective = components.encoder_objective
     step = {"count": 0}
 
-    def poisoned(render, target):
+    def poisoned(render, target, fake_logits=None):
         step["count"] += 1
-        total, terms = reconstruction(render, target)
+        total, terms = objective(render, target, fake_logits)
         return (total * float("nan"), terms) if step["count"] == 4 else (total, terms)
 
-    components.reconstruction_loss = poisoned
+    components.encoder_objective = poisoned
     with pytest.raises(NonFiniteLossError, match="step 3"):
         train_segment(SETTINGS, "encoder1", 0, 6, None, tmp_path / "seg.pt", components=components)
     kept = load_training_checkpoint(tmp_path / "seg.pt.partial")

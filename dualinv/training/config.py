@@ -145,3 +145,32 @@ def tiny_training_config(**overrides) -> TrainingSettings:
                   iterations=100, checkpoint_every=50, progress=False)
     values.update(overrides)
     return TrainingSettings(**values)
+
+
+def settings_from_study(study, dataset: str | None = None) -> TrainingSettings:
+    """The training settings of a validated study config (``dualinv.config.StudyConfig``).
+
+    Keys the study schema does not have yet (mirroring, Z+ share and truncation, LPIPS net) keep
+    their paper defaults. The dataset defaults to the workflow's training split
+    ``<results>/data/train``; the device is CUDA when available.
+    """
+    import torch
+
+    training, encoder, generator = study.training, study.encoder, study.generator
+    tiny = encoder.width_multiplier < 1
+    network = generator.network
+    if network is None and generator.preset == "released":
+        network = study.weights.panohead
+    return TrainingSettings(
+        generator=GeneratorSource(network=network, preset=generator.preset, seed=training.seed,
+                                  neural_rendering_resolution=generator.neural_rendering_resolution),
+        dataset=dataset if dataset is not None else f"{study.output.results}/data/train",
+        encoder_preset="tiny" if tiny else "paper", encoder_resolution=encoder.input_resolution,
+        loss_resolution=min(256, 4 * encoder.input_resolution) if tiny else 256,
+        weights_ir_se50=study.weights.ir_se50, weights_lpips=study.weights.lpips_alex,
+        batch_size=training.batch_size, iterations=training.iterations, learning_rate=training.learning_rate,
+        lambda_lpips=training.lambda_lpips, lambda_l2=training.lambda_l2, lambda_id=training.lambda_id,
+        lambda_adv=training.lambda_adv, lambda_discriminator=training.lambda_discriminator,
+        r1_gamma=training.r1_gamma, r1_every=training.r1_every, bf16=training.bf16,
+        checkpoint_every=training.checkpoint_every, seed=training.seed,
+        device="cuda" if torch.cuda.is_available() else "cpu", progress=False)

@@ -20,7 +20,7 @@ from dualinv.training import schedule
 from dualinv.training.checkpoint import (check_generator, load_training_checkpoint, restore_rng_states,
                                          rng_states, save_training_checkpoint)
 from dualinv.training.components import TrainingComponents
-from dualinv.training.config import TrainingSettings
+from dualinv.training.config import TrainingSettings, settings_from_study
 from dualinv.training.experiments import Experiment, get_experiment
 from dualinv.training.monitor import LossLog, progress_bar
 from dualinv.training.steps import discriminator_step, encoder_step, non_finite_terms, training_batch
@@ -34,15 +34,18 @@ class SegmentResult:
     last_terms: dict[str, float]
 
 
-def train_segment(config: TrainingSettings, experiment: str | Experiment, start: int, stop: int,
+def train_segment(config: "TrainingSettings | StudyConfig", experiment: str | Experiment, start: int, stop: int,
                   checkpoint_in: str | Path | None, checkpoint_out: str | Path, *,
                   log_path: str | Path | None = None,
                   components: TrainingComponents | None = None) -> SegmentResult:
     """Train ``experiment`` from step ``start`` (the state in ``checkpoint_in``) to ``stop``; write ``checkpoint_out``.
 
-    ``checkpoint_in`` is ``None`` only when ``start == 0``. The loss log defaults to
+    ``config`` is the training settings or the workflow's ``StudyConfig`` (converted by
+    :func:`settings_from_study`). ``checkpoint_in`` is ``None`` only when ``start == 0``. The loss log defaults to
     ``<checkpoint_out>.losses.csv``. ``components`` replaces the default build (tests, benchmarks).
     """
+    if not isinstance(config, TrainingSettings):  # the workflow passes the whole study config
+        config = settings_from_study(config)
     experiment = get_experiment(experiment) if isinstance(experiment, str) else experiment
     if experiment.kind != "encoder":
         raise ConfigError(f"experiment {experiment.name!r} is a {experiment.kind!r}; "

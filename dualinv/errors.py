@@ -53,6 +53,14 @@ class DatasetFormatError(DualinvError):
     """A dataset folder, its ``dataset.json`` or a manifest's input layout is not as documented."""
 
 
+class ResultsFormatError(DualinvError):
+    """A metrics JSON file (``results/metrics/<method>/<dataset>.json``) is missing, unreadable or malformed."""
+
+
+class PairingError(DualinvError):
+    """Renders and targets (or MEAD views) cannot be paired: a file or a view is missing."""
+
+
 class GeneratorMismatchError(CheckpointError):
     """An encoder checkpoint was trained against a different generator than the one given."""
 

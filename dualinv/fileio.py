@@ -69,7 +69,7 @@ def uint8_to_tensor(array: np.ndarray) -> torch.Tensor:
     """[H, W, 3] uint8 -> [3, H, W] float in [-1, 1]."""
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f"expected an RGB uint8 array [H, W, 3], got {array.dtype} {array.shape}")
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float() / 127.5 - 1.0
+    return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1).float() / 127.5 - 1.0
 
 
 def save_image(target: str | Path, image: torch.Tensor) -> None:

@@ -1,10 +1,10 @@
-"""Shape checks at module entry (STYLE.md §9).
+"""Shape checks at module entry (STYLE.md practice 9).
 
-Shape letters used across dualinv: ``B`` batch, ``N`` batch in the PanoHead spec, ``C`` channels,
-``H``/``W`` height/width, ``P`` tri-grid planes (3), ``D`` depth slices per plane (3 for PanoHead),
-``F`` features per slice (32), ``L`` number of W+ codes (``num_ws``), ``K`` latent width
-(``w_dim``/``z_dim``), ``R`` neural-rendering resolution, ``M`` rays or points per image,
-``S`` samples per ray.
+Shape-letter glossary used in comments and docstrings across dualinv:
+``B`` batch (``N`` in the PanoHead spec), ``C`` feature channels, ``P`` tri-grid planes (3),
+``D`` depth slices per plane (3 for PanoHead), ``F`` features per slice (32), ``H``/``W``
+height/width, ``R`` neural-rendering resolution, ``M`` rays or points per image, ``S`` samples
+per ray, ``L`` number of W+ codes (``num_ws``), ``K`` latent width (``w_dim``/``z_dim``).
 """
 
 from __future__ import annotations

@@ -58,14 +58,14 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
         WeightsFile(
             key="lpips_alex",
             filename="alexnet-owt-7be5be79.pth",
-            description="torchvision AlexNet trunk for LPIPS (the linear heads ship with the lpips package)",
+            description="torchvision AlexNet trunk for LPIPS, the training loss (as in pSp and TriPlaneNet v2) and the metric; the linear heads ship with the lpips package",
             url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
             checksum="sha256-prefix:7be5be79",
         ),
         WeightsFile(
             key="lpips_vgg",
             filename="vgg16-397923af.pth",
-            description="torchvision VGG16 trunk for LPIPS-VGG (the paper's training loss)",
+            description="torchvision VGG16 trunk for LPIPS-VGG (optional alternative trunk)",
             url="https://download.pytorch.org/models/vgg16-397923af.pth",
             checksum="sha256-prefix:397923af",
         ),

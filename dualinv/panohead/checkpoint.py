@@ -171,13 +171,16 @@ def read_own_network(path: str | Path) -> NetworkRecord:
                if key not in payload]
     if missing:
         raise CheckpointError(f"{source}: checkpoint lacks {missing}")
+    resolution = payload["neural_rendering_resolution"]
+    if isinstance(resolution, bool) or not isinstance(resolution, int):
+        raise CheckpointError(f"{source}: neural_rendering_resolution is {resolution!r}, not an integer")
     state_dict = payload["state_dict"]
     if not isinstance(state_dict, Mapping) or not all(isinstance(t, torch.Tensor) for t in state_dict.values()):
         raise CheckpointError(f"{source}: 'state_dict' is not a mapping of names to tensors")
     return NetworkRecord(
         source=source,
         init_kwargs=plain_value(payload["init_kwargs"], f"{source}: init_kwargs"),
-        neural_rendering_resolution=int(payload["neural_rendering_resolution"]),
+        neural_rendering_resolution=resolution,
         rendering_kwargs=plain_value(payload["rendering_kwargs"], f"{source}: rendering_kwargs"),
         state_dict=collections.OrderedDict(state_dict),
     )

@@ -87,3 +87,16 @@ def test_two_workers_give_the_same_dataset(photo_folder, tmp_path):
     assert (one.prepared, one.rejected) == (two.prepared, two.rejected)
     assert (tmp_path / "one" / "dataset.json").read_text() == (tmp_path / "two" / "dataset.json").read_text()
     assert (tmp_path / "one" / "rejects.csv").read_text() == (tmp_path / "two" / "rejects.csv").read_text()
+
+
+def test_bad_u2net_file_stops_before_any_work(photo_folder, tmp_path):
+    from dualinv.data.background import BackgroundConfig
+    from dualinv.errors import MissingWeightsError
+
+    fake = tmp_path / "weights" / "u2net.onnx"
+    fake.parent.mkdir()
+    fake.write_bytes(b"not the model")
+    config = PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=str(fake)))
+    with pytest.raises(MissingWeightsError, match="weights.u2net"):
+        prepare_images(photo_folder, tmp_path / "out", config)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,91 @@
+"""``dualinv evaluate`` (metrics of a folder of renders against targets) and ``dualinv report`` (Tables 1-5)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dualinv.errors import ConfigError
+from dualinv.eval.paper_numbers import PAPER_TABLES
+from dualinv.eval.results import MetricsResult, metrics_path, write_metrics
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from dualinv.eval.fid import fid_metric, folder_features, load_inception, standin_feature_model
+    from dualinv.eval.metrics import build_metric_networks, evaluate_pairs, paired_files, stand_in_flags
+
+    pairs = paired_files(args.renders, args.targets)
+    networks = build_metric_networks(args.lpips_alex, args.ir_se50, seed=args.seed)
+    metrics = dict(evaluate_pairs(pairs, networks, batch_size=args.batch_size, resamples=args.bootstrap,
+                                  seed=args.seed))
+    provenance = {"renders": str(args.renders), "targets": str(args.targets), "seed": args.seed,
+                  "stand_in": dict(stand_in_flags(networks))}
+    if args.fid_reference is not None:
+        model = load_inception(args.inception) if args.inception else standin_feature_model(args.seed)
+        metrics["fid"] = fid_metric(folder_features(args.fid_reference, model), folder_features(args.renders, model),
+                                    model, protocol=f"FID between folders {args.fid_reference} and {args.renders}")
+        provenance["stand_in"]["inception"] = model.stand_in
+    output = args.output or metrics_path(args.results, args.method, args.dataset)
+    result = MetricsResult(args.method, args.dataset, metrics, synthetic_data=args.synthetic_data,
+                           provenance=provenance)
+    write_metrics(output, result)
+    for name, metric in metrics.items():
+        marker = " (stand-in)" if metric.stand_in else ""
+        interval = f" [{metric.ci95[0]:.4f}, {metric.ci95[1]:.4f}]" if metric.ci95 else ""
+        print(f"{name}: {metric.value:.4f}{interval} n={metric.n}{marker}")
+    print(f"wrote {output}")
+    return 0
+
+
+def _metric_files(sources: list[Path]) -> list[Path]:
+    files = []
+    for source in sources:
+        if source.is_dir():
+            files.extend(sorted(source.rglob("*.json")))
+        elif source.is_file():
+            files.append(source)
+        else:
+            raise ConfigError(f"--metrics {source}: no such file or folder")
+    return [path for path in files if not path.name.endswith(".provenance.json")]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from dualinv.eval.tables import write_table
+
+    files = _metric_files(args.metrics)
+    for number in args.tables:
+        written = write_table(number, files, Path(args.output_dir) / f"table{number}")
+        print(f"Table {number}: " + ", ".join(str(path) for path in written.values()))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    evaluate = subparsers.add_parser(
+        "evaluate", help="L2 / LPIPS / ID (and optionally FID) of a folder of renders against targets",
+        description="Score same-view renders against their targets (paired by file name) and write "
+                    "results/metrics/<method>/<dataset>.json with 95%% bootstrap intervals. Networks "
+                    "without a weights file run as seeded stand-ins and are marked as such.")
+    evaluate.add_argument("--renders", type=Path, required=True, help="folder of rendered images")
+    evaluate.add_argument("--targets", type=Path, required=True, help="folder of target images (same names)")
+    evaluate.add_argument("--method", required=True, help="method name (an experiment of the registry)")
+    evaluate.add_argument("--dataset", required=True, help="test-set name (val, celebahq, mead, ...)")
+    evaluate.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    evaluate.add_argument("--output", type=Path, default=None, help="metrics JSON (default: <results>/metrics/...)")
+    evaluate.add_argument("--lpips-alex", type=Path, default=None, help="torchvision AlexNet file (weights.lpips_alex)")
+    evaluate.add_argument("--ir-se50", type=Path, default=None, help="ArcFace model_ir_se50.pth (weights.ir_se50)")
+    evaluate.add_argument("--fid-reference", type=Path, default=None, help="folder of reference images for FID")
+    evaluate.add_argument("--inception", type=Path, default=None, help="inception-2015-12-05.pt (weights.inception)")
+    evaluate.add_argument("--synthetic-data", action="store_true", help="mark the targets as synthetic data")
+    evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of stand-in networks and the bootstrap")
+    evaluate.set_defaults(func=_evaluate)
+
+    report = subparsers.add_parser(
+        "report", aliases=["tables"], help="Tables 1-5 (CSV, Markdown, LaTeX) from metrics JSON files",
+        description="Build the paper's tables with the published numbers beside ours and the difference.")
+    report.add_argument("--metrics", type=Path, nargs="+", default=[Path("results/metrics")],
+                        help="metrics JSON files or folders (default: results/metrics)")
+    report.add_argument("--tables", type=int, nargs="+", choices=sorted(PAPER_TABLES), default=sorted(PAPER_TABLES))
+    report.add_argument("--output-dir", type=Path, default=Path("results/tables"))
+    report.set_defaults(func=_report)

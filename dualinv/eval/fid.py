@@ -1,0 +1,179 @@
+"""360° FID (paper §4.3): randomly synthesized heads against encoded real images, over all yaws.
+
+Protocol (§4.3, made explicit here because the paper gives no camera rule): ``num_images`` (1k)
+heads synthesized from seeded z, and the same number of encoded real images, each rendered once at
+a yaw drawn uniformly from [−``yaw_range_deg``, +``yaw_range_deg``) (180 = the full circle), level
+pitch, radius 2.7, looking at the origin. Head ``i`` of both sets uses the same yaw ``i``, so the two
+distributions see exactly the same cameras. :meth:`FidProtocol.describe` is written beside every
+number.
+
+Features are clean-fid's: uint8 images (quantized exactly as PNGs are written), resized to 299 with
+clean-fid's "clean" PIL-bicubic resizer, then the Inception-v3 TorchScript network loaded through
+``InceptionV3W(local_dir, download=False)`` from the configured ``weights.inception`` file (never a
+download, never clean-fid's hard-coded /tmp path). The extractor is injectable: tests and the mini
+preset use :func:`standin_feature_model`, and a number computed with it is marked ``stand_in``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dualinv.errors import ConfigError
+from dualinv.eval.results import MetricValue
+from dualinv.fileio import tensor_to_uint8
+from dualinv.seeding import derive_seed, make_generator
+from dualinv.weights import require_weights
+
+INCEPTION_FILENAME = "inception-2015-12-05.pt"
+"""The file name ``InceptionV3W`` looks for inside its ``local_dir``."""
+FEATURE_SIZE = 299
+"""Inception input side; clean-fid resizes every image to it."""
+
+FeatureExtractor = Callable[[torch.Tensor], torch.Tensor]
+"""[B, 3, 299, 299] float in [0, 255] -> [B, D] features (clean-fid's extractor convention)."""
+
+
+@dataclass(frozen=True)
+class FeatureModel:
+    """A feature extractor and what it is."""
+
+    extract: FeatureExtractor
+    name: str
+    stand_in: bool
+    """Seeded random features instead of the real Inception network: the FID is not comparable."""
+
+
+def load_inception(path: str | Path | None, checksum: str | None = None,
+                   device: str | torch.device = "cpu") -> FeatureModel:
+    """clean-fid's Inception-v3 from the configured file (``weights.inception``); nothing downloads.
+
+    ``InceptionV3W`` reads ``<local_dir>/inception-2015-12-05.pt``; a file stored under another name
+    is linked under that name in a private temporary folder for the load.
+    """
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    checked = require_weights("inception", path, checksum).resolve()
+    if checked.name == INCEPTION_FILENAME:
+        network = InceptionV3W(str(checked.parent), download=False)
+    else:
+        with tempfile.TemporaryDirectory(prefix="dualinv-inception-") as folder:
+            os.symlink(checked, Path(folder) / INCEPTION_FILENAME)
+            network = InceptionV3W(folder, download=False)
+    network = network.to(device).eval()
+
+    def extract(images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return network(images.to(device)).cpu()
+
+    return FeatureModel(extract=extract, name=f"clean-fid Inception-v3 ({checked.name})", stand_in=False)
+
+
+def standin_feature_model(seed: int = 0, dim: int = 64) -> FeatureModel:
+    """Seeded random features (8×8 average pool, fixed random projection, tanh) for tests and the mini preset."""
+    generator = make_generator(derive_seed(seed, "fid-stand-in-features"))
+    projection = torch.randn(3 * 8 * 8, dim, generator=generator) / (3 * 8 * 8) ** 0.5
+
+    def extract(images: torch.Tensor) -> torch.Tensor:
+        pooled = F.adaptive_avg_pool2d(images.float().cpu() / 127.5 - 1.0, 8).flatten(1)
+        return torch.tanh(pooled @ projection)
+
+    return FeatureModel(extract=extract, name=f"stand-in random features (seed {seed}, {dim}-d)", stand_in=True)
+
+
+def clean_resized(image: torch.Tensor) -> torch.Tensor:
+    """One [3, H, W] image in [-1, 1] -> [3, 299, 299] float in [0, 255], as clean-fid prepares a PNG."""
+    from cleanfid.resize import build_resizer
+
+    resized = build_resizer("clean")(tensor_to_uint8(image))  # [299, 299, 3] float32
+    return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)
+
+
+def image_features(batches: Iterable[torch.Tensor], model: FeatureModel, batch_size: int = 32) -> np.ndarray:
+    """Features [N, D] of images given as [B, 3, H, W] batches in [-1, 1] (renders held in memory)."""
+    features, pending = [], []
+    for batch in batches:
+        for image in batch:
+            pending.append(clean_resized(image))
+            if len(pending) == batch_size:
+                features.append(model.extract(torch.stack(pending)).numpy())
+                pending = []
+    if pending:
+        features.append(model.extract(torch.stack(pending)).numpy())
+    if not features:
+        raise ConfigError("FID needs images; none were given")
+    return np.concatenate(features)
+
+
+def folder_features(folder: str | Path, model: FeatureModel, batch_size: int = 32) -> np.ndarray:
+    """Features [N, D] of every image under ``folder``, read and resized by clean-fid itself."""
+    from cleanfid.fid import get_folder_features
+
+    if not Path(folder).is_dir():
+        raise ConfigError(f"FID image folder {folder} does not exist")
+    return get_folder_features(str(folder), model=model.extract, num_workers=0, batch_size=batch_size,
+                               device=torch.device("cpu"), mode="clean", verbose=False)
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """FID between two feature sets (clean-fid's ``fid_from_feats``: sample mean and covariance)."""
+    from cleanfid.fid import fid_from_feats
+
+    for name, features in (("first", features_a), ("second", features_b)):
+        if features.ndim != 2 or features.shape[0] < 2:
+            raise ConfigError(f"FID needs at least 2 images per set; the {name} set has shape {features.shape}")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ConfigError(f"feature sizes differ: {features_a.shape[1]} vs {features_b.shape[1]}")
+    return float(fid_from_feats(features_a, features_b))
+
+
+@dataclass(frozen=True)
+class FidProtocol:
+    """The 360° FID protocol of §4.3; its camera rule is written beside every FID number."""
+
+    num_images: int = 1000
+    """Synthesized heads, and encoded real images (paper: 1k each)."""
+    yaw_range_deg: float = 180.0
+    """Yaw uniform in [−range, +range) degrees around the front; 180 covers the full circle."""
+    pitch_deg: float = 0.0
+    """Camera elevation (level)."""
+    radius: float = 2.7
+    """Camera distance from the origin (PanoHead's ``avg_camera_radius``)."""
+    truncation_psi: float = 1.0
+    """Truncation of the synthesized heads (1.0 = none)."""
+    seed: int = 0
+    """Seed of the yaws and of the synthesized heads' z."""
+
+    def __post_init__(self) -> None:
+        if self.num_images < 2:
+            raise ConfigError(f"evaluation.fid_images must be >= 2, got {self.num_images}")
+        if not 0 < self.yaw_range_deg <= 180:
+            raise ConfigError(f"evaluation.cameras.fid_yaw_range_deg must be in (0, 180], got {self.yaw_range_deg}")
+
+    def yaws_deg(self) -> np.ndarray:
+        """Yaw (degrees, dataset convention: 0 = front) of head ``i`` in both sets, seeded."""
+        rng = np.random.default_rng(derive_seed(self.seed, "fid-yaws"))
+        return rng.uniform(-self.yaw_range_deg, self.yaw_range_deg, size=self.num_images)
+
+    def synthesized_seed(self, index: int) -> int:
+        """Seed of the z of synthesized head ``index``."""
+        return derive_seed(self.seed, "fid-synthesized", index)
+
+    def describe(self) -> str:
+        return (f"360° FID: {self.num_images} heads synthesized from seeded z (ψ={self.truncation_psi}) vs "
+                f"{self.num_images} encoded real images; head i of both sets rendered once at the same yaw "
+                f"drawn uniformly in [−{self.yaw_range_deg:g}°, +{self.yaw_range_deg:g}°) (seed {self.seed}), "
+                f"pitch {self.pitch_deg:g}°, radius {self.radius:g}, lookat origin; clean-fid features")
+
+
+def fid_metric(synthesized: np.ndarray, encoded: np.ndarray, model: FeatureModel, protocol: str) -> MetricValue:
+    """The FID entry of a metrics JSON, labelled with its protocol and its extractor's provenance."""
+    return MetricValue(value=frechet_distance(synthesized, encoded), n=int(min(len(synthesized), len(encoded))),
+                       stand_in=model.stand_in, protocol=f"{protocol} [{model.name}]")

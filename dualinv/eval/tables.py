@@ -1,0 +1,264 @@
+"""Tables 1-5 with the paper's published numbers beside ours, as CSV, Markdown and LaTeX.
+
+Rows and their order are the paper's (:mod:`dualinv.eval.paper_numbers`); which experiment fills a
+row comes from the experiment registry's ``feeds`` (``"T3:No D"``), never from a list kept here.
+For every row the table shows the paper's number, ours and the difference (ours − paper). A
+number we do not have is ``—`` (never 0). A number computed with a stand-in network is marked
+``†`` and one computed on synthetic data ``‡``; the footnotes say what the marks mean.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from dualinv.errors import ConfigError, ResultsFormatError
+from dualinv.eval.paper_numbers import PAPER_TABLES, Column, PaperTable
+from dualinv.eval.results import MetricsResult, MetricValue, read_metrics
+from dualinv.fileio import write_text_atomic
+from dualinv.training.experiments import EXPERIMENTS
+
+MISSING = "—"
+STAND_IN_MARK = "†"
+SYNTHETIC_MARK = "‡"
+DATASET_NAMES: Mapping[str, str] = {"val": "FFHQ + LPFF", "celebahq": "CelebAHQ", "mead": "MEAD"}
+"""Test-set names as the paper prints them."""
+
+FOOTNOTES = (
+    f"{MISSING}: not available (the method was not run, or the metric is missing from its results).",
+    f"{STAND_IN_MARK}: computed with stand-in (seeded random) network weights or a stand-in generator; "
+    "not comparable with the paper.",
+    f"{SYNTHETIC_MARK}: computed on synthetic data, not the paper's test set.",
+    "Δ = ours − paper, at the paper's precision.",
+)
+
+
+def paper_table(number: int) -> PaperTable:
+    try:
+        return PAPER_TABLES[number]
+    except KeyError:
+        raise ConfigError(f"there is no Table {number}; the paper's tables are {sorted(PAPER_TABLES)}") from None
+
+
+def row_experiments(number: int) -> dict[str, str]:
+    """Paper row label -> the experiment that feeds it, from the registry's ``feeds``."""
+    table = paper_table(number)
+    labels = {row.label for row in table.rows}
+    rows: dict[str, str] = {}
+    prefix = f"T{number}:"
+    for name, experiment in EXPERIMENTS.items():
+        for feed in experiment.feeds:
+            if not feed.startswith(prefix):
+                continue
+            label = feed[len(prefix):]
+            if label not in labels:
+                raise ConfigError(f"experiment {name!r} feeds {feed!r}, but Table {number} has no row "
+                                  f"{label!r}; rows: {sorted(labels)}")
+            if label in rows:
+                raise ConfigError(f"Table {number} row {label!r} is fed by both {rows[label]!r} and {name!r}")
+            rows[label] = name
+    return rows
+
+
+@dataclass(frozen=True)
+class Cell:
+    column: Column
+    paper: str | None
+    """The published number as printed, or ``None``."""
+    ours: MetricValue | None
+    synthetic_data: bool = False
+
+    @property
+    def decimals(self) -> int:
+        return len(self.paper.partition(".")[2]) if self.paper else 3
+
+    @property
+    def difference(self) -> float | None:
+        if self.paper is None or self.ours is None:
+            return None
+        return self.ours.value - float(self.paper)
+
+    @property
+    def marks(self) -> str:
+        if self.ours is None:
+            return ""
+        return (STAND_IN_MARK if self.ours.stand_in else "") + (SYNTHETIC_MARK if self.synthetic_data else "")
+
+    def paper_text(self) -> str:
+        return self.paper if self.paper is not None else MISSING
+
+    def ours_text(self, marks: bool = True) -> str:
+        if self.ours is None:
+            return MISSING
+        return f"{self.ours.value:.{self.decimals}f}" + (self.marks if marks else "")
+
+    def difference_text(self) -> str:
+        difference = self.difference
+        return MISSING if difference is None else f"{difference:+.{self.decimals}f}"
+
+    def ci_text(self) -> str:
+        if self.ours is None or self.ours.ci95 is None:
+            return MISSING
+        low, high = self.ours.ci95
+        return f"[{low:.{self.decimals}f}, {high:.{self.decimals}f}]"
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    category: str
+    method: str | None
+    """The registry experiment feeding this row, ``None`` if none does."""
+    cells: tuple[Cell, ...]
+
+
+def load_results(metric_files: Iterable[str | Path]) -> dict[tuple[str, str], MetricsResult]:
+    """Metrics files keyed by ``(method, dataset)``; two files for the same pair is an error."""
+    results: dict[tuple[str, str], MetricsResult] = {}
+    sources: dict[tuple[str, str], str] = {}
+    for path in metric_files:
+        result = read_metrics(path)
+        key = (result.method, result.dataset)
+        if key in results:
+            raise ResultsFormatError(f"{path} and {sources[key]} both hold {key[0]}/{key[1]}; keep one")
+        results[key], sources[key] = result, str(path)
+    return results
+
+
+def build_table(number: int, results: Mapping[tuple[str, str], MetricsResult]) -> list[TableRow]:
+    """Table ``number``'s rows with the paper's values and ours (from ``results``)."""
+    table = paper_table(number)
+    feeds = row_experiments(number)
+    rows = []
+    for paper_row in table.rows:
+        method = feeds.get(paper_row.label)
+        cells = []
+        for column, published in zip(table.columns, paper_row.values):
+            result = results.get((method, column.dataset)) if method is not None else None
+            ours = result.metrics.get(column.metric) if result is not None else None
+            cells.append(Cell(column, published, ours, synthetic_data=bool(result and result.synthetic_data)))
+        rows.append(TableRow(paper_row.label, paper_row.category, method, tuple(cells)))
+    return rows
+
+
+def column_header(table: PaperTable, column: Column) -> str:
+    """The paper's header, prefixed with the test set where a table spans several (Table 1)."""
+    datasets = {c.dataset for c in table.columns if c.metric != "time_sec"}
+    arrow = "↑" if column.higher_is_better else "↓"
+    if len(datasets) > 1 and column.metric != "time_sec":
+        return f"{DATASET_NAMES.get(column.dataset, column.dataset)} {column.label} {arrow}"
+    return f"{column.label} {arrow}"
+
+
+def _shown_categories(rows: Sequence[TableRow]) -> list[str]:
+    """Each row's category, printed only where it changes (as the paper groups Optimization/Encoder)."""
+    shown, previous = [], None
+    for row in rows:
+        shown.append(row.category if row.category != previous else "")
+        previous = row.category
+    return shown
+
+
+def _protocols(rows: Sequence[TableRow]) -> list[str]:
+    found = {cell.ours.protocol for row in rows for cell in row.cells if cell.ours and cell.ours.protocol}
+    return sorted(found)
+
+
+def _notes(number: int, rows: Sequence[TableRow]) -> list[str]:
+    notes = list(FOOTNOTES)
+    sources = ", ".join(f"{row.label} = {row.method or MISSING}" for row in rows)
+    notes.append(f"Rows from the experiment registry: {sources}.")
+    notes.extend(f"Protocol: {protocol}" for protocol in _protocols(rows))
+    return notes
+
+
+def render_csv(number: int, rows: Sequence[TableRow]) -> str:
+    """Long format: one line per (row, column) with paper, ours, CI, n, difference and flags."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["table", "category", "row", "method", "dataset", "metric", "paper", "ours",
+                     "ci95_low", "ci95_high", "n", "difference", "stand_in", "synthetic_data"])
+    for row in rows:
+        for cell in row.cells:
+            ours = cell.ours
+            writer.writerow([
+                number, row.category, row.label, row.method or MISSING, cell.column.dataset, cell.column.metric,
+                cell.paper_text(),
+                MISSING if ours is None else repr(ours.value),
+                MISSING if ours is None or ours.ci95 is None else repr(ours.ci95[0]),
+                MISSING if ours is None or ours.ci95 is None else repr(ours.ci95[1]),
+                MISSING if ours is None else ours.n,
+                MISSING if cell.difference is None else repr(cell.difference),
+                MISSING if ours is None else str(ours.stand_in).lower(),
+                MISSING if ours is None else str(cell.synthetic_data).lower(),
+            ])
+    return buffer.getvalue()
+
+
+def render_markdown(number: int, rows: Sequence[TableRow]) -> str:
+    table = paper_table(number)
+    headers = ["Category", "Method", "", *(column_header(table, column) for column in table.columns)]
+    lines = [f"**Table {number}.** {table.caption}", "",
+             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row, category in zip(rows, _shown_categories(rows)):
+        lines.append("| " + " | ".join([category, row.label, "paper", *(c.paper_text() for c in row.cells)]) + " |")
+        lines.append("| " + " | ".join(["", "", "ours", *(c.ours_text() for c in row.cells)]) + " |")
+        if any(cell.ours and cell.ours.ci95 for cell in row.cells):
+            lines.append("| " + " | ".join(["", "", "95% CI", *(c.ci_text() for c in row.cells)]) + " |")
+        lines.append("| " + " | ".join(["", "", "Δ", *(c.difference_text() for c in row.cells)]) + " |")
+    lines.append("")
+    lines.extend(f"- {note}" for note in _notes(number, rows))
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_REPLACEMENTS = (
+    ("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"),
+    ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}"),
+    ("±", r"$\pm$"), ("°", r"$^\circ$"), ("Δ", r"$\Delta$"), ("−", "-"), ("—", "---"),
+    ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), (STAND_IN_MARK, r"$^\dagger$"),
+    (SYNTHETIC_MARK, r"$^\ddagger$"),
+)
+
+
+def latex_escape(text: str) -> str:
+    """Plain text (with the table's symbols) as LaTeX source."""
+    out = []
+    for char in text:
+        out.append(next((latex for plain, latex in _LATEX_REPLACEMENTS if plain == char), char))
+    return "".join(out)
+
+
+def render_latex(number: int, rows: Sequence[TableRow]) -> str:
+    """A booktabs table: for each row the paper's line, ours and Δ; footnotes below."""
+    table = paper_table(number)
+    columns = table.columns
+    body = [r"\begin{table}[t]", r"\centering", r"\small",
+            rf"\caption{{Table {number} (reproduction). {latex_escape(table.caption)}}}",
+            r"\begin{tabular}{lll" + "r" * len(columns) + "}", r"\toprule",
+            " & ".join(["Category", "Method", "", *(latex_escape(column_header(table, c)) for c in columns)])
+            + r" \\", r"\midrule"]
+    for row, category in zip(rows, _shown_categories(rows)):
+        body.append(" & ".join([latex_escape(category), latex_escape(row.label), "paper",
+                                *(latex_escape(c.paper_text()) for c in row.cells)]) + r" \\")
+        body.append(" & ".join(["", "", "ours", *(latex_escape(c.ours_text()) for c in row.cells)]) + r" \\")
+        body.append(" & ".join(["", "", r"$\Delta$", *(latex_escape(c.difference_text()) for c in row.cells)])
+                    + r" \\")
+    body += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip\footnotesize"]
+    body += [latex_escape(note) + r"\\" for note in _notes(number, rows)]
+    body += [r"\end{table}"]
+    return "\n".join(body) + "\n"
+
+
+def write_table(table_number: int, metric_files: Iterable[str | Path], output_prefix: str | Path) -> dict[str, Path]:
+    """Write ``<prefix>.csv``, ``.md`` and ``.tex`` for Table ``table_number``, each atomically."""
+    rows = build_table(table_number, load_results(metric_files))
+    prefix = Path(output_prefix)
+    written = {}
+    for suffix, render in (("csv", render_csv), ("md", render_markdown), ("tex", render_latex)):
+        path = prefix.with_name(f"{prefix.name}.{suffix}")
+        write_text_atomic(path, render(table_number, rows))
+        written[suffix] = path
+    return written

@@ -1,0 +1,100 @@
+"""FID against clean-fid's own computation and an analytic case; Inception loaded only from the config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import hadamard
+
+from dualinv.errors import ConfigError, MissingWeightsError
+from dualinv.eval.fid import (
+    FidProtocol,
+    folder_features,
+    frechet_distance,
+    image_features,
+    load_inception,
+    standin_feature_model,
+)
+from dualinv.fileio import save_image
+
+
+def _images(seed: int, count: int, shift: float = 0.0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(count, 3, 40, 48, generator=generator) * 1.6 - 0.8 + shift).clamp(-1, 1)
+
+
+def test_fid_equals_clean_fid_compute_fid_on_folders(tmp_path):
+    from cleanfid.fid import compute_fid
+
+    model = standin_feature_model(seed=3, dim=6)
+    first, second = _images(0, 12), _images(1, 12, shift=0.2)
+    for name, images in (("a", first), ("b", second)):
+        for index, image in enumerate(images):
+            save_image(tmp_path / name / f"{index:03d}.png", image)
+    reference = compute_fid(str(tmp_path / "a"), str(tmp_path / "b"), custom_feat_extractor=model.extract,
+                            mode="clean", num_workers=0, batch_size=8, device=torch.device("cpu"), verbose=False)
+    in_memory = frechet_distance(image_features([first[:5], first[5:]], model, batch_size=4),
+                                 image_features([second], model))
+    from_folders = frechet_distance(folder_features(tmp_path / "a", model), folder_features(tmp_path / "b", model))
+    assert reference > 0.01
+    assert in_memory == pytest.approx(reference, rel=1e-5)
+    assert from_folders == pytest.approx(reference, rel=1e-9)
+
+
+def test_frechet_distance_analytic_for_diagonal_covariances():
+    # Hadamard columns 1..d are orthogonal and zero-mean: sample covariances are exactly diagonal.
+    n, dims = 16, 4
+    basis = hadamard(n)[:, 1:dims + 1].astype(np.float64)
+    scales_a, scales_b = np.array([1.0, 2.0, 0.5, 3.0]), np.array([2.0, 2.0, 1.0, 1.0])
+    mean_a, mean_b = np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 0.0, 3.0])
+    features_a, features_b = basis * scales_a + mean_a, basis * scales_b + mean_b
+    var_a, var_b = scales_a**2 * n / (n - 1), scales_b**2 * n / (n - 1)
+    expected = np.sum((mean_a - mean_b) ** 2) + np.sum(var_a + var_b - 2 * np.sqrt(var_a * var_b))
+    assert frechet_distance(features_a, features_b) == pytest.approx(expected, rel=1e-9)
+    assert frechet_distance(features_a, features_a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_refuses_bad_sets():
+    with pytest.raises(ConfigError, match="at least 2"):
+        frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(ConfigError, match="feature sizes differ"):
+        frechet_distance(np.zeros((4, 3)), np.zeros((4, 2)))
+
+
+def test_inception_is_loaded_from_the_configured_file_only(tmp_path):
+    with pytest.raises(MissingWeightsError, match="weights.inception is not set"):
+        load_inception(None)
+    with pytest.raises(MissingWeightsError, match="missing file"):
+        load_inception(tmp_path / "absent.pt")
+
+    class Trunk(torch.nn.Module):  # the layout InceptionV3W expects: .layers -> 2048 features
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                              torch.nn.Linear(3, 2048))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.layers(x)
+
+    trunk = torch.jit.script(Trunk().eval())
+    stored = tmp_path / "weights" / "my-inception.pt"  # not clean-fid's file name
+    stored.parent.mkdir()
+    trunk.save(str(stored))
+    model = load_inception(stored)
+    images = torch.rand(2, 3, 299, 299) * 255
+    expected = trunk.layers((images - 128) / 128)
+    assert not model.stand_in
+    assert torch.allclose(model.extract(images), expected)
+
+
+def test_protocol_yaws_cover_the_circle_and_are_seeded():
+    protocol = FidProtocol(num_images=2000, seed=5)
+    yaws = protocol.yaws_deg()
+    assert yaws.shape == (2000,) and yaws.min() >= -180 and yaws.max() < 180
+    assert np.histogram(yaws, bins=4, range=(-180, 180))[0].min() > 400  # every quadrant, back included
+    assert np.array_equal(yaws, FidProtocol(num_images=2000, seed=5).yaws_deg())
+    assert not np.array_equal(yaws, FidProtocol(num_images=2000, seed=6).yaws_deg())
+    assert "uniformly in [−180°, +180°)" in protocol.describe()
+    with pytest.raises(ConfigError, match="fid_yaw_range_deg"):
+        FidProtocol(yaw_range_deg=200)

@@ -1,0 +1,122 @@
+"""Table makers on small hand-made metrics files: paper beside ours, Δ, missing methods, marks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from dualinv.errors import ConfigError, ResultsFormatError
+from dualinv.eval.results import MetricsResult, MetricValue, metrics_path, read_metrics, write_metrics
+from dualinv.eval.tables import MISSING, STAND_IN_MARK, SYNTHETIC_MARK, build_table, load_results, write_table
+
+
+def _write(tmp_path, method, dataset, metrics, synthetic=False):
+    result = MetricsResult(method=method, dataset=dataset, metrics=metrics, synthetic_data=synthetic)
+    return write_metrics(metrics_path(tmp_path, method, dataset), result)
+
+
+@pytest.fixture
+def table5_files(tmp_path):
+    """encoder1 with real weights, dual with a stand-in FID on synthetic data, encoder2 missing."""
+    return [
+        _write(tmp_path, "encoder1", "val", {
+            "lpips": MetricValue(0.126, n=10, ci95=(0.11, 0.14)),
+            "id": MetricValue(0.80, n=10, ci95=(0.75, 0.85)),
+            "fid": MetricValue(90.0, n=10),
+        }),
+        _write(tmp_path, "dual", "val", {
+            "lpips": MetricValue(0.10, n=4),
+            "id": MetricValue(0.9, n=4),
+            "fid": MetricValue(70.0, n=4, stand_in=True, protocol="yaw rule"),
+        }, synthetic=True),
+    ]
+
+
+def _csv_rows(path):
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_table5_paper_ours_difference_and_missing(tmp_path, table5_files):
+    written = write_table(5, table5_files, tmp_path / "tables" / "table5")
+    assert sorted(written) == ["csv", "md", "tex"]
+    rows = {(r["row"], r["metric"]): r for r in _csv_rows(written["csv"])}
+    e1_lpips = rows[("E1", "lpips")]
+    assert (e1_lpips["method"], e1_lpips["paper"], float(e1_lpips["ours"])) == ("encoder1", "0.10", 0.126)
+    assert float(e1_lpips["difference"]) == pytest.approx(0.126 - 0.10)
+    assert (float(e1_lpips["ci95_low"]), float(e1_lpips["ci95_high"])) == (0.11, 0.14)
+    # encoder2 has no metrics file: its row is there, with "—", never 0.
+    e2 = rows[("E2", "fid")]
+    assert (e2["method"], e2["paper"], e2["ours"], e2["difference"]) == ("encoder2", "64.02", MISSING, MISSING)
+    assert rows[("Dual", "fid")]["stand_in"] == "true" and rows[("Dual", "fid")]["synthetic_data"] == "true"
+    assert rows[("Dual", "lpips")]["stand_in"] == "false"
+
+    markdown = written["md"].read_text(encoding="utf-8")
+    lines = markdown.splitlines()
+    e1 = lines.index("|  | E1 | paper | 0.10 | 0.87 | 89.50 |")
+    assert lines[e1 + 1] == "|  |  | ours | 0.13 | 0.80 | 90.00 |"  # 0.126 at the paper's 2 decimals
+    assert lines[e1 + 2] == "|  |  | 95% CI | [0.11, 0.14] | [0.75, 0.85] | — |"
+    assert lines[e1 + 3] == "|  |  | Δ | +0.03 | -0.07 | +0.50 |"
+    e2_line = lines.index("|  | E2 | paper | 0.14 | 0.75 | 64.02 |")
+    assert lines[e2_line + 1] == f"|  |  | ours | {MISSING} | {MISSING} | {MISSING} |"
+    dual = lines.index("|  | Dual | paper | 0.10 | 0.87 | 65.44 |")
+    assert lines[dual + 1] == f"|  |  | ours | 0.10{SYNTHETIC_MARK} | 0.90{SYNTHETIC_MARK} | 70.00{STAND_IN_MARK}{SYNTHETIC_MARK} |"
+    assert "Protocol: yaw rule" in markdown and "E2 = encoder2" in markdown
+    assert any(line.startswith(f"- {STAND_IN_MARK}: computed with stand-in") for line in lines)
+
+    latex = written["tex"].read_text(encoding="utf-8")
+    assert r"70.00$^\dagger$$^\ddagger$" in latex and r" & ours & --- & --- & --- \\" in latex
+    assert r"\begin{tabular}{lllrrr}" in latex
+
+
+def test_table1_uses_both_test_sets_and_time(tmp_path):
+    files = [
+        _write(tmp_path, "dual", "val", {"l2": MetricValue(0.02, 5), "time_sec": MetricValue(0.5, 5)}),
+        _write(tmp_path, "dual", "celebahq", {"l2": MetricValue(0.03, 5)}),
+    ]
+    ours = {(cell.column.dataset, cell.column.metric): cell
+            for row in build_table(1, load_results(files)) if row.label == "Ours" for cell in row.cells}
+    assert ours[("val", "l2")].ours.value == 0.02 and ours[("celebahq", "l2")].ours.value == 0.03
+    assert ours[("val", "time_sec")].difference == pytest.approx(0.5 - 0.37)
+    assert ours[("celebahq", "fid")].ours is None
+    markdown = write_table(1, files, tmp_path / "t1")["md"].read_text(encoding="utf-8")
+    assert "| CelebAHQ L2 ↓ |" in markdown and "| Time sec ↓ |" in markdown
+    assert "| Optimization | W+ optim. | paper |" in markdown and "|  | PTI | paper |" in markdown
+
+
+def test_table_rows_come_from_the_registry_feeds(tmp_path):
+    rows = build_table(2, {})
+    assert [(row.label, row.method) for row in rows] == [
+        ("W+ opt.", "w_optim"), ("PTI", "pti"), ("pSp", "psp"), ("e4e", "e4e"),
+        ("Tpn.v2", "triplanenet_v2"), ("GOAE", "goae"), ("Ours", "dual")]
+
+
+def test_duplicate_and_malformed_metrics_files_are_refused(tmp_path):
+    first = _write(tmp_path, "dual", "val", {"lpips": MetricValue(0.1, 3)})
+    copy = tmp_path / "copy.json"
+    copy.write_text(first.read_text())
+    with pytest.raises(ResultsFormatError, match="both hold dual/val"):
+        load_results([first, copy])
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"format": "dualinv-metrics/1", "method": "dual", "dataset": "val",
+                                  "metrics": {"lpips": {"value": "low"}}}))
+    with pytest.raises(ResultsFormatError, match="metrics.lpips"):
+        read_metrics(broken)
+    with pytest.raises(ResultsFormatError, match="does not exist"):
+        read_metrics(tmp_path / "absent.json")
+    with pytest.raises(ConfigError, match="no Table 6"):
+        build_table(6, {})
+
+
+def test_metrics_json_round_trip(tmp_path):
+    result = MetricsResult("dual", "mead", {"lpips_60": MetricValue(0.2, 7, (0.1, 0.3), stand_in=True)},
+                           synthetic_data=True, provenance={"seed": 1})
+    path = write_metrics(tmp_path / "m.json", result)
+    assert read_metrics(path) == result
+    payload = json.loads(path.read_text())
+    assert payload["n"] == 7 and payload["stand_in"] is True
+    with pytest.raises(ResultsFormatError, match="non-finite"):
+        write_metrics(tmp_path / "nan.json", MetricsResult("dual", "val", {"l2": MetricValue(float("nan"), 1)}))
+    assert not (tmp_path / "nan.json").exists()

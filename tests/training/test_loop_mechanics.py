@@ -101,3 +101,11 @@ def test_resume_refuses_wrong_step_and_changed_settings(tmp_path):
     with pytest.raises(CheckpointError, match="different training config"):
         train_segment(changed, "encoder1", 2, 4, tmp_path / "a.pt", tmp_path / "b.pt",
                       components=toy_components(changed, "encoder1"))
+
+
+def test_bf16_autocast_runs_and_logs_finite_terms(tmp_path):
+    settings = tiny_training_config(learning_rate=1e-2, bf16=True)
+    result = train_segment(settings, "encoder2", 0, 2, None, tmp_path / "bf16.pt",
+                           components=toy_components(settings, "encoder2"))
+    assert all(value == value for value in result.last_terms.values())  # no NaN
+    assert load_training_checkpoint(tmp_path / "bf16.pt")["config"]["bf16"] is True

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError
 from dualinv.training import schedule
@@ -25,6 +23,9 @@ from dualinv.training.experiments import Experiment, get_experiment
 from dualinv.training.monitor import LossLog, progress_bar
 from dualinv.training.steps import discriminator_step, encoder_step, non_finite_terms, training_batch
 
+if TYPE_CHECKING:
+    from dualinv.config import StudyConfig
+
 
 @dataclass(frozen=True)
 class SegmentResult:
@@ -34,7 +35,7 @@ class SegmentResult:
     last_terms: dict[str, float]
 
 
-def train_segment(config: "TrainingSettings | StudyConfig", experiment: str | Experiment, start: int, stop: int,
+def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Experiment, start: int, stop: int,
                   checkpoint_in: str | Path | None, checkpoint_out: str | Path, *,
                   log_path: str | Path | None = None,
                   components: TrainingComponents | None = None) -> SegmentResult:

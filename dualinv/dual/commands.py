@@ -98,13 +98,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("invert", help="dual-encoder inversion of aligned crops into 360° heads",
                                    description=__doc__.split("\n\n")[0])
     parser.add_argument("photos", nargs="+", help="aligned square crops (PanoHead convention, 512²)")
-    parser.add_argument("--encoder1", required=True, help="Encoder 1 checkpoint (visible regions, experiment encoder1)")
-    parser.add_argument("--encoder2", required=True, help="Encoder 2 checkpoint (occluded regions, experiment encoder2)")
+    parser.add_argument("--encoder1", required=True, help="Encoder 1 checkpoint (visible regions, encoder1)")
+    parser.add_argument("--encoder2", required=True, help="Encoder 2 checkpoint (occluded regions, encoder2)")
     parser.add_argument("--out", required=True, help="output folder (one sub-folder per photo)")
     parser.add_argument("--labels", help="dataset.json with the crops' cameras (default: frontal camera)")
     parser.add_argument("--network", help="PanoHead network (.pkl/.pt); default: the one the encoders recorded")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help=f"turntable frames (default {DEFAULT_FRAMES})")
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
+                        help=f"frames of the turntable (default {DEFAULT_FRAMES})")
     parser.add_argument("--mesh", action="store_true", help="also write mesh.ply (marching cubes of the density)")
     parser.add_argument("--mesh-resolution", type=int, default=64, help="marching-cubes grid per side (default 64)")
     parser.set_defaults(func=_invert)

@@ -54,18 +54,23 @@ class DualInverter:
         encoder_visible: InversionEncoder,        # paper Encoder 1 (reconstruction losses only)
         encoder_occluded: InversionEncoder,       # paper Encoder 2 (with the occlusion-aware discriminator)
         encoder_resolution: tuple[int, int],      # input sides of Encoder 1 and Encoder 2
+        opacity_threshold: float = 0.5,           # rendered opacity below which a depth pixel is background
         seed: int = 0,                            # seed of the renderer's sample jitter
     ) -> None:
         self.generator = generator
         self.encoder_visible = encoder_visible
         self.encoder_occluded = encoder_occluded
         self.encoder_resolution = encoder_resolution
+        self.opacity_threshold = opacity_threshold
         self.seed = seed
 
     @classmethod
     def from_checkpoints(cls, encoder1: str | Path, encoder2: str | Path, network: str | Path | None = None,
                          device: str | torch.device = "cpu", seed: int = 0) -> "DualInverter":
-        """Load both encoders; both must have been trained against the same generator (checked)."""
+        """Load both encoders; both must have been trained against the same generator (checked).
+
+        The occlusion mask uses Encoder 1's training setting of the opacity threshold.
+        """
         from dualinv.training.build import build_generator, load_trained_encoder
         from dualinv.training.config import GeneratorSource
 
@@ -75,7 +80,8 @@ class DualInverter:
         visible, settings_visible, generator, identity = load_trained_encoder(encoder1, generator, identity, device)
         occluded, settings_occluded, _, _ = load_trained_encoder(encoder2, generator, identity, device)
         return cls(generator, visible, occluded,
-                   (settings_visible.encoder_resolution, settings_occluded.encoder_resolution), seed)
+                   (settings_visible.encoder_resolution, settings_occluded.encoder_resolution),
+                   settings_visible.occlusion_opacity_threshold, seed)
 
     @property
     def device(self) -> torch.device:
@@ -94,7 +100,7 @@ class DualInverter:
         rendering = self.generator.config.rendering
         mask = occlusion_mask(render["image_depth"], cameras, image_mask=render["image_mask"],
                               trigrid_resolution=rendering.triplane_size, trigrid_depth=rendering.triplane_depth,
-                              box_warp=rendering.box_warp).occluded
+                              box_warp=rendering.box_warp, opacity_threshold=self.opacity_threshold).occluded
         return DualInversion(ws=ws, trigrid=stitch_trigrids(trigrid_visible, trigrid_occluded, mask),
                              trigrid_visible=trigrid_visible, trigrid_occluded=trigrid_occluded,
                              ws_occluded=ws_occluded, depth=render["image_depth"], occlusion_mask=mask, cameras=cameras)

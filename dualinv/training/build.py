@@ -47,12 +47,13 @@ def generator_config(preset: str) -> PanoHeadConfig:
     if preset == "tiny128":
         rendering = {**TINY_INIT_KWARGS["rendering_kwargs"],
                      "superresolution_module": "training.superresolution.SuperresolutionHybrid2X"}
-        return PanoHeadConfig.from_init_kwargs({**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering},
-                                               neural_rendering_resolution=16)
+        init_kwargs = {**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering}
+        return PanoHeadConfig.from_init_kwargs(init_kwargs, neural_rendering_resolution=16)
     raise ConfigError(f"generator.preset must be 'released', 'tiny' or 'tiny128', got {preset!r}")
 
 
-def build_generator(source: GeneratorSource, device: torch.device | str = "cpu") -> tuple[PanoHeadGenerator, GeneratorIdentity]:
+def build_generator(source: GeneratorSource,
+                    device: torch.device | str = "cpu") -> tuple[PanoHeadGenerator, GeneratorIdentity]:
     """The frozen generator and its identity (weights hash + file, or ``stand-in`` + preset + seed)."""
     if source.network is not None:
         from dualinv.panohead.checkpoint import load_network
@@ -125,7 +126,8 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
     encoder = build_inversion_encoder(settings, experiment, generator, seed).to(device).train()
     discriminator = None
     if experiment.discriminator != "none":
-        hidden = TINY_DISCRIMINATOR_CHANNELS if settings.encoder_preset == "tiny" else DiscriminatorConfig().hidden_channels
+        tiny = settings.encoder_preset == "tiny"
+        hidden = TINY_DISCRIMINATOR_CHANNELS if tiny else DiscriminatorConfig().hidden_channels
         discriminator = build_discriminator(DiscriminatorConfig(kind=experiment.discriminator, hidden_channels=hidden),
                                             seed=derive_seed(seed, "discriminator")).to(device).train()
     weights = LossWeights(lpips=settings.lambda_lpips, l2=settings.lambda_l2, identity=settings.lambda_id,
@@ -153,7 +155,8 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
 
     def occluded_cells(depth, cameras, opacity):
         occluded = occlusion_mask(depth, cameras, image_mask=opacity, trigrid_resolution=rendering.triplane_size,
-                                  trigrid_depth=rendering.triplane_depth, box_warp=rendering.box_warp).occluded
+                                  trigrid_depth=rendering.triplane_depth, box_warp=rendering.box_warp,
+                                  opacity_threshold=settings.occlusion_opacity_threshold).occluded
         return expand_mask(occluded)  # compact [B,3,D,H,W] -> the discriminator's [B,3,C*D,H,W] layout
 
     def novel_cameras(batch, rng):

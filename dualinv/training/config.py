@@ -80,6 +80,8 @@ class TrainingSettings:
     """Truncation of Z+ samples (training inputs and the discriminator's real tri-grids); not given by the paper."""
     latent_truncation_psi: float = 0.85
     """Truncation of the Z / Z+ encoders' codes through the mapping (paper A.2)."""
+    occlusion_opacity_threshold: float = 0.5
+    """Rendered opacity below which a depth pixel is background and marks no visible cell (Eq. 3 mask)."""
     novel_yaw_range_deg: float = 180.0
     """The image discriminator (ablation d_image) sees renders at yaw uniform in ±this around the front."""
     seed: int = 0
@@ -98,7 +100,7 @@ class TrainingSettings:
         for name in ("encoder_resolution", "loss_resolution", "batch_size", "iterations", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
-        for name in ("mirror_probability", "zplus_fraction"):
+        for name in ("mirror_probability", "zplus_fraction", "occlusion_opacity_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must lie in [0, 1] (got {getattr(self, name)})")
         if self.learning_rate <= 0:
@@ -142,6 +144,7 @@ def tiny_training_config(**overrides) -> TrainingSettings:
     """Tiny generator and encoders, for tests, benchmarks and the mini preset."""
     values = dict(generator=GeneratorSource(preset="tiny128", seed=0, neural_rendering_resolution=16),
                   encoder_preset="tiny", encoder_resolution=64, loss_resolution=64, batch_size=2,
+                  occlusion_opacity_threshold=0.1,  # random tiny generators render opacities of 0.1-0.3
                   iterations=100, checkpoint_every=50, progress=False)
     values.update(overrides)
     return TrainingSettings(**values)

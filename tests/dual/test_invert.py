@@ -72,6 +72,6 @@ def test_invert_refuses_a_network_the_encoders_were_not_trained_with(checkpoints
 
 def test_invert_refuses_a_crop_that_is_not_square(tmp_path, capsys):
     photo = tmp_path / "wide.png"
-    save_image(photo, torch.zeros(3, 32, 48))
+    save_image(photo, torch.zeros(3, 64, 96))
     code = main(["invert", str(photo), "--encoder1", "a.pt", "--encoder2", "b.pt", "--out", str(tmp_path / "o")])
-    assert code == 2 and "not a square aligned crop" in capsys.readouterr().err
+    assert code == 2 and "96x64 is not a square aligned crop" in capsys.readouterr().err

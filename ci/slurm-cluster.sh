@@ -22,8 +22,8 @@ install_packages() {
     fi
     say "installing ${PACKAGES[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 }
 
 start_munge() {
@@ -122,7 +122,7 @@ stop)
     ;;
 purge)
     "$0" stop
-    DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "${PACKAGES[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 remove -y -qq "${PACKAGES[@]}" >/dev/null
     say "packages removed"
     ;;
 *)

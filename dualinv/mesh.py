@@ -107,7 +107,13 @@ def extract_mesh(density: DensityFunction, *, resolution: int = 64, bound: float
     grid = density_grid(lambda points: density(points).reshape(-1), resolution, bound=bound,
                         chunk_size=chunk_size, device=device, border_voxels=border_voxels)
     mesh = mesh_from_grid(grid, bound=bound, iso_level=iso_level)
-    if color is None or mesh.is_empty:
+    return mesh if color is None else color_mesh(mesh, color, chunk_size=chunk_size, device=device)
+
+
+def color_mesh(mesh: Mesh, color: ColorFunction, *, chunk_size: int = 65536,
+               device: str | torch.device = "cpu") -> Mesh:
+    """``mesh`` with per-vertex colours ``color(vertices)`` (unchanged if it has no vertices)."""
+    if mesh.is_empty:
         return mesh
     vertex_colors = evaluate_in_chunks(color, torch.from_numpy(mesh.vertices), chunk_size, device)
     return Mesh(mesh.vertices, mesh.faces, colors_to_uint8(vertex_colors.reshape(-1, 3)))

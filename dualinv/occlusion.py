@@ -200,6 +200,34 @@ def occlusion_mask(
     return OcclusionMasks(visible=visible, occluded=~visible)
 
 
+@torch.no_grad()
+def lift_pixel_mask(
+    pixel_mask: torch.Tensor,
+    depth: torch.Tensor,
+    camera: torch.Tensor,
+    *,
+    image_mask: torch.Tensor | None = None,
+    opacity_threshold: float = 0.5,
+    **cell_options,
+) -> torch.Tensor:
+    """Tri-grid cells of the surface seen under a 2D pixel mask, by Eq. 3's depth unprojection.
+
+    The same lifting as :func:`occlusion_mask`, restricted to the pixels of ``pixel_mask``
+    [B, 1, h, w] (bool or float, any resolution: it is area-resized to the depth map's R and
+    thresholded at 0.5). ``depth``, ``camera`` and ``image_mask`` are as for :func:`occlusion_mask`;
+    ``cell_options`` are its keyword options (``trigrid_resolution``, ``trigrid_depth``,
+    ``box_warp``, ``supersample``, ``dilation``, ``depth_slices``). Returns bool [B, 3, D, H, W],
+    True on the cells the masked surface points fall into (used to localise a part for editing).
+    """
+    assert_shape(pixel_mask, [depth.shape[0], 1, None, None], "pixel_mask")
+    coverage = F.interpolate(pixel_mask.float(), size=depth.shape[-2:], mode="area")
+    selected = coverage >= 0.5
+    if image_mask is not None:
+        assert_shape(image_mask, list(depth.shape), "image_mask")
+        selected &= image_mask >= opacity_threshold
+    return occlusion_mask(depth, camera, image_mask=selected.float(), opacity_threshold=0.5, **cell_options).visible
+
+
 def _check_compact(mask: torch.Tensor, trigrid: torch.Tensor) -> int:
     """Return the feature count C of ``trigrid`` [B, 3, C·D, H, W] for a compact mask [B, 3, D, H, W]."""
     if mask.ndim != 5 or trigrid.ndim != 5 or mask.shape[1] != NUM_PLANES:

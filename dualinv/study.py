@@ -93,6 +93,16 @@ def datasets_with_source(config: StudyConfig, source: str) -> list[str]:
     return [name for name in SOURCE_DATASETS if getattr(config.data, name).source == source]
 
 
+def prepared_dir(config: StudyConfig, name: str) -> Path:
+    """Folder of a prepared source dataset or split (``train``, ``val``): the user's folder for
+    ``source: prepared``, else ``<results>/data/<name>`` where the workflow writes it."""
+    if name in SOURCE_DATASETS and getattr(config.data, name).source == "prepared":
+        return Path(getattr(config.data, name).path)
+    if name not in SOURCE_DATASETS and name not in SPLITS:
+        raise ConfigError(f"unknown dataset {name!r}; datasets: {SOURCE_DATASETS + SPLITS}")
+    return Path(config.output.results) / "data" / name
+
+
 def _dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
     key = f"data.{name}"
     if dataset.source in ("photos", "prepared") and dataset.path is None:

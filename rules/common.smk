@@ -13,6 +13,7 @@ from dualinv.study import (
     TABLES,
     TABLE_TEST_SETS,
     check_inputs,
+    prepared_dir,
     public_domain_photos_dir,
     datasets_with_source,
     required_checkpoints,
@@ -71,9 +72,7 @@ def threads_of(group):
 
 def dataset_dir(name):
     """The prepared folder of a source dataset or split (a user's folder for ``source: prepared``)."""
-    if name in SOURCE_DATASETS and getattr(STUDY.data, name).source == "prepared":
-        return getattr(STUDY.data, name).path
-    return f"{R}/data/{name}"
+    return str(prepared_dir(STUDY, name))
 
 
 def segment_checkpoint(experiment, index):

@@ -43,8 +43,8 @@ rule split_dataset:
     input:
         sources=[dataset_dir(name) for name in TRAINING_SOURCES],
     output:
-        train=directory(f"{R}/data/train"),
-        val=directory(f"{R}/data/val"),
+        train=directory(dataset_dir("train")),
+        val=directory(dataset_dir("val")),
     log:
         log_path("split_dataset", "train_val"),
     benchmark:

@@ -17,6 +17,7 @@ from dualinv.errors import ConfigError
 from dualinv.occlusion import (
     apply_occlusion_mask,
     expand_mask,
+    lift_pixel_mask,
     occlusion_mask,
     save_occlusion_debug,
     unproject_depth,
@@ -278,3 +279,30 @@ def test_official_renderer_outputs_feed_the_mask(tiny_fixture_dir):
     highest_slice = int(cell_of(torch.tensor([z_bound]), 3).item())
     assert highest_slice < 2 and masks.visible[1, 0, :highest_slice + 1].any()
     assert not masks.visible[1, 0, highest_slice + 1:].any()
+
+
+def test_lift_pixel_mask_marks_only_the_masked_part_of_the_surface():
+    """Upper image half (world y > 0 for the front camera) lifts to upper cells only; analytic points."""
+    depth, opacity = sphere_depth(FRONT, 64)
+    upper = torch.zeros(1, 1, 64, 64, dtype=torch.bool)
+    upper[..., :32, :] = True  # image row 0 looks at +y (the camera's down axis is world −y)
+    lifted = lift_pixel_mask(upper, depth, FRONT, image_mask=opacity, dilation=0)
+    points = sphere_points(400_000)
+    cap = points[points[:, 2] > 0.5 * SPHERE]
+    high, low = cap[cap[:, 1] > 0.02], cap[cap[:, 1] < -0.02]
+    high_cells, low_cells = expected_cells(high, 256), expected_cells(low, 256)
+    assert mask_at(lifted, 0, high_cells[0]).float().mean() > 0.99  # XY plane: rows are y
+    assert not mask_at(lifted, 0, low_cells[0]).any()
+    low_slice = low_cells[1][low_cells[1][:, 0] == 0]  # XZ plane: slice 0 holds y < −1/6
+    assert len(low_slice) > 100 and not mask_at(lifted, 1, low_slice).any()
+
+
+def test_lift_pixel_mask_of_everything_is_the_visible_mask_at_any_mask_resolution():
+    depth, opacity = sphere_depth(FRONT, 64)
+    everything = lift_pixel_mask(torch.ones(1, 1, 64, 64), depth, FRONT, image_mask=opacity)
+    assert torch.equal(everything, occlusion_mask(depth, FRONT, image_mask=opacity).visible)
+    left = torch.zeros(1, 1, 64, 64, dtype=torch.bool)
+    left[..., :, :20] = True
+    fine = left.repeat_interleave(8, dim=2).repeat_interleave(8, dim=3)  # the same mask at 512²
+    assert torch.equal(lift_pixel_mask(left, depth, FRONT, image_mask=opacity),
+                       lift_pixel_mask(fine, depth, FRONT, image_mask=opacity))

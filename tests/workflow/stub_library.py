@@ -85,7 +85,7 @@ def make_figures(config, inversions, output):
 }
 
 
-def install_stubs(repository: Path) -> None:
+def install_stubs(repository: Path) -> Path:
     """Append the stubs to the modules of ``repository`` (a copy), creating packages as needed."""
     for relative, source in STUBS.items():
         module = repository / relative
@@ -95,3 +95,4 @@ def install_stubs(repository: Path) -> None:
                 (package / "__init__.py").touch()
         existing = module.read_text() if module.is_file() else ""
         module.write_text(existing + "\nfrom pathlib import Path\n" + COMMON + source)
+    return repository

@@ -1,0 +1,96 @@
+"""Raw photos through preparation, an inverter and the output writer; a rejected photo does not stop the batch.
+
+The inverter here is a seeded stand-in with DualInverter's interface (a random head per image, on
+the tiny 128² generator); DualInverter itself is tested with the training code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib.cbook
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dualinv.data.rejects import read_rejects
+from dualinv.dual.outputs import HeadOutputOptions
+from dualinv.dual.photos import invert_photos
+from dualinv.edit import EditConfig, PartSegmenter
+from dualinv.edit.photos import edit_photos
+from dualinv.errors import NoFaceError
+from dualinv.mesh import read_ply
+from tests.standin_heads import random_head, tiny128_generator
+
+OPTIONS = HeadOutputOptions(frames=2, mesh_resolution=16)
+
+
+class StandInInverter:
+    """DualInverter's interface: a seeded random head per image (seed from the image's mean colour)."""
+
+    def __init__(self) -> None:
+        self.generator = tiny128_generator()
+        self.calls: list[torch.Tensor] = []
+
+    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> SimpleNamespace:
+        self.calls.append(cameras)
+        head = random_head(self.generator, int(images.mean().abs() * 1e4), cameras)
+        mask = torch.zeros(1, 3, 3, 32, 32, dtype=torch.bool)
+        return SimpleNamespace(trigrid=head.trigrid, ws=head.ws, cameras=cameras, occlusion_mask=mask)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> dict[str, Path]:
+    from skimage.data import astronaut
+
+    folder = tmp_path_factory.mktemp("photos")
+    paths = {"astronaut": folder / "astronaut.png", "grace": folder / "grace_hopper.jpg", "blank": folder / "blank.png"}
+    Image.fromarray(astronaut()).save(paths["astronaut"])
+    Path(paths["grace"]).write_bytes(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes())
+    Image.fromarray(np.full((256, 256, 3), 128, np.uint8)).save(paths["blank"])
+    return paths
+
+
+@pytest.mark.slow
+def test_raw_photos_are_prepared_inverted_and_written_and_a_reject_does_not_stop_the_batch(photos, tmp_path) -> None:
+    inverter = StandInInverter()
+    lines: list[str] = []
+    batch = invert_photos([photos["blank"], photos["astronaut"], photos["grace"]], tmp_path, inverter,
+                          stand_in=True, options=OPTIONS, log=lines.append)
+    assert sorted(batch.written) == ["astronaut", "grace_hopper"]
+    assert [(r.source, r.reason) for r in read_rejects(tmp_path / "rejects.csv")] == [("blank.png", "no_face")]
+    assert any("blank.png: rejected (no_face)" in line for line in lines)
+    for stem, directory in batch.written.items():
+        for name in ("input.png", "reconstruction.png", "depth.png", "occlusion.png", "mesh.ply", "mesh.obj",
+                     "index.html", "turntable/turntable.gif", "turntable/turntable.mp4"):
+            assert (directory / name).is_file(), f"{stem}/{name}"
+        assert Image.open(directory / "input.png").size == (512, 512)  # the aligned crop
+        summary = json.loads((directory / "outputs.json").read_text())
+        assert summary["stand_in"] and abs(summary["yaw"]) < 10  # both portraits are frontal
+        assert read_ply(directory / "mesh.ply").vertex_colors is not None
+        assert "STAND-IN" in (directory / "index.html").read_text()
+    # The inverter got the cameras estimated by the preparation, not a default.
+    label = json.loads((tmp_path / "prepared/labels/astronaut.json").read_text())["label"]
+    assert torch.allclose(inverter.calls[0][0].double(), torch.tensor(label, dtype=torch.float64), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_edit_copies_the_reference_cells_into_the_source_and_writes_the_outputs(photos, tmp_path) -> None:
+    inverter = StandInInverter()
+    with PartSegmenter() as segmenter:
+        files = edit_photos(photos["grace"], photos["astronaut"], tmp_path, inverter, segmenter,
+                            EditConfig(part="hair", feather=0, opacity_threshold=0.1), stand_in=True, options=OPTIONS)
+    for name in ("reference.png", "reference_part.png", "part_cells.png", "reconstruction.png", "mesh.ply", "index.html"):
+        assert (tmp_path / name).is_file(), name
+    summary = json.loads((tmp_path / "outputs.json").read_text())
+    assert summary["part"] == "hair" and summary["part_cells"] > 0 and summary["source"].endswith("grace_hopper.jpg")
+    assert files["index"] == tmp_path / "index.html"
+
+
+def test_edit_names_a_rejected_photo(photos, tmp_path) -> None:
+    with pytest.raises(NoFaceError, match="reference photo .*blank.png.*no_face"):
+        edit_photos(photos["astronaut"], photos["blank"], tmp_path, StandInInverter(), segmenter=None,
+                    stand_in=True, options=OPTIONS)

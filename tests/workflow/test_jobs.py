@@ -1,0 +1,153 @@
+"""The glue around each workflow job (dualinv.jobs) and the workflow scripts that use it."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from dualinv import jobs
+from dualinv.config import StudyConfig, merge_overrides, read_yaml
+from dualinv.errors import MissingEntryPointError
+from dualinv.provenance import read_provenance
+
+from tests.conftest import REPO_ROOT
+
+MINI_VALUES = merge_overrides(read_yaml(REPO_ROOT / "config.yaml"), read_yaml(REPO_ROOT / "presets" / "mini.yaml"))
+
+
+class Names(dict):
+    """Snakemake's Namedlist, as far as the scripts use it: attributes and ``get``."""
+
+    __getattr__ = dict.__getitem__
+
+
+def fake_snakemake(tmp_path, **fields):
+    return SimpleNamespace(config=MINI_VALUES, log=[str(tmp_path / "job.log")], rule="test_rule", **fields)
+
+
+def test_a_missing_module_names_the_function():
+    with pytest.raises(MissingEntryPointError, match=r"dualinv\.no_such_package\.run.*module dualinv\.no_such_package"):
+        jobs.entry_point("dualinv.no_such_package.run")
+
+
+def test_a_missing_function_names_the_function():
+    with pytest.raises(MissingEntryPointError, match=r"dualinv\.study\.no_such_function"):
+        jobs.entry_point("dualinv.study.no_such_function")
+
+
+def test_an_existing_function_is_returned():
+    from dualinv.training.segments import segments
+
+    assert jobs.entry_point("dualinv.training.segments.segments") is segments
+
+
+def test_a_broken_dependency_is_not_disguised(tmp_path, monkeypatch):
+    (tmp_path / "brokenpkg").mkdir()
+    (tmp_path / "brokenpkg" / "__init__.py").write_text("import not_installed_anywhere\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="not_installed_anywhere"):
+        jobs.entry_point("brokenpkg.run")
+
+
+def test_job_logs_and_writes_provenance(tmp_path):
+    artifact = tmp_path / "out.json"
+    snakemake = fake_snakemake(tmp_path)
+    with jobs.job(snakemake, artifact, seeds={"segment": 1}) as config:
+        assert isinstance(config, StudyConfig)
+        print("to stdout")
+        artifact.write_text("{}")
+    log = (tmp_path / "job.log").read_text()
+    assert "to stdout" in log and "test_rule" in log
+    record = read_provenance(artifact)
+    assert record["seeds"] == {"training": 0, "evaluation": 0, "synthetic": 0, "segment": 1}
+    assert record["stand_in"] is True
+
+
+def test_a_failed_job_logs_the_traceback_and_writes_no_provenance(tmp_path):
+    artifact = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with jobs.job(fake_snakemake(tmp_path), artifact):
+            raise RuntimeError("boom in the library")
+    assert "RuntimeError: boom in the library" in (tmp_path / "job.log").read_text()
+    assert not (tmp_path / "out.json.provenance.json").exists()
+
+
+def run_script(name, snakemake, monkeypatch):
+    """Run a workflow script with its library call replaced by a recorder; returns (dotted name, kwargs)."""
+    calls = []
+
+    def recorder(dotted_name):
+        return lambda **kwargs: calls.append((dotted_name, kwargs))
+
+    monkeypatch.setattr(jobs, "entry_point", recorder)
+    runpy.run_path(str(REPO_ROOT / "workflow_scripts" / name), init_globals={"snakemake": snakemake})
+    assert len(calls) == 1, "a workflow script calls exactly one library function"
+    return calls[0]
+
+
+def test_train_segment_script_passes_typed_arguments(tmp_path, monkeypatch):
+    from dualinv.training.segments import Segment
+
+    snakemake = fake_snakemake(
+        tmp_path, input=Names(resume=[str(tmp_path / "0.pt")]), output=Names(checkpoint=str(tmp_path / "1.pt")),
+        params=Names(segment=Segment(1, 2, 4)), wildcards=Names(experiment="encoder2", segment="1"))
+    name, kwargs = run_script("train_segment.py", snakemake, monkeypatch)
+    assert name == "dualinv.training.train_segment"
+    assert isinstance(kwargs.pop("config"), StudyConfig)
+    assert kwargs == {"experiment": "encoder2", "start": 2, "stop": 4, "checkpoint_in": tmp_path / "0.pt",
+                      "checkpoint_out": tmp_path / "1.pt"}
+    assert json.loads((tmp_path / "1.pt.provenance.json").read_text())["seeds"]["segment"] == 1
+
+
+def test_first_segment_starts_from_nothing(tmp_path, monkeypatch):
+    from dualinv.training.segments import Segment
+
+    snakemake = fake_snakemake(
+        tmp_path, input=Names(resume=[]), output=Names(checkpoint=str(tmp_path / "0.pt")),
+        params=Names(segment=Segment(0, 0, 2)), wildcards=Names(experiment="encoder1", segment="0"))
+    _, kwargs = run_script("train_segment.py", snakemake, monkeypatch)
+    assert kwargs["checkpoint_in"] is None and kwargs["start"] == 0
+
+
+def test_invert_script_without_checkpoints(tmp_path, monkeypatch):
+    snakemake = fake_snakemake(
+        tmp_path, input=Names(test_set=str(tmp_path / "val")), output=Names(inversions=str(tmp_path / "inv")),
+        wildcards=Names(method="pti", test_set="val"))
+    name, kwargs = run_script("invert_dataset.py", snakemake, monkeypatch)
+    assert name == "dualinv.eval.runners.invert_dataset"
+    assert kwargs["checkpoints"] == [] and kwargs["method"] == "pti" and kwargs["output"] == tmp_path / "inv"
+
+
+def test_table_script_writes_under_its_prefix(tmp_path, monkeypatch):
+    snakemake = fake_snakemake(
+        tmp_path, input=Names(metrics=[str(tmp_path / "a.json")]),
+        output=Names(csv=str(tmp_path / "table3.csv"), md="", tex=""), wildcards=Names(table="3"))
+    name, kwargs = run_script("make_table.py", snakemake, monkeypatch)
+    assert name == "dualinv.eval.tables.write_table"
+    assert kwargs == {"table_number": 3, "metric_files": [tmp_path / "a.json"], "output_prefix": tmp_path / "table3"}
+
+
+def test_every_script_is_glue_around_one_planned_call():
+    planned = {
+        "prepare_images.py": "dualinv.data.prepare_images",
+        "make_synthetic_dataset.py": "dualinv.data.synthetic.make_synthetic_dataset",
+        "split_dataset.py": "dualinv.data.split_dataset",
+        "train_segment.py": "dualinv.training.train_segment",
+        "invert_dataset.py": "dualinv.eval.runners.invert_dataset",
+        "evaluate_method.py": "dualinv.eval.evaluate_method",
+        "make_table.py": "dualinv.eval.tables.write_table",
+        "make_figures.py": "dualinv.eval.figures.make_figures",
+        "finalize_model.py": None,
+    }
+    scripts = sorted(path.name for path in (REPO_ROOT / "workflow_scripts").glob("*.py"))
+    assert scripts == sorted(planned)
+    for script, dotted_name in planned.items():
+        text = (REPO_ROOT / "workflow_scripts" / script).read_text()
+        assert "with job(snakemake" in text, script
+        assert len(text.splitlines()) <= 15, script
+        if dotted_name:
+            assert text.count("entry_point(") == 1 and f'entry_point("{dotted_name}")' in text, script

@@ -1,0 +1,123 @@
+"""The Snakemake workflow: lint, dry runs of every named target, rule shape, envs, profiles."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+
+import pytest
+import yaml
+
+from dualinv.study import TABLES
+from dualinv.training.experiments import EXPERIMENTS
+
+from tests.conftest import REPO_ROOT
+from tests.workflow.snakemake_runs import MINI, copy_repository, job_counts, snakemake
+
+NAMED_TARGETS = ["all", "mini", "figures", *(f"table{table}" for table in TABLES), *EXPERIMENTS]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return copy_repository(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def rules(repo):
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "workflow" / "rule_table.py"), str(repo),
+                           str(repo / "presets" / "mini.yaml")], capture_output=True, text=True, cwd=repo)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("RULES-JSON ")), None)
+    assert line, done.stdout + done.stderr
+    return json.loads(line.removeprefix("RULES-JSON "))
+
+
+def test_lint_is_clean(repo):
+    done = snakemake(repo, "--lint", *MINI)
+    assert done.returncode == 0 and "Congratulations" in done.stdout, done.stdout
+
+
+def test_every_named_target_dry_runs_together(repo):
+    done = snakemake(repo, "-n", *NAMED_TARGETS, *MINI)
+    assert done.returncode == 0, done.stdout
+    counts = job_counts(done.stdout)
+    assert counts["make_table"] == 5 and counts["make_figures"] == 1
+    assert counts["train_segment"] == 2 * sum(experiment.trains for experiment in EXPERIMENTS.values())
+
+
+# Alone, each kind of target: the study targets, and one experiment per branch of experiment_target
+# (trained, assembled from others, per-image optimisation); the test above covers every name together.
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["all", "mini", "figures", *(f"table{table}" for table in TABLES),
+                                    "encoder2", "dual", "pti"])
+def test_each_kind_of_named_target_dry_runs_alone(repo, target):
+    done = snakemake(repo, "-n", target, *MINI)
+    assert done.returncode == 0, done.stdout
+
+
+def test_named_targets_exist(rules):
+    assert set(NAMED_TARGETS) <= set(rules)
+
+
+def test_every_rule_with_an_action_has_log_benchmark_env_and_script(rules):
+    acting = {name: rule for name, rule in rules.items() if rule["has_action"]}
+    assert len(acting) >= 10
+    for name, rule in acting.items():
+        assert rule["log"] and f"/logs/{name}/" in rule["log"][0], name
+        assert rule["benchmark"] and f"/benchmarks/{name}/" in rule["benchmark"], name
+        assert rule["script"] and (REPO_ROOT / "workflow_scripts" / rule["script"].split("/")[-1]).is_file(), name
+        assert rule["conda"], name
+
+
+def test_every_referenced_env_exists_and_follows_pyproject(rules):
+    pins = {dependency.split("=")[0].split(">")[0].split("<")[0]: dependency
+            for dependency in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    referenced = {rule["conda"].split("/")[-1] for rule in rules.values() if rule["conda"]}
+    assert referenced == {"torch.yaml", "prep.yaml"}
+    for name in referenced:
+        env = yaml.safe_load((REPO_ROOT / "envs" / name).read_text())
+        assert set(env) == {"channels", "dependencies"}, name
+        pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+        for requirement in pip:
+            if requirement.startswith("-e"):
+                continue
+            package = requirement.split("=")[0].split(">")[0].split("<")[0]
+            assert pins.get(package) == requirement, f"{name}: {requirement} differs from pyproject {pins.get(package)}"
+
+
+def test_slurm_profile_resources_name_real_rules(rules):
+    profile = yaml.safe_load((REPO_ROOT / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["jobs"] >= 1 and profile["retries"] >= 1
+    assert set(profile["set-resources"]) <= {name for name, rule in rules.items() if rule["has_action"]}
+    assert "cpus_per_task" not in profile["default-resources"]  # it would override cpus_per_gpu
+
+
+def test_test_cluster_profile_only_overrides_test_settings():
+    overrides = yaml.safe_load((REPO_ROOT / "ci" / "slurm-test" / "config.yaml").read_text())
+    assert "default-resources" not in overrides and "executor" not in overrides
+    assert overrides["slurm-status-command"] == "squeue"
+
+
+def test_a_bad_config_fails_the_dry_run_with_the_key_named(repo):
+    (repo / "typo.yaml").write_text("training: {bach_size: 3}\ngenerator: {preset: huge}\n")
+    done = snakemake(repo, "-n", *MINI, "typo.yaml")
+    assert done.returncode != 0
+    assert "training.bach_size" in done.stdout and "generator.preset" in done.stdout, done.stdout
+
+
+def test_mini_target_needs_the_mini_preset(repo):
+    done = snakemake(repo, "-n", "mini", *MINI, "--config", "preset=custom")
+    assert done.returncode != 0 and "--configfile presets/mini.yaml" in done.stdout, done.stdout
+
+
+def test_training_runs_as_a_chain_of_segments(repo):
+    (repo / "five_steps.yaml").write_text("training: {iterations: 5, segment_length: 2}\n")
+    done = snakemake(repo, "-n", "encoder1", *MINI, "five_steps.yaml")
+    assert done.returncode == 0, done.stdout
+    assert job_counts(done.stdout)["train_segment"] == 3 and job_counts(done.stdout)["finalize_model"] == 1
+    models = "results/mini/models/encoder1"
+    assert f"input: results/mini/data/train, results/mini/data/val, {models}/segments/1.pt\n" \
+           f"    output: {models}/segments/2.pt" in done.stdout
+    assert f"input: {models}/segments/2.pt\n    output: {models}/checkpoint.pt" in done.stdout

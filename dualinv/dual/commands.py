@@ -1,9 +1,10 @@
 """``dualinv invert``: aligned portrait crops → 360° heads with the dual encoder (paper §3.4).
 
-For each input it writes ``<out>/<stem>/``: ``reconstruction.png`` (same view), ``depth.png``
-(Encoder 1's depth at the input view, colour-mapped, which defines the occlusion mask),
-``occlusion.png`` (the mask per plane), ``turntable/`` (frames, GIF, MP4, contact sheets) and with
-``--mesh`` ``mesh.ply``; it prints the seconds each inversion took.
+For each input it writes ``<out>/<stem>/`` with :func:`dualinv.dual.outputs.write_head_outputs`
+(``input.png``, ``reconstruction.png`` at the same view, ``depth.png``, ``turntable/`` frames, GIF,
+MP4 and sheets, coloured ``mesh.ply``/``mesh.obj``, ``outputs.json``, ``index.html``) plus
+``occlusion.png`` (the mask O per plane); it prints the seconds each inversion took (encoders,
+mask and stitch).
 
 Inputs must already be aligned 512² crops in the PanoHead convention, with cameras from a
 ``dataset.json`` (``--labels``) or the frontal default. :func:`aligned_inputs` is the one place
@@ -58,38 +59,30 @@ def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list[tuple[s
 
 
 def _invert(args: argparse.Namespace) -> int:
-    from dualinv.camera import orbit_cameras
     from dualinv.dual.invert import DualInverter
-    from dualinv.fileio import save_image
-    from dualinv.mesh import extract_mesh, write_ply
+    from dualinv.dual.outputs import HeadOutputOptions, HeadReport, Panel, write_head_outputs
+    from dualinv.dual.photos import head_of
     from dualinv.occlusion import save_occlusion_debug
-    from dualinv.seeding import make_generator
-    from dualinv.views import colorize_depth, depth_range, render_turntable, trigrid_fields, write_png, write_turntable
+    from dualinv.weights import STAND_IN
 
-    if args.frames < 1 or args.mesh_resolution < 8:
-        raise ConfigError("--frames must be >= 1 and --mesh-resolution >= 8")
+    options = HeadOutputOptions(frames=args.frames, mesh_resolution=args.mesh_resolution)
     inputs = aligned_inputs([Path(photo) for photo in args.photos], Path(args.labels) if args.labels else None)
     inverter = DualInverter.from_checkpoints(args.encoder1, args.encoder2, network=args.network, device=args.device)
-    out = Path(args.out)
+    stand_in = inverter.generator_source.startswith(STAND_IN)
     for stem, image, camera in inputs:
         start = time.perf_counter()
         inversion = inverter.invert(image[None], camera[None])
-        same_view = inverter.render(inversion)
         seconds = time.perf_counter() - start
-        directory = out / stem
-        save_image(directory / "reconstruction.png", same_view["image"][0].clamp(-1, 1))
-        near, far = depth_range(inversion.depth.cpu(), same_view["image_mask"].cpu())
-        write_png(directory / "depth.png", colorize_depth(inversion.depth[0].cpu(), near=near, far=far,
-                                                          mask=same_view["image_mask"][0].cpu()))
+        directory = Path(args.out) / stem
         save_occlusion_debug(inversion.occlusion_mask.cpu(), directory / "occlusion.png")
-        cameras = orbit_cameras(args.frames, device=inverter.device)
-        frames = render_turntable(inverter.generator, inversion.trigrid, inversion.ws, cameras,
-                                  rng=make_generator(0, inverter.device))
-        write_turntable(directory / "turntable", frames)
-        if args.mesh:
-            density, color = trigrid_fields(inverter.generator, inversion.trigrid, inversion.ws)
-            write_ply(directory / "mesh.ply", extract_mesh(density, color=color, resolution=args.mesh_resolution,
-                                                           device=inverter.device))
+        report = HeadReport(f"{stem}: dual-encoder inversion", stand_in=stand_in,
+                            notes=[f"inversion {seconds:.2f} s on {inverter.device}"],
+                            provenance={"photo": str(stem), "camera": camera.tolist(), "seconds": seconds,
+                                        "encoder1": str(args.encoder1), "encoder2": str(args.encoder2),
+                                        "generator": inverter.generator_source})
+        write_head_outputs(directory, inverter.generator, head_of(inversion), report, input_image=image,
+                           panels=[Panel("occlusion.png", "occlusion mask O (XY | XZ | YZ; white = visible)")],
+                           options=options)
         print(f"{stem}: inverted in {seconds:.3f} s/image -> {directory}")
     return 0
 
@@ -106,6 +99,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
                         help=f"frames of the turntable (default {DEFAULT_FRAMES})")
-    parser.add_argument("--mesh", action="store_true", help="also write mesh.ply (marching cubes of the density)")
     parser.add_argument("--mesh-resolution", type=int, default=64, help="marching-cubes grid per side (default 64)")
     parser.set_defaults(func=_invert)

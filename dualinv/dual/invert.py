@@ -56,6 +56,7 @@ class DualInverter:
         encoder_resolution: tuple[int, int],      # input sides of Encoder 1 and Encoder 2
         opacity_threshold: float = 0.5,           # rendered opacity below which a depth pixel is background
         seed: int = 0,                            # seed of the renderer's sample jitter
+        generator_source: str = "given",          # where the generator came from (file, or stand-in + seed)
     ) -> None:
         self.generator = generator
         self.encoder_visible = encoder_visible
@@ -63,6 +64,7 @@ class DualInverter:
         self.encoder_resolution = encoder_resolution
         self.opacity_threshold = opacity_threshold
         self.seed = seed
+        self.generator_source = generator_source
 
     @classmethod
     def from_checkpoints(cls, encoder1: str | Path, encoder2: str | Path, network: str | Path | None = None,
@@ -81,7 +83,7 @@ class DualInverter:
         occluded, settings_occluded, _, _ = load_trained_encoder(encoder2, generator, identity, device)
         return cls(generator, visible, occluded,
                    (settings_visible.encoder_resolution, settings_occluded.encoder_resolution),
-                   settings_visible.occlusion_opacity_threshold, seed)
+                   settings_visible.occlusion_opacity_threshold, seed, identity.source)
 
     @property
     def device(self) -> torch.device:

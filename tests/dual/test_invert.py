@@ -45,11 +45,12 @@ def test_invert_command_writes_every_output(checkpoints, head, tmp_path, capsys)
     save_image(photo, head["image"])
     encoder1, encoder2 = checkpoints
     code = main(["invert", str(photo), "--encoder1", str(encoder1), "--encoder2", str(encoder2),
-                 "--out", str(tmp_path / "out"), "--frames", "3", "--mesh", "--mesh-resolution", "16"])
+                 "--out", str(tmp_path / "out"), "--frames", "3", "--mesh-resolution", "16"])
     assert code == 0
     folder = tmp_path / "out" / "head"
-    for name in ("reconstruction.png", "depth.png", "occlusion.png", "mesh.ply", "turntable/turntable.gif",
-                 "turntable/turntable.mp4", "turntable/sheet.png", "turntable/frames/frame_002.png"):
+    for name in ("input.png", "reconstruction.png", "depth.png", "occlusion.png", "mesh.ply", "mesh.obj",
+                 "turntable/turntable.gif", "turntable/turntable.mp4", "turntable/frames/frame_002.png",
+                 "outputs.json", "index.html"):
         assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
     assert "s/image" in capsys.readouterr().out
 

@@ -155,9 +155,11 @@ def settings_from_study(study, dataset: str | None = None) -> TrainingSettings:
 
     Keys the study schema does not have yet (mirroring, Z+ share and truncation, LPIPS net) keep
     their paper defaults. The dataset defaults to the workflow's training split
-    ``<results>/data/train``; the device is CUDA when available.
+    (``dualinv.study.prepared_dir(study, "train")``); the device is CUDA when available.
     """
     import torch
+
+    from dualinv.study import prepared_dir
 
     training, encoder, generator = study.training, study.encoder, study.generator
     tiny = encoder.width_multiplier < 1
@@ -167,7 +169,7 @@ def settings_from_study(study, dataset: str | None = None) -> TrainingSettings:
     return TrainingSettings(
         generator=GeneratorSource(network=network, preset=generator.preset, seed=training.seed,
                                   neural_rendering_resolution=generator.neural_rendering_resolution),
-        dataset=dataset if dataset is not None else f"{study.output.results}/data/train",
+        dataset=str(dataset if dataset is not None else prepared_dir(study, "train")),
         encoder_preset="tiny" if tiny else "paper", encoder_resolution=encoder.input_resolution,
         loss_resolution=min(256, 4 * encoder.input_resolution) if tiny else 256,
         weights_ir_se50=study.weights.ir_se50, weights_lpips=study.weights.lpips_alex,

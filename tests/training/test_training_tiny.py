@@ -39,7 +39,6 @@ def test_training_lowers_the_same_view_loss(tmp_path):
     assert last < 0.6 * first
 
 
-@pytest.mark.slow
 def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path):
     """Encoder 2 (F stage, occlusion-aware D, lazy R1 in both segments, Ranger + Lookahead, BatchNorm)."""
     settings = tiny_settings(encoder_resolution=32, batch_size=1, r1_every=2)
@@ -62,7 +61,6 @@ def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path):
     assert [row["step"] for row in rows] == [2, 3] and rows[0]["loss_r1"] > 0
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("experiment", ENCODER_EXPERIMENTS)
 def test_every_registry_encoder_builds_and_takes_two_steps(tmp_path, experiment):
     result = train_tiny(experiment, tmp_path / "two.pt", steps=2, zplus_fraction=0.5)
@@ -83,7 +81,6 @@ def test_other_registry_kinds_are_refused_by_name(tmp_path):
                 train_segment(tiny_settings(), name, 0, 1, None, tmp_path / "x.pt")
 
 
-@pytest.mark.slow
 def test_encoder_checkpoint_refuses_another_generator(tmp_path):
     train_tiny("real_wplus", tmp_path / "enc.pt", steps=1)
     other, other_identity = tiny_generator(seed=1)

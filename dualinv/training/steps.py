@@ -56,7 +56,7 @@ def training_batch(components: TrainingComponents, indices: list[int], rng: torc
     is_generated = draws[:, 0] < components.zplus_share
     if bool(is_generated.any()):
         with torch.no_grad():
-            generated = components.zplus_images(cameras[is_generated], rng).float()
+            generated = components.zplus_images(cameras[is_generated], rng).float().clamp(-1, 1)  # image range
         images = images.clone()
         images[is_generated] = fit_side(generated, images.shape[-1])
     mirrored = draws[:, 1] < config.mirror_probability

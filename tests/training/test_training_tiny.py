@@ -27,11 +27,12 @@ def _components(settings, experiment):
 
 @pytest.mark.slow
 def test_training_lowers_the_same_view_loss(tmp_path):
-    """W+ encoder (Eq. 5 losses) on heads the generator can represent: the loss falls clearly in 24 steps."""
+    """Encoder 1 (W+ and F stage, real + Z+ data, Eq. 5) on heads the generator can represent: in 24
+    steps the mean loss of the last 5 steps falls below 0.6 of the first 5 (measured 2.22 -> 0.87)."""
     settings = tiny_settings(encoder_resolution=32, loss_resolution=64, learning_rate=1e-3, batch_size=2,
                              mirror_probability=0.0)
-    train_segment(settings, "real_wplus", 0, 24, None, tmp_path / "run.pt",
-                  components=_components(settings, "real_wplus"))
+    train_segment(settings, "encoder1", 0, 24, None, tmp_path / "run.pt",
+                  components=_components(settings, "encoder1"))
     losses = [row["loss_encoder"] for row in read_loss_log(tmp_path / "run.pt.losses.csv")]
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     print(f"same-view loss: mean of first 5 steps {first:.4f}, of last 5 steps {last:.4f}")

@@ -74,7 +74,7 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
             if bad:
                 raise NonFiniteLossError(
                     f"{experiment.name}: loss term(s) {', '.join(bad)} became non-finite at step {step}; "
-                    f"no update was applied. The last good state is {last_good or 'the initial weights'}. "
+                    f"its failing update was not applied. The last good state is {last_good or 'the initial weights'}. "
                     "Lower the learning rate, disable bf16, or check the input data, then rerun the segment.")
 
         indices = schedule.batch_indices(config.seed, step, config.batch_size, components.dataset_size)

@@ -61,6 +61,14 @@ class PairingError(DualinvError):
     """Renders and targets (or MEAD views) cannot be paired: a file or a view is missing."""
 
 
+class GeneratorMismatchError(CheckpointError):
+    """An encoder checkpoint was trained against a different generator than the one given."""
+
+
+class NonFiniteLossError(DualinvError):
+    """A training loss became NaN or infinite; the last good checkpoint was kept."""
+
+
 class MissingInputsError(DualinvError):
     """Pretrained files or datasets named in the config are absent; every one is listed at once."""
 

@@ -1,0 +1,105 @@
+"""Training iterations/s and dual-inversion s/image, tiny on CPU and (with CUDA) at paper size.
+
+    python benchmarks/training_speed.py [--steps 5] [--experiments encoder1 encoder2] [--skip-paper]
+
+Tiny: the tiny128 PanoHead stand-in, tiny IR-SE encoders at 32², batch 2. Paper (CUDA only): the
+released architecture with seeded stand-in weights, IR-SE50 encoders at 256², batch 3, 512²
+targets, rendering at 64²; peak GPU memory is reported. Weights are random, so the figures are
+speeds only. The first step of each run (allocation, kernel selection) is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from dualinv.camera import camera_at_yaw
+from dualinv.dual.invert import DualInverter
+from dualinv.training.build import build_components, build_generator, build_inversion_encoder
+from dualinv.training.config import GeneratorSource, TrainingSettings, tiny_training_config
+from dualinv.training.experiments import get_experiment
+from dualinv.training.loop import train_segment
+
+
+def targets(generator, count: int, device) -> list[dict]:
+    """Generator renders at yaws within ±40° as a stand-in dataset (CPU tensors)."""
+    rng = torch.Generator(device=device).manual_seed(0)
+    cameras = camera_at_yaw(torch.linspace(-40, 40, count), device=device)
+    with torch.no_grad():
+        z = torch.randn(count, generator.z_dim, generator=rng, device=device)
+        ws = generator.mapping(z, cameras, truncation_psi=0.7)
+        images = torch.cat([generator.render_trigrid(generator.synthesize_trigrid(ws[i:i + 1]), ws[i:i + 1],
+                                                     cameras[i:i + 1], generator=rng)["image"]
+                            for i in range(count)])
+    return [{"image": images[i].clamp(-1, 1).cpu(), "camera": cameras[i].cpu()} for i in range(count)]
+
+
+def iterations_per_second(settings: TrainingSettings, experiment: str, steps: int, generator, identity, data) -> float:
+    components = build_components(settings, get_experiment(experiment), dataset=data, generator=generator,
+                                  identity=identity)
+    with tempfile.TemporaryDirectory() as folder:
+        train_segment(settings, experiment, 0, 1, None, Path(folder) / "warm.pt", components=components)
+        _sync(settings.device)
+        start = time.perf_counter()
+        train_segment(settings, experiment, 1, 1 + steps, Path(folder) / "warm.pt", Path(folder) / "run.pt",
+                      components=components)
+        _sync(settings.device)
+        return steps / (time.perf_counter() - start)
+
+
+def seconds_per_image(settings: TrainingSettings, generator, data, repeats: int) -> float:
+    encoders = [build_inversion_encoder(settings, get_experiment(name), generator, seed).to(settings.device).eval()
+                for seed, name in enumerate(("encoder1", "encoder2"))]
+    inverter = DualInverter(generator, *encoders, (settings.encoder_resolution,) * 2)
+    image, camera = data[0]["image"][None], data[0]["camera"][None]
+    inverter.render(inverter.invert(image, camera))
+    _sync(settings.device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        inverter.render(inverter.invert(image, camera))
+    _sync(settings.device)
+    return (time.perf_counter() - start) / repeats
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def run(label: str, settings: TrainingSettings, experiments: list[str], steps: int) -> None:
+    generator, identity = build_generator(settings.generator, settings.device)
+    data = targets(generator, 2 * settings.batch_size, settings.device)
+    if settings.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    for experiment in experiments:
+        speed = iterations_per_second(settings, experiment, steps, generator, identity, data)
+        print(f"{label}: train {experiment}: {speed:.3f} it/s (batch {settings.batch_size}, {settings.device})")
+    print(f"{label}: dual inversion (both encoders, mask, stitch, same-view render): "
+          f"{seconds_per_image(settings, generator, data, max(1, steps // 2)):.3f} s/image")
+    if settings.device.startswith("cuda"):
+        print(f"{label}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--experiments", nargs="+", default=["encoder1", "encoder2"])
+    parser.add_argument("--skip-paper", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run("tiny/cpu", tiny_training_config(encoder_resolution=32, batch_size=2), args.experiments, args.steps)
+    if torch.cuda.is_available() and not args.skip_paper:
+        paper = TrainingSettings(generator=GeneratorSource(preset="released"), device="cuda", progress=False,
+                                 checkpoint_every=10**9)
+        run("paper/cuda", paper, args.experiments, args.steps)
+        run("paper/cuda bf16", TrainingSettings(**{**paper.__dict__, "bf16": True}), args.experiments, args.steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Typed settings of one encoder training run (paper §4.1 and A.2), validated once at the door.
+
+Defaults are the paper's: batch 3, 500k iterations, Ranger at 1e-4 for encoder and discriminator,
+λ_LPIPS 0.8, λ_L2 1.0, λ_ID 0.5, λ_adv 0.001, discriminator weight 0.5, R1 γ 10 every 16 steps,
+camera and image mirroring. What the experiment registry decides (latent space, F stage,
+discriminator kind, data mix) is *not* repeated here: it comes from the registry entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
+
+from dualinv.errors import ConfigError
+
+GeneratorPreset = Literal["released", "tiny", "tiny128"]
+
+
+@dataclass(frozen=True)
+class GeneratorSource:
+    """Where the frozen PanoHead generator comes from."""
+
+    network: str | None = None
+    """Path of the official ``.pkl``; ``None`` builds a seeded stand-in of ``preset`` (labelled stand-in)."""
+    preset: GeneratorPreset = "released"
+    """Architecture of the stand-in: the release, the tiny fixture (512² output) or ``tiny128`` (2x SR, 128²)."""
+    seed: int = 0
+    """Seed of the stand-in's random weights."""
+    neural_rendering_resolution: int | None = None
+    """Rays per side for volume rendering; ``None`` keeps the generator's own value (64 for the release)."""
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Hyperparameters of the encoder training loop."""
+
+    generator: GeneratorSource = field(default_factory=GeneratorSource)
+    """The generator the encoders invert into (frozen during training)."""
+    dataset: str | None = None
+    """Prepared training dataset (folder with ``dataset.json`` and 512² crops, see dualinv.data)."""
+    encoder_preset: Literal["paper", "tiny"] = "paper"
+    """Encoder size: the paper's IR-SE50 at 256², or a tiny encoder for tests and the mini preset."""
+    weights_ir_se50: str | None = None
+    """ArcFace IR-SE50 file: encoder backbones and identity loss; ``None`` = seeded stand-in."""
+    weights_lpips: str | None = None
+    """torchvision trunk of the LPIPS loss (``lpips_net``); ``None`` = seeded stand-in."""
+    lpips_net: Literal["alex", "vgg"] = "alex"
+    """LPIPS network of the training loss (pSp/TriPlaneNet use AlexNet; docs/encoders.md)."""
+    encoder_resolution: int = 256
+    """Side of the image the encoder sees (pSp/TriPlaneNet: 256)."""
+    loss_resolution: int = 256
+    """Renders and targets are average-pooled to this side before the losses (pSp convention)."""
+    batch_size: int = 3
+    """Images per step (paper §4.1)."""
+    iterations: int = 500_000
+    """Total steps of a full run (paper §4.1)."""
+    learning_rate: float = 1e-4
+    """Ranger learning rate of the encoder and of the discriminator (paper §4.1)."""
+    lambda_lpips: float = 0.8
+    """Weight of LPIPS in Eq. 5/6 (λ1)."""
+    lambda_l2: float = 1.0
+    """Weight of the L2 (MSE) term in Eq. 5/6 (λ2)."""
+    lambda_id: float = 0.5
+    """Weight of the ArcFace identity term in Eq. 5/6 (λ3)."""
+    lambda_adv: float = 0.001
+    """Weight of the encoder's adversarial term in Eq. 6 (λ4)."""
+    lambda_discriminator: float = 0.5
+    """Weight λ of the discriminator objective, Eq. 8."""
+    r1_gamma: float = 10.0
+    """R1 regularisation weight γ (paper A.2)."""
+    r1_every: int = 16
+    """Lazy R1: applied every this many steps (paper A.2)."""
+    mirror_probability: float = 0.5
+    """Probability that a sample's image is flipped and its camera mirrored (paper §4.1)."""
+    zplus_fraction: float = 0.5
+    """Share of Z+ generator samples in a batch when the experiment trains on real + Z+ data."""
+    zplus_truncation_psi: float = 1.0
+    """Truncation of Z+ samples (training inputs and the discriminator's real tri-grids); not given by the paper."""
+    latent_truncation_psi: float = 0.85
+    """Truncation of the Z / Z+ encoders' codes through the mapping (paper A.2)."""
+    occlusion_opacity_threshold: float = 0.5
+    """Rendered opacity below which a depth pixel is background and marks no visible cell (Eq. 3 mask)."""
+    novel_yaw_range_deg: float = 180.0
+    """The image discriminator (ablation d_image) sees renders at yaw uniform in ±this around the front."""
+    seed: int = 0
+    """Base seed; every random draw of step k derives from (seed, k)."""
+    device: str = "cpu"
+    """``cpu`` or ``cuda`` (``cuda:N``)."""
+    bf16: bool = False
+    """Run the forward passes under bfloat16 autocast (losses and optimiser state stay float32)."""
+    checkpoint_every: int = 1000
+    """Steps between checkpoints inside a segment (the segment's last step is always saved)."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("encoder_resolution", "loss_resolution", "batch_size", "iterations", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
+        for name in ("mirror_probability", "zplus_fraction", "occlusion_opacity_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} must lie in [0, 1] (got {getattr(self, name)})")
+        if self.learning_rate <= 0:
+            problems.append(f"learning_rate must be > 0 (got {self.learning_rate})")
+        if self.r1_every < 0:
+            problems.append(f"r1_every must be >= 0 (got {self.r1_every})")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            problems.append(f"device must be 'cpu' or 'cuda[:N]' (got {self.device!r})")
+        if self.encoder_preset not in ("paper", "tiny"):
+            problems.append(f"encoder_preset must be 'paper' or 'tiny' (got {self.encoder_preset!r})")
+        if problems:
+            raise ConfigError("training config: " + "; ".join(problems))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainingSettings":
+        """Build from plain values (YAML), refusing unknown keys by name."""
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"training config: unknown key(s) {unknown}; known keys: {sorted(known)}")
+        values = dict(values)
+        if isinstance(values.get("generator"), dict):
+            generator_known = {item.name for item in fields(GeneratorSource)}
+            bad = sorted(set(values["generator"]) - generator_known)
+            if bad:
+                raise ConfigError(f"training config: unknown key(s) generator.{bad}; known: {sorted(generator_known)}")
+            values["generator"] = GeneratorSource(**values["generator"])
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def hash(self) -> str:
+        """sha256 of the settings that change what a step does (not the run length, device, bar or spacing)."""
+        relevant = {key: value for key, value in self.as_dict().items()
+                    if key not in ("iterations", "device", "progress", "checkpoint_every")}
+        return "sha256:" + hashlib.sha256(json.dumps(relevant, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def tiny_training_config(**overrides) -> TrainingSettings:
+    """Tiny generator and encoders, for tests, benchmarks and the mini preset."""
+    values = dict(generator=GeneratorSource(preset="tiny128", seed=0, neural_rendering_resolution=16),
+                  encoder_preset="tiny", encoder_resolution=64, loss_resolution=64, batch_size=2,
+                  occlusion_opacity_threshold=0.1,  # random tiny generators render opacities of 0.1-0.3
+                  iterations=100, checkpoint_every=50, progress=False)
+    values.update(overrides)
+    return TrainingSettings(**values)
+
+
+def settings_from_study(study, dataset: str | None = None) -> TrainingSettings:
+    """The training settings of a validated study config (``dualinv.config.StudyConfig``).
+
+    Keys the study schema does not have yet (mirroring, Z+ share and truncation, LPIPS net) keep
+    their paper defaults. The dataset defaults to the workflow's training split
+    (``dualinv.study.prepared_dir(study, "train")``); the device is CUDA when available.
+    """
+    import torch
+
+    from dualinv.study import prepared_dir
+
+    training, encoder, generator = study.training, study.encoder, study.generator
+    tiny = encoder.width_multiplier < 1
+    network = generator.network
+    if network is None and generator.preset == "released":
+        network = study.weights.panohead
+    return TrainingSettings(
+        generator=GeneratorSource(network=network, preset=generator.preset, seed=training.seed,
+                                  neural_rendering_resolution=generator.neural_rendering_resolution),
+        dataset=str(dataset if dataset is not None else prepared_dir(study, "train")),
+        encoder_preset="tiny" if tiny else "paper", encoder_resolution=encoder.input_resolution,
+        loss_resolution=min(256, 4 * encoder.input_resolution) if tiny else 256,
+        weights_ir_se50=study.weights.ir_se50, weights_lpips=study.weights.lpips_alex,
+        batch_size=training.batch_size, iterations=training.iterations, learning_rate=training.learning_rate,
+        lambda_lpips=training.lambda_lpips, lambda_l2=training.lambda_l2, lambda_id=training.lambda_id,
+        lambda_adv=training.lambda_adv, lambda_discriminator=training.lambda_discriminator,
+        r1_gamma=training.r1_gamma, r1_every=training.r1_every, bf16=training.bf16,
+        checkpoint_every=training.checkpoint_every, seed=training.seed,
+        device="cuda" if torch.cuda.is_available() else "cpu", progress=False)

@@ -1,0 +1,147 @@
+"""``train_segment``: one stretch of an encoder training run, resumable bit for bit.
+
+A full run (500k steps) is a chain of segments; each starts from the previous segment's checkpoint
+and ends by writing its own. Inside a segment a partial checkpoint (``<checkpoint_out>.partial``) is
+refreshed every ``checkpoint_every`` steps, so a killed job restarts from there instead of from the
+segment's start. Read top to bottom: build, restore, loop (batch → encoder step → D step → log →
+checkpoint), finish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError
+from dualinv.training import schedule
+from dualinv.training.checkpoint import (check_generator, load_training_checkpoint, restore_rng_states,
+                                         rng_states, save_training_checkpoint)
+from dualinv.training.components import TrainingComponents
+from dualinv.training.config import TrainingSettings, settings_from_study
+from dualinv.training.experiments import Experiment, get_experiment
+from dualinv.training.monitor import LossLog, progress_bar
+from dualinv.training.steps import discriminator_step, encoder_step, non_finite_terms, training_batch
+
+if TYPE_CHECKING:
+    from dualinv.config import StudyConfig
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    checkpoint: Path
+    start: int
+    stop: int
+    last_terms: dict[str, float]
+
+
+def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Experiment, start: int, stop: int,
+                  checkpoint_in: str | Path | None, checkpoint_out: str | Path, *,
+                  log_path: str | Path | None = None,
+                  components: TrainingComponents | None = None) -> SegmentResult:
+    """Train ``experiment`` from step ``start`` (the state in ``checkpoint_in``) to ``stop``; write ``checkpoint_out``.
+
+    ``config`` is the training settings or the workflow's ``StudyConfig`` (converted by
+    :func:`settings_from_study`). ``checkpoint_in`` is ``None`` only when ``start == 0``. The loss log defaults to
+    ``<checkpoint_out>.losses.csv``. ``components`` replaces the default build (tests, benchmarks).
+    """
+    if not isinstance(config, TrainingSettings):  # the workflow passes the whole study config
+        config = settings_from_study(config)
+    experiment = get_experiment(experiment) if isinstance(experiment, str) else experiment
+    if experiment.kind != "encoder":
+        raise ConfigError(f"experiment {experiment.name!r} is a {experiment.kind!r}; "
+                          "train_segment trains the encoders of this paper (kind 'encoder') only")
+    if not 0 <= start < stop:
+        raise ConfigError(f"segment [{start}, {stop}) is empty or negative; need 0 <= start < stop")
+    checkpoint_out = Path(checkpoint_out)
+    partial = checkpoint_out.with_name(checkpoint_out.name + ".partial")
+    log = Path(log_path) if log_path is not None else checkpoint_out.with_name(checkpoint_out.name + ".losses.csv")
+
+    if components is None:
+        from dualinv.training.build import build_components
+
+        components = build_components(config, experiment)
+    resume_from, step = _resume_source(checkpoint_in, partial, start, stop)
+    if resume_from is not None:
+        restore_training_state(components, load_training_checkpoint(resume_from), resume_from, step)
+    loss_log = LossLog(log, resume_step=step)
+
+    terms: dict[str, float] = {}
+    last_good = resume_from
+    for step in progress_bar(step, stop, f"{experiment.name} [{start}:{stop}]", config.progress):
+        def check_finite(values: dict[str, float], step: int = step) -> None:
+            bad = non_finite_terms(values)
+            if bad:
+                raise NonFiniteLossError(
+                    f"{experiment.name}: loss term(s) {', '.join(bad)} became non-finite at step {step}; "
+                    f"its failing update was not applied. The last good state is {last_good or 'the initial weights'}. "
+                    "Lower the learning rate, disable bf16, or check the input data, then rerun the segment.")
+
+        indices = schedule.batch_indices(config.seed, step, config.batch_size, components.dataset_size)
+        rng = schedule.step_generator(config.seed, step, "batch", components.device)
+        batch = training_batch(components, indices, rng)
+        terms, heads = encoder_step(components, batch, rng, check_finite)
+        if components.discriminator is not None:
+            terms |= discriminator_step(components, batch, heads, step, rng, check_finite)
+        loss_log.write(step, terms)
+        done = step + 1
+        if done == stop:
+            save_training_checkpoint(checkpoint_out, training_state(components, done))
+            partial.unlink(missing_ok=True)
+        elif done % config.checkpoint_every == 0:
+            save_training_checkpoint(partial, training_state(components, done))
+            last_good = partial
+    return SegmentResult(checkpoint=checkpoint_out, start=start, stop=stop, last_terms=terms)
+
+
+def _resume_source(checkpoint_in, partial: Path, start: int, stop: int) -> tuple[Path | None, int]:
+    """Where this segment's state comes from: its own partial checkpoint if a killed job left one, else the input."""
+    if partial.is_file():
+        step = int(load_training_checkpoint(partial)["step"])
+        if start < step < stop:
+            return partial, step
+    if checkpoint_in is None:
+        if start != 0:
+            raise ConfigError(f"a segment starting at step {start} needs the checkpoint of step {start}")
+        return None, 0
+    return Path(checkpoint_in), start
+
+
+def training_state(components: TrainingComponents, step: int) -> dict[str, Any]:
+    """Everything :func:`restore_training_state` needs to continue at ``step`` exactly."""
+    config = components.config
+    return {
+        "experiment": components.experiment.name,
+        "step": step,
+        "data_position": schedule.data_position(step, config.batch_size),
+        "config": config.as_dict(),
+        "config_hash": config.hash(),
+        "generator": components.generator_identity.as_dict(),
+        "encoder": components.encoder.state_dict(),
+        "discriminator": None if components.discriminator is None else components.discriminator.state_dict(),
+        "encoder_optimiser": components.encoder_optimiser.state_dict(),
+        "discriminator_optimiser": None if components.discriminator_optimiser is None
+        else components.discriminator_optimiser.state_dict(),
+        "rng": rng_states(),
+    }
+
+
+def restore_training_state(components: TrainingComponents, state: dict[str, Any], path: Path, step: int) -> None:
+    """Load a checkpoint into ``components`` after checking it belongs to this run and this step."""
+    config = components.config
+    if state["experiment"] != components.experiment.name:
+        raise CheckpointError(f"{path} belongs to experiment {state['experiment']!r}, "
+                              f"not {components.experiment.name!r}")
+    if int(state["step"]) != step:
+        raise CheckpointError(f"{path} holds step {state['step']}, but this segment starts at step {step}; "
+                              "pass the checkpoint written by the previous segment")
+    if state["config_hash"] != config.hash():
+        raise CheckpointError(f"{path} was written with a different training config ({state['config_hash']}, "
+                              f"now {config.hash()}); resume with the same settings or start a new run")
+    check_generator(state["generator"], components.generator_identity, path)
+    components.encoder.load_state_dict(state["encoder"], strict=True)
+    components.encoder_optimiser.load_state_dict(state["encoder_optimiser"])
+    if components.discriminator is not None:
+        components.discriminator.load_state_dict(state["discriminator"], strict=True)
+        components.discriminator_optimiser.load_state_dict(state["discriminator_optimiser"])
+    restore_rng_states(state["rng"])

@@ -1,0 +1,116 @@
+"""One training step, split into what it does: build the batch, update the encoder, update D.
+
+Each function takes the components and the batch explicitly and returns a dict of named loss terms
+(STYLE.md item 14); none keeps state. Randomness arrives as a ``torch.Generator`` derived from
+(seed, step) by :mod:`dualinv.training.schedule`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from dualinv.training.components import TrainingComponents
+from dualinv.training.inversion_encoder import fit_side
+
+CheckFinite = Callable[[dict[str, float]], None]
+
+
+@dataclass
+class TrainingBatch:
+    """Targets and their cameras for one step."""
+
+    images: torch.Tensor
+    """[B, 3, H, W] in [-1, 1], at the dataset's resolution."""
+    cameras: torch.Tensor
+    """[B, 25] camera labels of the targets."""
+    is_generated: torch.Tensor
+    """[B] bool: which targets are Z+ generator samples rather than real photos."""
+
+
+@dataclass
+class EncodedHeads:
+    """What the encoder made of a batch: codes, tri-grid and the same-view render."""
+
+    ws: torch.Tensor
+    """[B, num_ws, w_dim]."""
+    trigrid: torch.Tensor
+    """[B, 3, D*C, H, W] after the optional F stage."""
+    render: dict[str, torch.Tensor]
+    """The generator's outputs at the input cameras (``image``, ``image_depth``, ``image_mask``...)."""
+
+
+def training_batch(components: TrainingComponents, indices: list[int], rng: torch.Generator) -> TrainingBatch:
+    """Real samples at ``indices``, a share replaced by Z+ generator samples, then mirrored (paper §4.1).
+
+    A Z+ sample keeps the camera of the real sample it replaces, so generated inputs follow the
+    dataset's pose distribution; the render of its Z+ code at that camera is the target (Table 4).
+    """
+    config, device = components.config, components.device
+    images, cameras = components.real_samples(indices)
+    images, cameras = images.to(device), cameras.to(device)
+    draws = torch.rand(images.shape[0], 2, generator=rng, device=device)  # [B, (zplus, mirror)]
+    is_generated = draws[:, 0] < components.zplus_share
+    if bool(is_generated.any()):
+        with torch.no_grad():
+            generated = components.zplus_images(cameras[is_generated], rng).float().clamp(-1, 1)  # image range
+        images = images.clone()
+        images[is_generated] = fit_side(generated, images.shape[-1])
+    mirrored = draws[:, 1] < config.mirror_probability
+    if bool(mirrored.any()):
+        images = torch.where(mirrored[:, None, None, None], images.flip(-1), images)
+        cameras = torch.where(mirrored[:, None], components.mirror_cameras(cameras), cameras)
+    return TrainingBatch(images=images, cameras=cameras, is_generated=is_generated)
+
+
+def encoder_step(components: TrainingComponents, batch: TrainingBatch, rng: torch.Generator,
+                 check_finite: CheckFinite) -> tuple[dict[str, float], EncodedHeads]:
+    """Eq. 5 (reconstruction), plus λ4·softplus(−D(O_π T_enc)) of Eq. 6/7 when the experiment has a D."""
+    config = components.config
+    with components.autocast():
+        ws, trigrid = components.encode(fit_side(batch.images, config.encoder_resolution), batch.cameras, rng)
+        render = components.render(trigrid, ws, batch.cameras, rng)
+        fake_logits = None
+        if components.discriminator is not None:
+            fake, mask = components.discriminator_input(ws, trigrid, render, batch.cameras, rng)
+            fake_logits = components.discriminator(fake, mask).float()
+        total, terms = components.encoder_objective(fit_side(render["image"].float(), config.loss_resolution),
+                                                    fit_side(batch.images, config.loss_resolution),
+                                                    fake_logits=fake_logits)
+    values = {**_floats(terms), "loss_encoder": float(total.detach())}
+    check_finite(values)
+    components.encoder_optimiser.zero_grad(set_to_none=True)
+    total.backward()
+    components.encoder_optimiser.step()
+    return values, EncodedHeads(ws=ws.detach(), trigrid=trigrid.detach(),
+                                render={key: value.detach() for key, value in render.items()})
+
+
+def discriminator_step(components: TrainingComponents, batch: TrainingBatch, heads: EncodedHeads, step: int,
+                       rng: torch.Generator, check_finite: CheckFinite) -> dict[str, float]:
+    """Eq. 8/9 (λ = 0.5): real = Z+ tri-grids (or renders), fake = the detached encoded ones; lazy R1 (A.2)."""
+    discriminator = components.discriminator
+    with components.autocast():
+        fake, fake_mask = components.discriminator_input(heads.ws, heads.trigrid, heads.render, batch.cameras, rng)
+        real, real_mask = components.discriminator_input(None, None, None, batch.cameras, rng)
+        real = real.detach().float().requires_grad_(True)
+        fake_logits = discriminator(fake.detach(), fake_mask).float()
+        real_logits = discriminator(real, real_mask).float()
+    total, terms = components.discriminator_objective(real_logits, fake_logits, step=step, real_inputs=real)
+    values = {**_floats(terms), "loss_discriminator": float(total.detach())}
+    check_finite(values)
+    components.discriminator_optimiser.zero_grad(set_to_none=True)
+    total.backward()
+    components.discriminator_optimiser.step()
+    return values
+
+
+def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def non_finite_terms(terms: dict[str, float]) -> list[str]:
+    return [name for name, value in terms.items() if not math.isfinite(value)]

@@ -1,0 +1,78 @@
+"""Dual-encoder inversion at tiny size: stitching by the occlusion mask, the CLI's outputs, refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dualinv.cli import main
+from dualinv.dual.invert import DualInverter
+from dualinv.fileio import save_image
+from dualinv.occlusion import expand_mask
+
+from tests.training.tiny import rendered_heads, tiny_generator, train_tiny
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("encoders")
+    train_tiny("encoder1", folder / "encoder1.pt", steps=1)
+    train_tiny("encoder2", folder / "encoder2.pt", steps=1)
+    return folder / "encoder1.pt", folder / "encoder2.pt"
+
+
+@pytest.fixture(scope="module")
+def head():
+    return rendered_heads(tiny_generator()[0], 1, seed=5)[0]
+
+
+@pytest.mark.slow
+def test_stitched_trigrid_takes_visible_cells_from_encoder1_and_occluded_from_encoder2(checkpoints, head):
+    inverter = DualInverter.from_checkpoints(*checkpoints)
+    inversion = inverter.invert(head["image"][None], head["camera"][None])
+    occluded = expand_mask(inversion.occlusion_mask)  # [1,3,C*D,H,W]
+    assert 0 < inversion.occlusion_mask.float().mean() < 1  # a frontal view sees some cells, not all
+    assert torch.equal(inversion.trigrid[~occluded], inversion.trigrid_visible[~occluded])
+    assert torch.equal(inversion.trigrid[occluded], inversion.trigrid_occluded[occluded])
+    assert not torch.equal(inversion.trigrid_visible, inversion.trigrid_occluded)
+    render = inverter.render(inversion)
+    assert render["image"].shape == (1, 3, 128, 128) and torch.isfinite(render["image"]).all()
+
+
+@pytest.mark.slow
+def test_invert_command_writes_every_output(checkpoints, head, tmp_path, capsys):
+    photo = tmp_path / "inputs" / "head.png"
+    save_image(photo, head["image"])
+    encoder1, encoder2 = checkpoints
+    code = main(["invert", str(photo), "--encoder1", str(encoder1), "--encoder2", str(encoder2),
+                 "--out", str(tmp_path / "out"), "--frames", "3", "--mesh-resolution", "16"])
+    assert code == 0
+    folder = tmp_path / "out" / "head"
+    for name in ("input.png", "reconstruction.png", "depth.png", "occlusion.png", "mesh.ply", "mesh.obj",
+                 "turntable/turntable.gif", "turntable/turntable.mp4", "turntable/frames/frame_002.png",
+                 "outputs.json", "index.html"):
+        assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
+    assert "s/image" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_invert_refuses_a_network_the_encoders_were_not_trained_with(checkpoints, head, tmp_path, capsys):
+    from dualinv.panohead.checkpoint import save_network
+
+    other = tmp_path / "other.pt"
+    save_network(tiny_generator(seed=1)[0], other)
+    photo = tmp_path / "head.png"
+    save_image(photo, head["image"])
+    encoder1, encoder2 = checkpoints
+    code = main(["invert", str(photo), "--encoder1", str(encoder1), "--encoder2", str(encoder2),
+                 "--out", str(tmp_path / "out"), "--network", str(other)])
+    assert code == 2
+    assert "trained against generator" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_invert_refuses_a_crop_that_is_not_square(tmp_path, capsys):
+    photo = tmp_path / "wide.png"
+    save_image(photo, torch.zeros(3, 64, 96))
+    code = main(["invert", str(photo), "--encoder1", "a.pt", "--encoder2", "b.pt", "--out", str(tmp_path / "o")])
+    assert code == 2 and "96x64 is not a square aligned crop" in capsys.readouterr().err

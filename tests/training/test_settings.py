@@ -1,0 +1,50 @@
+"""Training settings: validation at the door, the hash that guards resume, the study-config bridge."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dualinv.errors import ConfigError
+from dualinv.training.config import TrainingSettings, settings_from_study
+
+
+def test_paper_defaults_match_a2():
+    settings = TrainingSettings()
+    assert (settings.batch_size, settings.iterations, settings.learning_rate) == (3, 500_000, 1e-4)
+    assert (settings.lambda_lpips, settings.lambda_l2, settings.lambda_id) == (0.8, 1.0, 0.5)
+    assert (settings.lambda_adv, settings.lambda_discriminator, settings.r1_gamma, settings.r1_every) == (
+        0.001, 0.5, 10.0, 16)
+
+
+def test_bad_values_and_unknown_keys_are_named():
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainingSettings(batch_size=0)
+    with pytest.raises(ConfigError, match="mirror_probability"):
+        TrainingSettings(mirror_probability=1.5)
+    with pytest.raises(ConfigError, match="lerning_rate"):
+        TrainingSettings.from_dict({"lerning_rate": 1e-3})
+    with pytest.raises(ConfigError, match="generator"):
+        TrainingSettings.from_dict({"generator": {"seeds": 1}})
+
+
+def test_hash_ignores_run_length_and_device_but_not_what_a_step_does():
+    base = TrainingSettings()
+    same = dataclasses.replace(base, iterations=10, device="cuda", progress=False, checkpoint_every=5)
+    assert same.hash() == base.hash()
+    assert dataclasses.replace(base, learning_rate=2e-4).hash() != base.hash()
+    assert dataclasses.replace(base, bf16=True).hash() != base.hash()
+
+
+def test_study_config_becomes_training_settings():
+    from dualinv.config import REPO_ROOT, load_config
+
+    paper = settings_from_study(load_config())
+    study = load_config()
+    assert paper.batch_size == study.training.batch_size and paper.iterations == study.training.iterations
+    assert paper.encoder_preset == "paper" and paper.encoder_resolution == study.encoder.input_resolution
+    assert paper.generator.network == study.weights.panohead
+    assert paper.dataset == f"{study.output.results}/data/train"
+    mini = settings_from_study(load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",)), dataset="x")
+    assert mini.encoder_preset == "tiny" and mini.generator.network is None and mini.dataset == "x"

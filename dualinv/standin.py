@@ -40,17 +40,12 @@ def standin_generator_config(config_name: str = "mini") -> "PanoHeadConfig":
     rendering, and swaps the 512² super-resolution for the 2× one, whose output is 128² (specs/panohead.md §1.2).
     """
     from dualinv.errors import ConfigError
-    from dualinv.panohead.config import SR_MODULE_PREFIX, TINY_INIT_KWARGS, PanoHeadConfig
+    from dualinv.panohead.config import PanoHeadConfig
 
-    if config_name == "tiny":
-        return PanoHeadConfig.tiny()
-    if config_name == "released":
-        return PanoHeadConfig.released()
-    if config_name != "mini":
+    builders = {"mini": PanoHeadConfig.mini, "tiny": PanoHeadConfig.tiny, "released": PanoHeadConfig.released}
+    if config_name not in builders:
         raise ConfigError(f"stand-in generator {config_name!r} is unknown; use one of {list(STANDIN_GENERATORS)}")
-    rendering = {**TINY_INIT_KWARGS["rendering_kwargs"], "superresolution_module": SR_MODULE_PREFIX + "SuperresolutionHybrid2X"}
-    init_kwargs = {**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering}
-    return PanoHeadConfig.from_init_kwargs(init_kwargs, neural_rendering_resolution=16)
+    return builders[config_name]()
 
 
 def standin_generator(config_name: str = "mini", seed: int = 0) -> "PanoHeadGenerator":

@@ -9,9 +9,8 @@ from __future__ import annotations
 import torch
 
 from dualinv.edit import HeadCode
-from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
-from dualinv.panohead.config import TINY_INIT_KWARGS
-from dualinv.standin import build_seeded
+from dualinv.panohead import PanoHeadGenerator
+from dualinv.standin import standin_generator
 
 FRONT_CAMERA = torch.tensor([[1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 2.7, 0, 0, 0, 1,
                               4.2647, 0, 0.5, 0, 4.2647, 0.5, 0, 0, 1]], dtype=torch.float32)
@@ -19,11 +18,8 @@ FRONT_CAMERA = torch.tensor([[1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 2.7, 0, 0, 0, 1
 
 
 def tiny128_generator(seed: int = 0) -> PanoHeadGenerator:
-    rendering = {**TINY_INIT_KWARGS["rendering_kwargs"],
-                 "superresolution_module": "training.superresolution.SuperresolutionHybrid2X"}
-    config = PanoHeadConfig.from_init_kwargs({**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering},
-                                             neural_rendering_resolution=16)
-    return build_seeded(lambda: PanoHeadGenerator(config), seed).eval().requires_grad_(False)
+    """The mini stand-in generator (tiny fixture architecture, 128² output), seeded and frozen."""
+    return standin_generator("mini", seed)
 
 
 @torch.no_grad()

@@ -306,6 +306,18 @@ class PanoHeadConfig:
         """The shrunk architecture of ``shared/fixtures/panohead-tiny`` (tri-grid 32², 12+12 samples, 16²)."""
         return cls.from_init_kwargs(TINY_INIT_KWARGS, neural_rendering_resolution=16)
 
+    @classmethod
+    def mini(cls) -> PanoHeadConfig:
+        """``tiny()`` with the 2x super-resolution head (128² output): the fast CPU stand-in of the mini preset.
+
+        Same tri-grid (32², depth 3), 12 + 12 samples per ray and 16² neural rendering; 16x fewer
+        super-resolution pixels than ``tiny()``'s 512², which is what makes CPU training affordable.
+        """
+        rendering = {**TINY_INIT_KWARGS["rendering_kwargs"],
+                     "superresolution_module": SR_MODULE_PREFIX + "SuperresolutionHybrid2X"}
+        init_kwargs = {**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering}
+        return cls.from_init_kwargs(init_kwargs, neural_rendering_resolution=16)
+
 
 def _rendering_kwargs(**changes: Any) -> dict[str, Any]:
     base = {

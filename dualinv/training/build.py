@@ -15,7 +15,6 @@ from dualinv.encoders import BackboneConfig, EncoderConfig, FeatureStageConfig, 
 from dualinv.errors import ConfigError
 from dualinv.losses import IdentityEmbedder, LossWeights, LPIPSLoss
 from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
-from dualinv.panohead.config import TINY_INIT_KWARGS
 from dualinv.seeding import derive_seed
 from dualinv.standin import build_seeded
 from dualinv.training.checkpoint import GeneratorIdentity
@@ -35,21 +34,10 @@ LATENT_KINDS = {"w+": "w_plus", "z+": "z_plus", "z": "z"}
 
 
 def generator_config(preset: str) -> PanoHeadConfig:
-    """Architecture of a stand-in generator.
+    """Architecture of a stand-in generator: one of :data:`dualinv.standin.STANDIN_GENERATORS`."""
+    from dualinv.standin import standin_generator_config
 
-    ``tiny128`` is the tiny fixture architecture with the 2x super-resolution head (128² output
-    instead of 512²): 16x fewer SR pixels, which is what makes CPU training tests affordable.
-    """
-    if preset == "released":
-        return PanoHeadConfig.released()
-    if preset == "tiny":
-        return PanoHeadConfig.tiny()
-    if preset == "tiny128":
-        rendering = {**TINY_INIT_KWARGS["rendering_kwargs"],
-                     "superresolution_module": "training.superresolution.SuperresolutionHybrid2X"}
-        init_kwargs = {**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering}
-        return PanoHeadConfig.from_init_kwargs(init_kwargs, neural_rendering_resolution=16)
-    raise ConfigError(f"generator.preset must be 'released', 'tiny' or 'tiny128', got {preset!r}")
+    return standin_generator_config(preset)
 
 
 def build_generator(source: GeneratorSource,

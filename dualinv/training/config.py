@@ -15,7 +15,7 @@ from typing import Literal
 
 from dualinv.errors import ConfigError
 
-GeneratorPreset = Literal["released", "tiny", "tiny128"]
+GeneratorPreset = Literal["released", "tiny", "mini"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class GeneratorSource:
     network: str | None = None
     """Path of the official ``.pkl``; ``None`` builds a seeded stand-in of ``preset`` (labelled stand-in)."""
     preset: GeneratorPreset = "released"
-    """Architecture of the stand-in: the release, the tiny fixture (512² output) or ``tiny128`` (2x SR, 128²)."""
+    """Architecture of the stand-in: the release, the tiny fixture (512² output) or ``mini`` (2x SR, 128²)."""
     seed: int = 0
     """Seed of the stand-in's random weights."""
     neural_rendering_resolution: int | None = None
@@ -142,7 +142,7 @@ class TrainingSettings:
 
 def tiny_training_config(**overrides) -> TrainingSettings:
     """Tiny generator and encoders, for tests, benchmarks and the mini preset."""
-    values = dict(generator=GeneratorSource(preset="tiny128", seed=0, neural_rendering_resolution=16),
+    values = dict(generator=GeneratorSource(preset="mini", seed=0, neural_rendering_resolution=16),
                   encoder_preset="tiny", encoder_resolution=64, loss_resolution=64, batch_size=2,
                   occlusion_opacity_threshold=0.1,  # random tiny generators render opacities of 0.1-0.3
                   iterations=100, checkpoint_every=50, progress=False)

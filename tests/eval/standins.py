@@ -12,18 +12,8 @@ import torch
 from dualinv.camera import camera_at_yaw
 from dualinv.data.dataset import write_labels
 from dualinv.fileio import save_image
-from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
-from dualinv.panohead.config import TINY_INIT_KWARGS
-from dualinv.standin import build_seeded
-
-
-def tiny128_generator(seed: int = 0) -> PanoHeadGenerator:
-    """The tiny fixture architecture with ``SuperresolutionHybrid2X`` (128² images), seeded weights."""
-    rendering = {**TINY_INIT_KWARGS["rendering_kwargs"],
-                 "superresolution_module": "training.superresolution.SuperresolutionHybrid2X"}
-    config = PanoHeadConfig.from_init_kwargs({**TINY_INIT_KWARGS, "img_resolution": 128, "rendering_kwargs": rendering},
-                                             neural_rendering_resolution=16)
-    return build_seeded(lambda: PanoHeadGenerator(config), seed).eval().requires_grad_(False)
+from dualinv.panohead import PanoHeadGenerator
+from tests.standin_heads import tiny128_generator  # noqa: F401 (re-exported for the tests here)
 
 
 def write_test_set(root: Path, names: Sequence[str], yaws_deg: Sequence[float] | None = None, side: int = 64,

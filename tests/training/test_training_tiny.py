@@ -1,4 +1,4 @@
-"""The real pipeline at tiny size: tiny128 PanoHead stand-in, tiny IR-SE encoders, Table 6 D, Ranger."""
+"""The real pipeline at tiny size: mini PanoHead stand-in, tiny IR-SE encoders, Table 6 D, Ranger."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_other_registry_kinds_are_refused_by_name(tmp_path):
 def test_encoder_checkpoint_refuses_another_generator(tmp_path):
     train_tiny("real_wplus", tmp_path / "enc.pt", steps=1)
     other, other_identity = tiny_generator(seed=1)
-    with pytest.raises(GeneratorMismatchError, match="stand-in:tiny128:seed=0"):
+    with pytest.raises(GeneratorMismatchError, match="stand-in:mini:seed=0"):
         load_trained_encoder(tmp_path / "enc.pt", other, other_identity)
     encoder, settings, generator, identity = load_trained_encoder(tmp_path / "enc.pt")
     assert identity == tiny_generator(seed=0)[1] and settings.encoder_resolution == 32

@@ -1,4 +1,4 @@
-"""The tiny real pipeline for tests: tiny128 PanoHead stand-in, tiny encoders, rendered targets."""
+"""The tiny real pipeline for tests: mini PanoHead stand-in, tiny encoders, rendered targets."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def rendered_heads(generator, count: int, seed: int = 0, yaw_range: float = 40.0
 @functools.lru_cache(maxsize=4)
 def tiny_generator(seed: int = 0):
     """The tiny128 stand-in generator and its identity (frozen; cached per seed)."""
-    return build_generator(GeneratorSource(preset="tiny128", seed=seed, neural_rendering_resolution=16))
+    return build_generator(GeneratorSource(preset="mini", seed=seed, neural_rendering_resolution=16))
 
 
 def train_tiny(experiment: str, checkpoint_out, steps: int = 1, generator_seed: int = 0, **overrides):

@@ -12,7 +12,6 @@ import torch
 from dualinv.camera import camera_at_yaw
 from dualinv.data.dataset import write_labels
 from dualinv.fileio import save_image
-from dualinv.panohead import PanoHeadGenerator
 from tests.standin_heads import tiny128_generator  # noqa: F401 (re-exported for the tests here)
 
 

@@ -155,8 +155,8 @@ def standin_inverter(device: torch.device | str = "cpu", seed: int = 0):
 
 def network_provenance(sources: NetworkSources, inverter) -> dict:
     """What ``outputs.json`` records about the networks."""
-    standin_encoder = f"{STAND_IN}:tiny:seed={sources.seed}"
-    return {"encoder1": sources.encoder1 or standin_encoder, "encoder2": sources.encoder2 or standin_encoder,
+    standin = {name: f"{STAND_IN}:{name}:tiny:seed={sources.seed}" for name in ENCODER_EXPERIMENTS}
+    return {"encoder1": sources.encoder1 or standin["encoder1"], "encoder2": sources.encoder2 or standin["encoder2"],
             "generator": inverter.generator_source, "device": str(inverter.device),
             "opacity_threshold": inverter.opacity_threshold}
 

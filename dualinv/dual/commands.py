@@ -55,7 +55,7 @@ def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list:
             if key is None:
                 raise DatasetFormatError(f"{labels_file}: no camera for {photo.name!r}")
             camera = torch.from_numpy(labels[key].astype(np.float32))
-        image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float() / 127.5 - 1.0
+        image = torch.from_numpy(np.array(pixels)).permute(2, 0, 1).float() / 127.5 - 1.0
         yaw, pitch = yaw_pitch_from_label(camera)
         inputs.append(AlignedPhoto(photo.stem, str(photo), image, camera, float(yaw[0]), float(pitch[0])))
     return inputs

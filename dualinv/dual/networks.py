@@ -56,8 +56,9 @@ class NetworkSources:
     def __post_init__(self) -> None:
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise ConfigError(f"--device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
-        if self.stand_in and (self.encoder1 or self.encoder2):
-            raise ConfigError("--stand-in builds seeded encoders; do not also give --encoder1/--encoder2")
+        if self.stand_in and (self.encoder1 or self.encoder2 or self.network):
+            raise ConfigError("--stand-in builds seeded encoders and generator; do not also give "
+                              "--encoder1/--encoder2/--network")
         if not self.stand_in and (self.encoder1 is None or self.encoder2 is None):
             raise ConfigError("give both encoder checkpoints (--encoder1 and --encoder2), a study config "
                               "(--config config.yaml), or --stand-in to try the path with seeded stand-in networks")
@@ -73,19 +74,18 @@ def resolve_sources(*, encoder1: str | None = None, encoder2: str | None = None,
 
         study = load_config(configs[0], tuple(configs[1:]))
         u2net = study.weights.u2net
-        if network is None:
-            network = study.generator.network
-            if network is None and study.generator.preset == "released":
-                network = study.weights.panohead
+        trained = {name: str(Path(study.output.results) / "models" / name / "checkpoint.pt")
+                   for name in ENCODER_EXPERIMENTS}
+        untrained = not any(Path(path).is_file() for path in trained.values())
+        if study.preset == STANDIN_PRESET and untrained and not (encoder1 or encoder2 or network):
+            stand_in = True
         if not stand_in:
-            trained = {name: str(Path(study.output.results) / "models" / name / "checkpoint.pt")
-                       for name in ENCODER_EXPERIMENTS}
-            untrained = not any(Path(path).is_file() for path in trained.values())
-            if study.preset == STANDIN_PRESET and untrained and encoder1 is None and encoder2 is None:
-                stand_in, network = True, None
-            else:
-                encoder1 = encoder1 or trained["encoder1"]
-                encoder2 = encoder2 or trained["encoder2"]
+            encoder1 = encoder1 or trained["encoder1"]
+            encoder2 = encoder2 or trained["encoder2"]
+            if network is None:
+                network = study.generator.network
+                if network is None and study.generator.preset == "released":
+                    network = study.weights.panohead
     return NetworkSources(encoder1=encoder1, encoder2=encoder2, network=network, stand_in=stand_in, u2net=u2net,
                           device=device, seed=seed)
 

@@ -118,6 +118,7 @@ def test_a_batch_where_every_photo_is_rejected_fails_and_says_why(photos, tmp_pa
     (["--device", "tpu"], "--device must be 'cpu' or 'cuda[:N]'"),
     ([], "give both encoder checkpoints"),
     (["--stand-in", "--encoder1", "e1.pt"], "do not also give --encoder1"),
+    (["--stand-in", "--network", "g.pkl"], "do not also give --encoder1/--encoder2/--network"),
 ])
 def test_inconsistent_flags_are_refused_before_any_work(photos, tmp_path, capsys, argv, message):
     code = main(["invert", str(photos["astronaut"]), "--out", str(tmp_path / "out"), *argv])

@@ -91,6 +91,7 @@ def test_the_paper_config_names_the_workflow_checkpoints_and_weights_it_lacks(ph
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_the_mini_preset_without_trained_encoders_runs_on_stand_ins_and_no_mesh_skips_the_mesh(
         photos, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

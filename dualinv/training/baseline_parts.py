@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from dualinv.baselines.training_policies import BASELINE_POLICIES, BaselinePolicy
-from dualinv.encoders import E4EConfig, EncoderConfig, GOAEConfig, build_encoder
+from dualinv.encoders import EncoderConfig, GOAEConfig, build_encoder
 from dualinv.encoders.e4e import LatentCodesPool, LatentDiscriminator
 from dualinv.errors import ConfigError
 from dualinv.seeding import derive_seed

@@ -193,7 +193,8 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
 
     baseline, encoder_parameters = None, encoder.parameters()
     if policy is not None:
-        baseline = baseline_training(policy, encoder, generator, seed, device, settings.learning_rate, feature_objective)
+        baseline = baseline_training(policy, encoder, generator, seed, device, settings.learning_rate,
+                                     feature_objective)
         if baseline.feature_optimiser is not None:  # TriPlaneNet v2: the W+ stage and the F stage step apart
             encoder_parameters = encoder.latent.parameters()
     return TrainingComponents(

@@ -103,12 +103,14 @@ def study_generator(config, device: str | torch.device = "cpu") -> tuple[torch.n
     return generator, identity.source
 
 
-def _load_encoder(checkpoint: Path, generator: torch.nn.Module, label: str, device):
-    from dualinv.training.build import load_trained_encoder
+def _load_encoder(checkpoint: Path, generator: torch.nn.Module, label: str, device, experiment: str):
+    """The encoder of ``checkpoint`` and the side of the images it takes (GOAE: the generator's, no downscale)."""
+    from dualinv.training.build import encoder_input_side, load_trained_encoder
     from dualinv.training.checkpoint import GeneratorIdentity
+    from dualinv.training.experiments import get_experiment
 
     encoder, settings, _, _ = load_trained_encoder(checkpoint, generator, GeneratorIdentity.of(generator, label), device)
-    return encoder, settings.encoder_resolution
+    return encoder, encoder_input_side(settings, get_experiment(experiment), generator)
 
 
 def build_method_inverter(experiment, checkpoints: Sequence[Path], generator: torch.nn.Module, generator_label: str,
@@ -120,19 +122,20 @@ def build_method_inverter(experiment, checkpoints: Sequence[Path], generator: to
         raise ConfigError(f"method {experiment.name!r} ({experiment.kind}) needs {expected} checkpoint(s), "
                           f"got {len(checkpoints)}: {[str(path) for path in checkpoints]}")
     if experiment.kind == "encoder":
-        encoder, resolution = _load_encoder(checkpoints[0], generator, generator_label, device)
+        encoder, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
         return EncoderMethod(encoder, generator, resolution, stand_in, seed)
     if experiment.kind == "dual":
         from dualinv.dual.invert import DualInverter
 
-        visible, resolution_visible = _load_encoder(checkpoints[0], generator, generator_label, device)
-        occluded, resolution_occluded = _load_encoder(checkpoints[1], generator, generator_label, device)
+        names = experiment.components
+        visible, resolution_visible = _load_encoder(checkpoints[0], generator, generator_label, device, names[0])
+        occluded, resolution_occluded = _load_encoder(checkpoints[1], generator, generator_label, device, names[1])
         return DualMethod(DualInverter(generator, visible, occluded, (resolution_visible, resolution_occluded), seed),
                           stand_in)
     from dualinv.baselines import build_inverter
 
     if experiment.kind == "baseline_encoder":
-        encoder, resolution = _load_encoder(checkpoints[0], generator, generator_label, device)
+        encoder, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
         return BaselineMethod(build_inverter(experiment.name, generator, encoder=encoder, encoder_resolution=resolution),
                               stand_in, None)
     from dualinv.losses import LPIPSLoss

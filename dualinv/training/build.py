@@ -7,8 +7,11 @@ the tiny test sizes. Nothing here trains; :mod:`dualinv.training.loop` does.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
+from dualinv.baselines.training_policies import BaselinePolicy
 from dualinv.camera import camera_at_yaw, canonical_cameras, mirror_label
 from dualinv.discriminators import DiscriminatorConfig, build_discriminator
 from dualinv.encoders import BackboneConfig, EncoderConfig, FeatureStageConfig, build_encoder
@@ -17,6 +20,7 @@ from dualinv.losses import IdentityEmbedder, LossWeights, LPIPSLoss
 from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
 from dualinv.seeding import derive_seed
 from dualinv.standin import build_seeded
+from dualinv.training.baseline_parts import baseline_training, configured_policy, e4e_encoder, goae_encoder
 from dualinv.training.checkpoint import GeneratorIdentity
 from dualinv.training.components import TrainingComponents
 from dualinv.training.config import GeneratorSource, TrainingSettings
@@ -58,8 +62,6 @@ def build_generator(source: GeneratorSource,
 
 
 def _with_rendering_resolution(config: PanoHeadConfig, resolution: int) -> PanoHeadConfig:
-    import dataclasses
-
     return dataclasses.replace(config, neural_rendering_resolution=int(resolution))
 
 
@@ -68,17 +70,41 @@ def front_camera(device: torch.device | str = "cpu") -> torch.Tensor:
     return canonical_cameras(device=device)["front"][0]
 
 
+def baseline_policy(settings: TrainingSettings, experiment: Experiment) -> BaselinePolicy | None:
+    """The training recipe of a baseline encoder (pSp, e4e, TriPlaneNet v2, GOAE); None for ours."""
+    return configured_policy(experiment.name, settings) if experiment.kind == "baseline_encoder" else None
+
+
+def encoder_input_side(settings: TrainingSettings, experiment: Experiment, generator: PanoHeadGenerator) -> int:
+    """Side of the images an encoder takes: ``encoder_resolution``, but GOAE reads the generator's full
+    resolution (its AFA compares the image with the W+ render at 512², encoders-baselines.md §3.2)."""
+    policy = baseline_policy(settings, experiment)
+    return generator.config.img_resolution if policy is not None and policy.goae is not None \
+        else settings.encoder_resolution
+
+
 def build_inversion_encoder(settings: TrainingSettings, experiment: Experiment, generator: PanoHeadGenerator,
-                            seed: int) -> InversionEncoder:
-    """The registry entry's encoder (latent space, F stage) at paper or tiny size, seeded stand-in weights."""
+                            seed: int) -> torch.nn.Module:
+    """The registry entry's encoder (latent space, F stage) at paper or tiny size, seeded stand-in weights.
+
+    Ours and pSp / TriPlaneNet v2 are an :class:`InversionEncoder` (W+ stage, optional F stage); e4e is one
+    with the e4e latent stage; GOAE is :class:`dualinv.encoders.GOAE`. All have ``encode(image, camera,
+    generator, rng)``.
+    """
     tiny = settings.encoder_preset == "tiny"
+    policy = baseline_policy(settings, experiment)
+    if policy is not None and policy.goae is not None:  # Swin encoder + AFA: no IR-SE body to initialise
+        return goae_encoder(settings, generator, policy, derive_seed(seed, "latent"))
     backbone = TINY_BACKBONE if tiny else BackboneConfig()
     kind = LATENT_KINDS[experiment.latent]
     latent_config = EncoderConfig(kind=kind, backbone=backbone, input_resolution=settings.encoder_resolution,
                                   num_ws=generator.num_ws, w_dim=generator.w_dim, z_dim=generator.z_dim,
                                   truncation_psi=settings.latent_truncation_psi)
     w_avg = generator.backbone.mapping.w_avg if kind == "w_plus" else None
-    latent = build_encoder(latent_config, seed=derive_seed(seed, "latent"), w_avg=w_avg)
+    if policy is not None and policy.e4e is not None:
+        latent = e4e_encoder(latent_config, policy, derive_seed(seed, "latent"), w_avg)
+    else:
+        latent = build_encoder(latent_config, seed=derive_seed(seed, "latent"), w_avg=w_avg)
     feature_stage = None
     if experiment.feature_stage:
         trigrid = generator.config.rendering
@@ -121,6 +147,10 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
     weights = LossWeights(lpips=settings.lambda_lpips, l2=settings.lambda_l2, identity=settings.lambda_id,
                           adversarial=settings.lambda_adv, discriminator=settings.lambda_discriminator,
                           r1_gamma=settings.r1_gamma, r1_interval=settings.r1_every)
+    policy = baseline_policy(settings, experiment)
+    if policy is not None:  # a baseline trains with its own published reconstruction weights
+        recipe = policy.reconstruction
+        weights = dataclasses.replace(weights, lpips=recipe.lpips, l2=recipe.l2, identity=recipe.identity)
     lpips_loss = LPIPSLoss(settings.lpips_net, settings.weights_lpips, seed=derive_seed(seed, "lpips")).to(device)
     identity_embedder = IdentityEmbedder(TINY_BACKBONE if settings.encoder_preset == "tiny" else BackboneConfig(),
                                          settings.weights_ir_se50, seed=derive_seed(seed, "arcface")).to(device)
@@ -133,6 +163,12 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
     def encoder_objective(output, target, fake_logits=None):
         return encoder_loss(output, target, lpips_loss=lpips_loss, identity_embedder=identity_embedder,
                             weights=weights, fake_logits=fake_logits)
+
+    def feature_objective(output, target):  # TriPlaneNet v2's F stage: SmoothL1 in place of L2 (§3.1)
+        total, terms = encoder_loss(output, target, lpips_loss=lpips_loss, identity_embedder=identity_embedder,
+                                    weights=dataclasses.replace(weights, l2=0.0))
+        terms["loss_smooth_l1"] = torch.nn.functional.smooth_l1_loss(output, target)
+        return total + weights.l2 * terms["loss_smooth_l1"], terms
 
     def discriminator_objective(real_logits, fake_logits, *, step, real_inputs):
         return discriminator_loss(real_logits, fake_logits, step=step, real_inputs=real_inputs, weights=weights)
@@ -155,15 +191,22 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
         items = [dataset[index] for index in indices]
         return torch.stack([item["image"] for item in items]), torch.stack([item["camera"] for item in items])
 
+    baseline, encoder_parameters = None, encoder.parameters()
+    if policy is not None:
+        baseline = baseline_training(policy, encoder, generator, seed, device, settings.learning_rate,
+                                     feature_objective)
+        if baseline.feature_optimiser is not None:  # TriPlaneNet v2: the W+ stage and the F stage step apart
+            encoder_parameters = encoder.latent.parameters()
     return TrainingComponents(
         config=settings, experiment=experiment, device=device, generator=generator, generator_identity=identity,
         encoder=encoder, discriminator=discriminator,
-        encoder_optimiser=Ranger(encoder.parameters(), lr=settings.learning_rate),
+        encoder_optimiser=Ranger(encoder_parameters, lr=settings.learning_rate),
         discriminator_optimiser=None if discriminator is None else Ranger(discriminator.parameters(),
                                                                           lr=settings.learning_rate),
         encode=encode, real_samples=real_samples, dataset_size=len(dataset),
         encoder_objective=encoder_objective, discriminator_objective=discriminator_objective,
-        zplus_ws=zplus_ws, occlusion_mask=occluded_cells, novel_cameras=novel_cameras, mirror_cameras=mirror_label)
+        zplus_ws=zplus_ws, occlusion_mask=occluded_cells, novel_cameras=novel_cameras, mirror_cameras=mirror_label,
+        baseline=baseline, encoder_input_side=encoder_input_side(settings, experiment, generator))
 
 
 def _training_dataset(settings: TrainingSettings, dataset):

@@ -48,8 +48,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    encoders = [name for name, experiment in EXPERIMENTS.items() if experiment.kind == "encoder"]
-    parser = subparsers.add_parser("train", help="train an encoder of the paper for one resumable segment",
+    encoders = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]  # ours and the baselines
+    parser = subparsers.add_parser("train", help="train an encoder of the paper or a baseline encoder for one resumable segment",
                                    description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", choices=encoders, help="registry experiment (dualinv.training.EXPERIMENTS)")
     parser.add_argument("--checkpoint-out", required=True, help="checkpoint written at the segment's last step")

@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from dualinv.training.baseline_parts import BaselineTraining
 from dualinv.training.checkpoint import GeneratorIdentity
 from dualinv.training.config import TrainingSettings
 from dualinv.training.experiments import Experiment
@@ -52,6 +53,19 @@ class TrainingComponents:
     """Random cameras for the image-domain discriminator (ablation d_image)."""
     mirror_cameras: Callable[[Tensor], Tensor] | None = None
     """Cameras of x-flipped images (paper §4.1 mirroring)."""
+    baseline: BaselineTraining | None = None
+    """A baseline encoder's recipe and extra state (``dualinv.training.baseline_parts``); None for ours."""
+    encoder_input_side: int | None = None
+    """Side of the images the encoder takes; None = ``config.encoder_resolution`` (GOAE: the generator's)."""
+
+    @property
+    def input_side(self) -> int:
+        return self.config.encoder_resolution if self.encoder_input_side is None else self.encoder_input_side
+
+    def before_step(self, step: int) -> None:
+        """A baseline's progressive stage at ``step`` (e4e deltas, GOAE groups); nothing for our encoders."""
+        if self.baseline is not None:
+            self.baseline.before_step(step)
 
     @property
     def zplus_share(self) -> float:

@@ -84,6 +84,16 @@ class TrainingSettings:
     """Rendered opacity below which a depth pixel is background and marks no visible cell (Eq. 3 mask)."""
     novel_yaw_range_deg: float = 180.0
     """The image discriminator (ablation d_image) sees renders at yaw uniform in ±this around the front."""
+    e4e_progressive_start: int = 20_000
+    """e4e baseline: step at which its first W+ delta switches on (e4e ``--progressive_start``)."""
+    e4e_progressive_step_every: int = 2_000
+    """e4e baseline: steps between switching on successive deltas (``--progressive_step_every``)."""
+    goae_progressive_steps: tuple[int, int, int] = (10_000, 20_000, 30_000)
+    """GOAE baseline: steps at which its coarse, mid and fine query groups switch on (GOAE ``Net``)."""
+    triplanenet_add_feature_stage: int = 20_000
+    """TriPlaneNet v2 baseline: step at which its F stage starts training (``--add_triplanenet``)."""
+    triplanenet_stop_wplus: int = 500_000
+    """TriPlaneNet v2 baseline: step from which its W+ stage is frozen (``--stop_psp``)."""
     seed: int = 0
     """Base seed; every random draw of step k derives from (seed, k)."""
     device: str = "cpu"
@@ -111,6 +121,15 @@ class TrainingSettings:
             problems.append(f"device must be 'cpu' or 'cuda[:N]' (got {self.device!r})")
         if self.encoder_preset not in ("paper", "tiny"):
             problems.append(f"encoder_preset must be 'paper' or 'tiny' (got {self.encoder_preset!r})")
+        object.__setattr__(self, "goae_progressive_steps", tuple(int(v) for v in self.goae_progressive_steps))
+        steps = self.goae_progressive_steps
+        if len(steps) != 3 or list(steps) != sorted(steps) or min(steps) < 0:
+            problems.append(f"goae_progressive_steps must be 3 increasing steps >= 0 (got {list(steps)})")
+        for name in ("e4e_progressive_start", "triplanenet_add_feature_stage", "triplanenet_stop_wplus"):
+            if int(getattr(self, name)) < 0:
+                problems.append(f"{name} must be >= 0 (got {getattr(self, name)})")
+        if self.e4e_progressive_step_every < 1:
+            problems.append(f"e4e_progressive_step_every must be >= 1 (got {self.e4e_progressive_step_every})")
         if problems:
             raise ConfigError("training config: " + "; ".join(problems))
 

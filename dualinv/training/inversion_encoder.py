@@ -47,6 +47,11 @@ class InversionEncoder(nn.Module):
         trigrid = generator.synthesize_trigrid(ws, noise_mode="const")
         if self.feature_stage is None:
             return ws, trigrid
+        return ws, self.refine(image, camera, generator, ws, trigrid, rng)
+
+    def refine(self, image: torch.Tensor, camera: torch.Tensor, generator: nn.Module, ws: torch.Tensor,
+               trigrid: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        """The F stage alone: ``trigrid + F(...)`` for given W+ codes and their tri-grid (A.2, TriPlaneNet v2)."""
         side = image.shape[-1]
         with torch.no_grad():
             cameras = torch.cat([camera, mirror_label(camera)])  # [2B, 25]: input and mirrored views
@@ -55,7 +60,7 @@ class InversionEncoder(nn.Module):
             renders = fit_side(renders.float(), side)
             render, render_mirrored = renders.chunk(2)
         stack = feature_stage_input(image, render, image.flip(-1), render_mirrored)  # [B, 9, r, r]
-        return ws, self.feature_stage(stack, trigrid)
+        return self.feature_stage(stack, trigrid)
 
     def forward(self, image, camera, generator, rng=None):
         return self.encode(image, camera, generator, rng)

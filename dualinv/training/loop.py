@@ -4,7 +4,8 @@ A full run (500k steps) is a chain of segments; each starts from the previous se
 and ends by writing its own. Inside a segment a partial checkpoint (``<checkpoint_out>.partial``) is
 refreshed every ``checkpoint_every`` steps, so a killed job restarts from there instead of from the
 segment's start. Read top to bottom: build, restore, loop (batch → encoder step → D step → log →
-checkpoint), finish.
+checkpoint), finish. Baseline encoders (pSp, e4e, TriPlaneNet v2, GOAE) run through the same loop:
+their recipe sets the progressive stage before each step, and :func:`updates_for` picks their updates.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dualinv.training.components import TrainingComponents
 from dualinv.training.config import TrainingSettings, settings_from_study
 from dualinv.training.experiments import Experiment, get_experiment
 from dualinv.training.monitor import LossLog, progress_bar
-from dualinv.training.steps import discriminator_step, encoder_step, non_finite_terms, training_batch
+from dualinv.training.baseline_steps import updates_for
+from dualinv.training.steps import non_finite_terms, training_batch
 
 if TYPE_CHECKING:
     from dualinv.config import StudyConfig
@@ -48,9 +50,9 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
     if not isinstance(config, TrainingSettings):  # the workflow passes the whole study config
         config = settings_from_study(config)
     experiment = get_experiment(experiment) if isinstance(experiment, str) else experiment
-    if experiment.kind != "encoder":
-        raise ConfigError(f"experiment {experiment.name!r} is a {experiment.kind!r}; "
-                          "train_segment trains the encoders of this paper (kind 'encoder') only")
+    if not experiment.trains:
+        raise ConfigError(f"experiment {experiment.name!r} is a {experiment.kind!r} and has no training stage; "
+                          "train_segment trains the kinds 'encoder' (ours) and 'baseline_encoder'")
     if not 0 <= start < stop:
         raise ConfigError(f"segment [{start}, {stop}) is empty or negative; need 0 <= start < stop")
     checkpoint_out = Path(checkpoint_out)
@@ -65,6 +67,7 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
     if resume_from is not None:
         restore_training_state(components, load_training_checkpoint(resume_from), resume_from, step)
     loss_log = LossLog(log, resume_step=step)
+    update_encoder, update_discriminator = updates_for(components)
 
     terms: dict[str, float] = {}
     last_good = resume_from
@@ -80,9 +83,10 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
         indices = schedule.batch_indices(config.seed, step, config.batch_size, components.dataset_size)
         rng = schedule.step_generator(config.seed, step, "batch", components.device)
         batch = training_batch(components, indices, rng)
-        terms, heads = encoder_step(components, batch, rng, check_finite)
-        if components.discriminator is not None:
-            terms |= discriminator_step(components, batch, heads, step, rng, check_finite)
+        components.before_step(step)
+        terms, heads = update_encoder(components, batch, step, rng, check_finite)
+        if update_discriminator is not None:
+            terms |= update_discriminator(components, batch, heads, step, rng, check_finite)
         loss_log.write(step, terms)
         done = step + 1
         if done == stop:
@@ -122,6 +126,8 @@ def training_state(components: TrainingComponents, step: int) -> dict[str, Any]:
         "encoder_optimiser": components.encoder_optimiser.state_dict(),
         "discriminator_optimiser": None if components.discriminator_optimiser is None
         else components.discriminator_optimiser.state_dict(),
+        "baseline": None if components.baseline is None
+        else {name: part.state_dict() for name, part in components.baseline.stateful().items()},
         "rng": rng_states(),
     }
 
@@ -144,4 +150,11 @@ def restore_training_state(components: TrainingComponents, state: dict[str, Any]
     if components.discriminator is not None:
         components.discriminator.load_state_dict(state["discriminator"], strict=True)
         components.discriminator_optimiser.load_state_dict(state["discriminator_optimiser"])
+    if components.baseline is not None:
+        parts, saved = components.baseline.stateful(), state.get("baseline") or {}
+        if set(saved) != set(parts):
+            raise CheckpointError(f"{path} holds baseline state {sorted(saved)}, but {components.experiment.name!r} "
+                                  f"needs {sorted(parts)}; pass a checkpoint of this experiment")
+        for name, part in parts.items():
+            part.load_state_dict(saved[name])
     restore_rng_states(state["rng"])

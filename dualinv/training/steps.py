@@ -66,12 +66,13 @@ def training_batch(components: TrainingComponents, indices: list[int], rng: torc
     return TrainingBatch(images=images, cameras=cameras, is_generated=is_generated)
 
 
-def encoder_step(components: TrainingComponents, batch: TrainingBatch, rng: torch.Generator,
+def encoder_step(components: TrainingComponents, batch: TrainingBatch, step: int, rng: torch.Generator,
                  check_finite: CheckFinite) -> tuple[dict[str, float], EncodedHeads]:
-    """Eq. 5 (reconstruction), plus λ4·softplus(−D(O_π T_enc)) of Eq. 6/7 when the experiment has a D."""
+    """Eq. 5 (reconstruction), plus λ4·softplus(−D(O_π T_enc)) of Eq. 6/7 when the experiment has a D,
+    plus a baseline's own terms (e4e: delta regularisation and latent adversarial term, §2.2-2.3)."""
     config = components.config
     with components.autocast():
-        ws, trigrid = components.encode(fit_side(batch.images, config.encoder_resolution), batch.cameras, rng)
+        ws, trigrid = components.encode(fit_side(batch.images, components.input_side), batch.cameras, rng)
         render = components.render(trigrid, ws, batch.cameras, rng)
         fake_logits = None
         if components.discriminator is not None:
@@ -80,11 +81,13 @@ def encoder_step(components: TrainingComponents, batch: TrainingBatch, rng: torc
         total, terms = components.encoder_objective(fit_side(render["image"].float(), config.loss_resolution),
                                                     fit_side(batch.images, config.loss_resolution),
                                                     fake_logits=fake_logits)
-    values = {**_floats(terms), "loss_encoder": float(total.detach())}
+        if components.baseline is not None:
+            baseline = components.baseline
+            extra_total, extra_terms = baseline.policy.extra_terms(ws.float(), step, baseline.latent_discriminator)
+            total, terms = total + extra_total, {**terms, **extra_terms}
+    values = {**floats(terms), "loss_encoder": float(total.detach())}
     check_finite(values)
-    components.encoder_optimiser.zero_grad(set_to_none=True)
-    total.backward()
-    components.encoder_optimiser.step()
+    optimise(components.encoder_optimiser, total)
     return values, EncodedHeads(ws=ws.detach(), trigrid=trigrid.detach(),
                                 render={key: value.detach() for key, value in render.items()})
 
@@ -100,15 +103,20 @@ def discriminator_step(components: TrainingComponents, batch: TrainingBatch, hea
         fake_logits = discriminator(fake.detach(), fake_mask).float()
         real_logits = discriminator(real, real_mask).float()
     total, terms = components.discriminator_objective(real_logits, fake_logits, step=step, real_inputs=real)
-    values = {**_floats(terms), "loss_discriminator": float(total.detach())}
+    values = {**floats(terms), "loss_discriminator": float(total.detach())}
     check_finite(values)
-    components.discriminator_optimiser.zero_grad(set_to_none=True)
-    total.backward()
-    components.discriminator_optimiser.step()
+    optimise(components.discriminator_optimiser, total)
     return values
 
 
-def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+def optimise(optimiser: torch.optim.Optimizer, total: torch.Tensor) -> None:
+    """One update of ``optimiser``'s parameters on ``total`` (gradients cleared first)."""
+    optimiser.zero_grad(set_to_none=True)
+    total.backward()
+    optimiser.step()
+
+
+def floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
     return {name: float(value.detach()) for name, value in terms.items()}
 
 

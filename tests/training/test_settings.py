@@ -48,3 +48,21 @@ def test_study_config_becomes_training_settings():
     assert paper.dataset == f"{study.output.results}/data/train"
     mini = settings_from_study(load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",)), dataset="x")
     assert mini.encoder_preset == "tiny" and mini.generator.network is None and mini.dataset == "x"
+
+
+def test_baseline_schedules_default_to_the_published_recipes_and_follow_the_settings():
+    from dualinv.baselines.training_policies import BASELINE_POLICIES
+    from dualinv.training.baseline_parts import configured_policy
+    from dualinv.training.config import TrainingSettings
+
+    for name, policy in BASELINE_POLICIES.items():  # paper defaults: e4e 20k/2k, GOAE 10k/20k/30k, TPv2 20k/500k
+        assert configured_policy(name, TrainingSettings()) == policy
+    short = TrainingSettings(e4e_progressive_start=3, e4e_progressive_step_every=2, goae_progressive_steps=[1, 2, 4],
+                             triplanenet_add_feature_stage=5, triplanenet_stop_wplus=9)
+    assert [configured_policy("e4e", short).stage(step) for step in (2, 3, 4, 5)] == [0, 1, 1, 2]
+    assert [configured_policy("goae", short).stage(step) for step in (0, 1, 3, 4)] == [0, 1, 2, 3]
+    assert configured_policy("triplanenet_v2", short).triplanenet.trains(5) == {
+        "w_plus": True, "feature_stage": True, "discriminator": False}
+    assert configured_policy("triplanenet_v2", short).triplanenet.trains(9)["w_plus"] is False
+    with pytest.raises(ConfigError, match="goae_progressive_steps"):
+        TrainingSettings(goae_progressive_steps=(3, 2, 1))

@@ -16,7 +16,10 @@ from dualinv.training.monitor import read_loss_log
 
 from .tiny import rendered_heads, tiny_generator, tiny_settings, train_tiny
 
-ENCODER_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if experiment.kind == "encoder"]
+TRAINED_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]
+SHORT_BASELINE_SCHEDULES = dict(e4e_progressive_start=1, e4e_progressive_step_every=1, goae_progressive_steps=(0, 1, 1),
+                                triplanenet_add_feature_stage=1)
+"""Baseline stages and phases squeezed into a few steps, so the tiny runs cross them."""
 
 
 def _components(settings, experiment):
@@ -40,31 +43,55 @@ def test_training_lowers_the_same_view_loss(tmp_path):
     assert last < 0.6 * first
 
 
-def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path):
-    """Encoder 2 (F stage, occlusion-aware D, lazy R1 in both segments, Ranger + Lookahead, BatchNorm)."""
-    settings = tiny_settings(encoder_resolution=32, batch_size=1, r1_every=2)
-    train_segment(settings, "encoder2", 0, 4, None, tmp_path / "full.pt", components=_components(settings, "encoder2"))
-    train_segment(settings, "encoder2", 0, 2, None, tmp_path / "a.pt", components=_components(settings, "encoder2"))
+def _assert_same(full, resumed, where: str) -> None:
+    """Nested checkpoint parts (state dicts, optimiser states, pool codes) equal bit for bit."""
+    if isinstance(full, dict):
+        assert full.keys() == resumed.keys(), where
+        for key in full:
+            _assert_same(full[key], resumed[key], f"{where}.{key}")
+    elif isinstance(full, (list, tuple)):
+        assert len(full) == len(resumed), where
+        for index, (a, b) in enumerate(zip(full, resumed)):
+            _assert_same(a, b, f"{where}[{index}]")
+    elif isinstance(full, torch.Tensor):
+        assert torch.equal(full, resumed), where
+    else:
+        assert full == resumed, where
+
+
+@pytest.mark.parametrize("experiment, overrides, crossed", [
+    # Encoder 2: F stage, occlusion-aware D, lazy R1 in both segments, Ranger + Lookahead, BatchNorm
+    ("encoder2", dict(r1_every=2), "loss_r1"),
+    # e4e: stages 0 -> 3 across the cut, latent D (Adam), codes pool, delta regularisation
+    ("e4e", dict(e4e_progressive_start=1, e4e_progressive_step_every=1), "loss_w_d"),
+    # TriPlaneNet v2: the F stage's Ranger starts at the cut (step 2), the W+ stage freezes at step 3
+    pytest.param("triplanenet_v2", dict(triplanenet_add_feature_stage=2, triplanenet_stop_wplus=3), "loss_f_encoder",
+                 marks=pytest.mark.slow),
+])
+def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path, experiment, overrides, crossed):
+    settings = tiny_settings(encoder_resolution=32, batch_size=1, **overrides)
+    train_segment(settings, experiment, 0, 4, None, tmp_path / "full.pt", components=_components(settings, experiment))
+    train_segment(settings, experiment, 0, 2, None, tmp_path / "a.pt", components=_components(settings, experiment))
     torch.manual_seed(999)  # the resumed process starts from another global RNG state
-    train_segment(settings, "encoder2", 2, 4, tmp_path / "a.pt", tmp_path / "b.pt",
-                  components=_components(settings, "encoder2"))
+    train_segment(settings, experiment, 2, 4, tmp_path / "a.pt", tmp_path / "b.pt",
+                  components=_components(settings, experiment))
     full, resumed = load_training_checkpoint(tmp_path / "full.pt"), load_training_checkpoint(tmp_path / "b.pt")
-    for part in ("encoder", "discriminator"):
-        assert full[part].keys() == resumed[part].keys()
-        for name, tensor in full[part].items():
-            assert torch.equal(tensor, resumed[part][name]), f"{part}.{name}"
-    for part in ("encoder_optimiser", "discriminator_optimiser"):  # RAdam moments and Lookahead slow weights
-        for index, state in full[part]["state"].items():
-            for key, value in state.items():
-                assert torch.equal(torch.as_tensor(value), torch.as_tensor(resumed[part]["state"][index][key]))
+    # weights, RAdam moments and Lookahead slow weights, and every baseline part (latent D, pool, 2nd Ranger)
+    for part in ("encoder", "discriminator", "encoder_optimiser", "discriminator_optimiser", "baseline"):
+        _assert_same(full[part], resumed[part], part)
     assert resumed["step"] == 4 and resumed["data_position"] == 4
     rows = read_loss_log(tmp_path / "b.pt.losses.csv")
-    assert [row["step"] for row in rows] == [2, 3] and rows[0]["loss_r1"] > 0
+    assert [row["step"] for row in rows] == [2, 3] and crossed in rows[0]
+    if experiment == "encoder2":
+        assert rows[0]["loss_r1"] > 0
+    if experiment == "triplanenet_v2":  # W+ stage trained at step 2, frozen at step 3
+        assert "loss_encoder" in rows[0] and "loss_encoder" not in rows[1]
 
 
-@pytest.mark.parametrize("experiment", ENCODER_EXPERIMENTS)
+@pytest.mark.parametrize("experiment", TRAINED_EXPERIMENTS)
 def test_every_registry_encoder_builds_and_takes_two_steps(tmp_path, experiment):
-    result = train_tiny(experiment, tmp_path / "two.pt", steps=2, zplus_fraction=0.5)
+    """Every entry with a training stage, ours and the four baseline encoders alike."""
+    result = train_tiny(experiment, tmp_path / "two.pt", steps=2, zplus_fraction=0.5, **SHORT_BASELINE_SCHEDULES)
     state = load_training_checkpoint(tmp_path / "two.pt")
     rows = read_loss_log(tmp_path / "two.pt.losses.csv")
     assert state["step"] == 2 and [row["step"] for row in rows] == [0, 1]
@@ -73,11 +100,20 @@ def test_every_registry_encoder_builds_and_takes_two_steps(tmp_path, experiment)
     assert (state["discriminator"] is not None) == has_discriminator
     assert ("loss_d" in result.last_terms) == has_discriminator
     assert {"loss_l2", "loss_lpips", "loss_id", "loss_encoder"} <= set(result.last_terms)
+    is_baseline = EXPERIMENTS[experiment].kind == "baseline_encoder"
+    assert (state["baseline"] is not None) == is_baseline
+    if experiment == "e4e":  # delta regularisation, latent adversarial term, latent D step, its state
+        assert result.last_terms["loss_delta"] > 0 and {"loss_w_adv", "loss_w_d", "loss_w_r1"} <= set(result.last_terms)
+        assert set(state["baseline"]) == {"latent_discriminator", "latent_discriminator_optimiser", "codes_pool"}
+        assert len(state["baseline"]["codes_pool"]["codes"]) == 2  # one fake code per step (batch 1)
+    if experiment == "triplanenet_v2":  # step 1: W+ and F stage step with their own Ranger optimisers
+        assert {"loss_f_smooth_l1", "loss_f_encoder"} <= set(result.last_terms)
+        assert set(state["baseline"]) == {"feature_optimiser"} and state["baseline"]["feature_optimiser"]["state"]
 
 
 def test_other_registry_kinds_are_refused_by_name(tmp_path):
     for name, experiment in EXPERIMENTS.items():
-        if experiment.kind != "encoder":
+        if not experiment.trains:
             with pytest.raises(ConfigError, match=name):
                 train_segment(tiny_settings(), name, 0, 1, None, tmp_path / "x.pt")
 

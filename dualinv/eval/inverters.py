@@ -97,9 +97,9 @@ class BaselineMethod:
 def study_generator(config, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, str]:
     """The study's frozen generator (as the encoders were trained against it) and its source label."""
     from dualinv.training.build import build_generator
-    from dualinv.training.config import settings_from_study
+    from dualinv.training.config import study_generator_source
 
-    generator, identity = build_generator(settings_from_study(config).generator, device)
+    generator, identity = build_generator(study_generator_source(config), device)
     return generator, identity.source
 
 

@@ -48,3 +48,26 @@ def test_study_config_becomes_training_settings():
     assert paper.dataset == f"{study.output.results}/data/train"
     mini = settings_from_study(load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",)), dataset="x")
     assert mini.encoder_preset == "tiny" and mini.generator.network is None and mini.dataset == "x"
+
+
+def test_one_study_generator_for_data_training_and_evaluation():
+    """Synthetic data, encoder training and evaluation build the same mini stand-in (weights and config)."""
+    import torch
+
+    from dualinv.config import REPO_ROOT, load_config
+    from dualinv.data.synthetic import study_generator as data_generator
+    from dualinv.eval.inverters import study_generator as eval_generator
+    from dualinv.training.build import build_generator
+
+    study = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
+    from_data, _, name = data_generator(study)
+    from_eval, label = eval_generator(study, "cpu")
+    from_training, _ = build_generator(settings_from_study(study).generator)
+    assert name == "mini" and label.startswith("stand-in:mini")
+    assert from_data.config == from_eval.config == from_training.config
+    assert from_training.neural_rendering_resolution == study.generator.neural_rendering_resolution
+    reference = from_training.state_dict()
+    for other in (from_data, from_eval):
+        state = other.state_dict()
+        assert state.keys() == reference.keys()
+        assert all(torch.equal(state[key], reference[key]) for key in reference)

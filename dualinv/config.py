@@ -236,6 +236,10 @@ class EvaluationConfig:
     """Synthesized and encoded images per FID distribution (1k in the paper)."""
     bootstrap_samples: int
     """Resamples for the confidence intervals reported beside each metric."""
+    figure_items: int
+    """Test images per method that get the figure views, a mesh and a stored tri-grid."""
+    mesh_resolution: int
+    """Marching-cubes grid side of the figure meshes (0: none)."""
     seed: int
     """Seed of camera sampling and bootstrap."""
     cameras: CameraConfig

@@ -1,39 +1,41 @@
-"""``dualinv invert``: aligned portrait crops → 360° heads with the dual encoder (paper §3.4).
+"""``dualinv invert``: portrait photos → 360° heads with the dual encoder (paper §3.4, Fig. 1, 9, 12).
 
-For each input it writes ``<out>/<stem>/`` with :func:`dualinv.dual.outputs.write_head_outputs`
-(``input.png``, ``reconstruction.png`` at the same view, ``depth.png``, ``turntable/`` frames, GIF,
-MP4 and sheets, coloured ``mesh.ply``/``mesh.obj``, ``outputs.json``, ``index.html``) plus
-``occlusion.png`` (the mask O per plane); it prints the seconds each inversion took (encoders,
-mask and stitch).
+Raw photos by default: each is prepared (:mod:`dualinv.data`: face, pose, PanoHead crop,
+background; kept under ``<out>/prepared/``), inverted with its estimated camera, and written to
+``<out>/<stem>/`` by :func:`dualinv.dual.outputs.write_head_outputs` (``input.png``,
+``reconstruction.png``, ``depth.png``, ``occlusion.png``, ``turntable/`` GIF + MP4, coloured
+``mesh.ply``/``mesh.obj``, ``outputs.json``, ``index.html``). A photo the preparation rejects is
+reported with its reason (and in ``<out>/rejects.csv``) and the others go on. ``--aligned`` takes
+crops that are already aligned, with cameras from ``--labels dataset.json`` or the frontal one.
 
-Inputs must already be aligned 512² crops in the PanoHead convention, with cameras from a
-``dataset.json`` (``--labels``) or the frontal default. :func:`aligned_inputs` is the one place
-where raw-photo preparation (detection, pose, alignment: ``dualinv.data``) will plug in.
+The networks come from flags, a study config or seeded stand-ins (:mod:`dualinv.dual.networks`).
+The helpers here that add and read the network and output flags are shared with ``dualinv edit``.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dualinv.errors import BadImageError, ConfigError, DatasetFormatError
+from dualinv.errors import BadImageError, ConfigError, DatasetFormatError, DatasetLossError
 
 DEFAULT_FRAMES = 36
+DEFAULT_MESH_RESOLUTION = 64
 
 
-def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(stem, image [3,H,W] in [-1,1], camera [25]) per photo: decoded crops and their cameras.
+def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list:
+    """The :class:`~dualinv.dual.photos.AlignedPhoto` of each aligned square crop (all checked first).
 
     Cameras come from ``labels_file`` (a ``dataset.json``, keyed by file name) or, without one,
-    the canonical front camera. Raw photos are not aligned here (a later issue).
+    the canonical front camera.
     """
-    from dualinv.camera import canonical_cameras
+    from dualinv.camera import canonical_cameras, yaw_pitch_from_label
     from dualinv.data.dataset import read_labels
     from dualinv.data.decode import decode_image
+    from dualinv.dual.photos import AlignedPhoto
 
     labels = None
     if labels_file is not None:
@@ -46,58 +48,105 @@ def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list[tuple[s
         pixels = decode_image(photo)
         if pixels.shape[0] != pixels.shape[1]:
             raise BadImageError(f"{photo}: {pixels.shape[1]}x{pixels.shape[0]} is not a square aligned crop; "
-                                "align it first (dualinv prepare)")
+                                "drop --aligned to prepare raw photos, or align it first (dualinv prepare)")
         camera = front
         if labels is not None:
             key = next((name for name in labels if Path(name).name == photo.name), None)
             if key is None:
                 raise DatasetFormatError(f"{labels_file}: no camera for {photo.name!r}")
             camera = torch.from_numpy(labels[key].astype(np.float32))
-        image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float() / 127.5 - 1.0
-        inputs.append((photo.stem, image, camera))
+        image = torch.from_numpy(np.array(pixels)).permute(2, 0, 1).float() / 127.5 - 1.0
+        yaw, pitch = yaw_pitch_from_label(camera)
+        inputs.append(AlignedPhoto(photo.stem, str(photo), image, camera, float(yaw[0]), float(pitch[0])))
     return inputs
 
 
-def _invert(args: argparse.Namespace) -> int:
-    from dualinv.dual.invert import DualInverter
-    from dualinv.dual.outputs import HeadOutputOptions, HeadReport, Panel, write_head_outputs
-    from dualinv.dual.photos import head_of
-    from dualinv.occlusion import save_occlusion_debug
-    from dualinv.weights import STAND_IN
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags naming the networks (:mod:`dualinv.dual.networks`), the device and the outputs' size."""
+    networks = parser.add_argument_group("networks")
+    networks.add_argument("--encoder1", help="Encoder 1 checkpoint (visible regions; `dualinv train encoder1`)")
+    networks.add_argument("--encoder2", help="Encoder 2 checkpoint (occluded regions; `dualinv train encoder2`)")
+    networks.add_argument("--network", help="PanoHead network (.pkl/.pt); default: the one the encoders recorded")
+    networks.add_argument("--config", action="append", default=[], metavar="YAML",
+                          help="study config (config.yaml); repeat to apply presets, e.g. "
+                               "--config config.yaml --config presets/mini.yaml")
+    networks.add_argument("--stand-in", action="store_true",
+                          help="seeded stand-in encoders and generator (no checkpoints; outputs labelled stand-in)")
+    networks.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    outputs = parser.add_argument_group("outputs")
+    outputs.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
+                         help=f"frames of the 360° turntable (default {DEFAULT_FRAMES})")
+    outputs.add_argument("--mesh-resolution", type=int, default=DEFAULT_MESH_RESOLUTION,
+                         help=f"marching-cubes grid per side (default {DEFAULT_MESH_RESOLUTION})")
+    outputs.add_argument("--no-mesh", action="store_true", help="skip mesh.ply / mesh.obj")
 
-    options = HeadOutputOptions(frames=args.frames, mesh_resolution=args.mesh_resolution)
-    inputs = aligned_inputs([Path(photo) for photo in args.photos], Path(args.labels) if args.labels else None)
-    inverter = DualInverter.from_checkpoints(args.encoder1, args.encoder2, network=args.network, device=args.device)
-    stand_in = inverter.generator_source.startswith(STAND_IN)
-    for stem, image, camera in inputs:
-        start = time.perf_counter()
-        inversion = inverter.invert(image[None], camera[None])
-        seconds = time.perf_counter() - start
-        directory = Path(args.out) / stem
-        save_occlusion_debug(inversion.occlusion_mask.cpu(), directory / "occlusion.png")
-        report = HeadReport(f"{stem}: dual-encoder inversion", stand_in=stand_in,
-                            notes=[f"inversion {seconds:.2f} s on {inverter.device}"],
-                            provenance={"photo": str(stem), "camera": camera.tolist(), "seconds": seconds,
-                                        "encoder1": str(args.encoder1), "encoder2": str(args.encoder2),
-                                        "generator": inverter.generator_source})
-        write_head_outputs(directory, inverter.generator, head_of(inversion), report, input_image=image,
-                           panels=[Panel("occlusion.png", "occlusion mask O (XY | XZ | YZ; white = visible)")],
-                           options=options)
-        print(f"{stem}: inverted in {seconds:.3f} s/image -> {directory}")
+
+def sources_from_args(args: argparse.Namespace):
+    """The :class:`~dualinv.dual.networks.NetworkSources` the flags name (checked, nothing loaded)."""
+    from dualinv.dual.networks import check_sources, resolve_sources
+
+    sources = resolve_sources(encoder1=args.encoder1, encoder2=args.encoder2, network=args.network,
+                              stand_in=args.stand_in, configs=tuple(args.config), device=args.device)
+    check_sources(sources)
+    return sources
+
+
+def output_options_from_args(args: argparse.Namespace):
+    from dualinv.dual.outputs import HeadOutputOptions
+
+    return HeadOutputOptions(frames=args.frames, mesh=not args.no_mesh, mesh_resolution=args.mesh_resolution)
+
+
+def prepare_config(sources):
+    """Preparation settings for ``sources`` (``weights.u2net`` from the config, if any)."""
+    from dualinv.data.background import BackgroundConfig
+    from dualinv.data.prepare import PrepareConfig
+
+    return PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=sources.u2net))
+
+
+def _invert(args: argparse.Namespace) -> int:
+    from dualinv.dual.networks import build_inverter, is_stand_in, network_provenance
+    from dualinv.dual.photos import invert_aligned, invert_photos
+
+    if args.labels and not args.aligned:
+        raise ConfigError("--labels gives the cameras of aligned crops; add --aligned (raw photos get their "
+                          "camera from the estimated pose)")
+    photos = [Path(photo) for photo in args.photos]
+    options = output_options_from_args(args)
+    sources = sources_from_args(args)
+    aligned = aligned_inputs(photos, Path(args.labels) if args.labels else None) if args.aligned else None
+    inverter = build_inverter(sources)
+    stand_in = is_stand_in(sources, inverter)
+    if stand_in:
+        print("dualinv invert: STAND-IN networks (seeded random weights): the outputs show the path, "
+              "not a reconstruction")
+    common = dict(stand_in=stand_in, provenance=network_provenance(sources, inverter), options=options)
+    if aligned is not None:
+        batch = invert_aligned(aligned, args.out, inverter, **common)
+    else:
+        batch = invert_photos(photos, args.out, inverter, prepare=prepare_config(sources), **common)
+    return _summarise(batch, len(photos), Path(args.out))
+
+
+def _summarise(batch, total: int, out_dir: Path) -> int:
+    """Print what happened; 0 when at least one head was written."""
+    if not batch.written:
+        raise DatasetLossError(f"none of the {total} photo(s) could be inverted; the reasons are above and in "
+                               f"{out_dir / 'rejects.csv'}")
+    mean = sum(batch.seconds.values()) / len(batch.seconds)
+    failed = f"; {len(batch.rejects)} rejected (see {out_dir / 'rejects.csv'})" if batch.rejects else ""
+    print(f"{len(batch.written)} of {total} photo(s) inverted, {mean:.3f} s/image on average{failed}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("invert", help="dual-encoder inversion of aligned crops into 360° heads",
+    parser = subparsers.add_parser("invert", help="portrait photos -> 360° heads (dual-encoder inversion)",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("photos", nargs="+", help="aligned square crops (PanoHead convention, 512²)")
-    parser.add_argument("--encoder1", required=True, help="Encoder 1 checkpoint (visible regions, encoder1)")
-    parser.add_argument("--encoder2", required=True, help="Encoder 2 checkpoint (occluded regions, encoder2)")
+    parser.add_argument("photos", nargs="+", help="portrait photos (or aligned crops with --aligned)")
     parser.add_argument("--out", required=True, help="output folder (one sub-folder per photo)")
-    parser.add_argument("--labels", help="dataset.json with the crops' cameras (default: frontal camera)")
-    parser.add_argument("--network", help="PanoHead network (.pkl/.pt); default: the one the encoders recorded")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
-                        help=f"frames of the turntable (default {DEFAULT_FRAMES})")
-    parser.add_argument("--mesh-resolution", type=int, default=64, help="marching-cubes grid per side (default 64)")
+    parser.add_argument("--aligned", action="store_true",
+                        help="the inputs are aligned square crops in the PanoHead convention (skip preparation)")
+    parser.add_argument("--labels", help="with --aligned: dataset.json with the crops' cameras (default: frontal)")
+    add_network_arguments(parser)
     parser.set_defaults(func=_invert)

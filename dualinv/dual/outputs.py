@@ -8,7 +8,8 @@ that has them is complete):
 * ``depth.png``: that render's depth (expected ray distance, colour-mapped: near warm, far cool),
 * ``turntable/``: 360° orbit (``turntable.gif``, ``turntable.mp4``, ``frames/``, ``depth/``,
   contact sheets; :func:`dualinv.views.write_turntable`),
-* ``mesh.ply`` and ``mesh.obj``: marching cubes of the density with vertex colours (paper Fig. 9),
+* ``mesh.ply`` and ``mesh.obj``: marching cubes of the density with vertex colours (paper Fig. 9;
+  skipped with ``HeadOutputOptions(mesh=False)``),
 * extra panels the caller adds (occlusion mask, part masks, ...),
 * ``outputs.json``: the file list, mesh iso-level and provenance; ``index.html``: all of it.
 
@@ -57,6 +58,8 @@ class HeadOutputOptions:
     """Turntable frames over 360°."""
     fps: float = 24.0
     """Turntable GIF/MP4 frame rate."""
+    mesh: bool = True
+    """Extract ``mesh.ply``/``mesh.obj`` (``--no-mesh``: skip the marching cubes)."""
     mesh_resolution: int = 64
     """Marching-cubes grid per side (PanoHead's script uses 512; 64 is seconds on a CPU)."""
     mesh_iso_level: float | Literal["auto"] = "auto"
@@ -151,8 +154,10 @@ def write_head_outputs(directory: str | Path, generator: torch.nn.Module, head: 
                               rng=make_generator(options.seed, device))
     turntable = write_turntable(directory / "turntable", frames, fps=options.fps)
     files.update({f"turntable_{key}": path for key, path in turntable.items()})
-    mesh_files, level, faces = write_mesh_files(directory, generator, head, options)
-    files.update(mesh_files)
+    level = faces = None
+    if options.mesh:
+        mesh_files, level, faces = write_mesh_files(directory, generator, head, options)
+        files.update(mesh_files)
     for panel in panels:
         files[Path(panel.name).stem] = directory / panel.name
         if panel.image is not None:
@@ -167,18 +172,21 @@ def write_head_outputs(directory: str | Path, generator: torch.nn.Module, head: 
     return files
 
 
-def _sections(relative: dict[str, str], panels: Sequence[Panel], level: float, faces: int) -> list[Section]:
+def _sections(relative: dict[str, str], panels: Sequence[Panel], level: float | None, faces: int | None
+              ) -> list[Section]:
     head_tiles = [Tile("aligned input", relative["input"])] if "input" in relative else []
     head_tiles += [Tile("same-view reconstruction", relative["reconstruction"]),
                    Tile("depth at the input view (near warm, far cool)", relative["depth"])]
     head_tiles += [Tile(panel.caption, relative[Path(panel.name).stem]) for panel in panels]
-    return [
+    sections = [
         Section("Input and reconstruction", head_tiles),
         Section("360° turntable", [Tile("turntable (GIF)", relative["turntable_gif"]),
                                    Tile("turntable (MP4)", relative["turntable_mp4"], "video"),
                                    Tile("all frames", relative["turntable_sheet"]),
                                    Tile("depth of all frames", relative["turntable_depth_sheet"])]),
-        Section(f"Mesh ({faces} triangles, σ level {level:.3g})",
-                [Tile("mesh with vertex colours (PLY)", relative["mesh_ply"], "link"),
-                 Tile("mesh with vertex colours (OBJ)", relative["mesh_obj"], "link")]),
     ]
+    if level is not None:
+        sections.append(Section(f"Mesh ({faces} triangles, σ level {level:.3g})",
+                                [Tile("mesh with vertex colours (PLY)", relative["mesh_ply"], "link"),
+                                 Tile("mesh with vertex colours (OBJ)", relative["mesh_obj"], "link")]))
+    return sections

@@ -5,7 +5,8 @@ A layer on top of the dual-encoder inverter: each photo goes through the data pr
 label are kept under ``<out>/prepared/``), the aligned crop and its camera go to
 ``inverter.invert`` (:class:`dualinv.dual.invert.DualInverter` or anything with its interface), and
 the stitched head's files are written by :func:`dualinv.dual.outputs.write_head_outputs` into
-``<out>/<stem>/``. A photo the preparation rejects is recorded in ``<out>/rejects.csv`` with its
+``<out>/<stem>/``. :func:`invert_aligned` is that last loop on its own, for crops that are
+already aligned (``dualinv invert --aligned``). A photo the preparation rejects is recorded in ``<out>/rejects.csv`` with its
 reason, and the others go on. The reference-based edit (§5.3) reuses the same steps.
 """
 
@@ -44,8 +45,9 @@ class AlignedPhoto:
     image: torch.Tensor
     """[3, S, S] in [−1, 1] (background composited as configured)."""
     camera: torch.Tensor
-    """[25] label from the estimated head pose."""
+    """[25] label: from the estimated head pose, or the crop's ``dataset.json``."""
     yaw: float
+    """Dataset yaw in degrees (of the camera)."""
     pitch: float
 
 
@@ -92,15 +94,31 @@ def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: I
                   provenance: dict | None = None, options: HeadOutputOptions = HeadOutputOptions(),
                   prepare: PrepareConfig = PrepareConfig(progress=False), log=print) -> PhotoBatch:
     """Raw photos → ``<out>/<stem>/`` folders (files: :mod:`dualinv.dual.outputs`) + ``rejects.csv``."""
-    from dualinv.occlusion import save_occlusion_debug
-
     out_dir = Path(out_dir)
     _check_unique_stems(photos)
     aligned, rejects = align_photos(photos, out_dir, prepare)
-    batch = PhotoBatch(rejects=rejects)
     for reject in rejects:
         log(f"{reject.source}: rejected ({reject.reason}): {reject.detail}")
     write_rejects(out_dir / REJECTS_FILE, rejects)
+    batch = invert_aligned(aligned, out_dir, inverter, stand_in=stand_in, provenance=provenance, options=options,
+                           log=log)
+    batch.rejects = rejects
+    return batch
+
+
+def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverter: Inverter, *, stand_in: bool,
+                   provenance: dict | None = None, options: HeadOutputOptions = HeadOutputOptions(),
+                   log=print) -> PhotoBatch:
+    """Aligned crops → dual inversion (§3.4) → ``<out>/<stem>/`` with the head outputs and ``occlusion.png``.
+
+    The one loop of ``dualinv invert`` for raw photos (after :func:`align_photos`) and for crops
+    that are already aligned (``--aligned``). Seconds count the inversion only (encoders, mask and
+    stitch), not the outputs.
+    """
+    from dualinv.occlusion import save_occlusion_debug
+
+    out_dir = Path(out_dir)
+    batch = PhotoBatch()
     device = next(inverter.generator.parameters()).device
     for photo in aligned:
         start = time.perf_counter()
@@ -109,7 +127,7 @@ def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: I
         directory = out_dir / photo.stem
         save_occlusion_debug(inversion.occlusion_mask.cpu(), directory / "occlusion.png")
         report = HeadReport(f"{photo.source}: dual-encoder inversion", stand_in=stand_in,
-                            notes=[f"estimated pose: yaw {photo.yaw:+.1f}°, pitch {photo.pitch:+.1f}°",
+                            notes=[f"pose: yaw {photo.yaw:+.1f}°, pitch {photo.pitch:+.1f}°",
                                    f"inversion {batch.seconds[photo.stem]:.2f} s on {device}"],
                             provenance={"photo": photo.source, "yaw": photo.yaw, "pitch": photo.pitch,
                                         "camera": photo.camera.tolist(), "seconds": batch.seconds[photo.stem],
@@ -118,7 +136,7 @@ def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: I
                            panels=[Panel("occlusion.png", "occlusion mask O (XY | XZ | YZ; white = visible)")],
                            options=options)
         batch.written[photo.stem] = directory
-        log(f"{photo.source}: inverted in {batch.seconds[photo.stem]:.3f} s -> {directory / 'index.html'}")
+        log(f"{photo.source}: inverted in {batch.seconds[photo.stem]:.3f} s/image -> {directory / 'index.html'}")
     return batch
 
 

@@ -44,7 +44,7 @@ def test_invert_command_writes_every_output(checkpoints, head, tmp_path, capsys)
     photo = tmp_path / "inputs" / "head.png"
     save_image(photo, head["image"])
     encoder1, encoder2 = checkpoints
-    code = main(["invert", str(photo), "--encoder1", str(encoder1), "--encoder2", str(encoder2),
+    code = main(["invert", str(photo), "--aligned", "--encoder1", str(encoder1), "--encoder2", str(encoder2),
                  "--out", str(tmp_path / "out"), "--frames", "3", "--mesh-resolution", "16"])
     assert code == 0
     folder = tmp_path / "out" / "head"
@@ -64,7 +64,7 @@ def test_invert_refuses_a_network_the_encoders_were_not_trained_with(checkpoints
     photo = tmp_path / "head.png"
     save_image(photo, head["image"])
     encoder1, encoder2 = checkpoints
-    code = main(["invert", str(photo), "--encoder1", str(encoder1), "--encoder2", str(encoder2),
+    code = main(["invert", str(photo), "--aligned", "--encoder1", str(encoder1), "--encoder2", str(encoder2),
                  "--out", str(tmp_path / "out"), "--network", str(other)])
     assert code == 2
     assert "trained against generator" in capsys.readouterr().err
@@ -74,5 +74,6 @@ def test_invert_refuses_a_network_the_encoders_were_not_trained_with(checkpoints
 def test_invert_refuses_a_crop_that_is_not_square(tmp_path, capsys):
     photo = tmp_path / "wide.png"
     save_image(photo, torch.zeros(3, 64, 96))
-    code = main(["invert", str(photo), "--encoder1", "a.pt", "--encoder2", "b.pt", "--out", str(tmp_path / "o")])
+    code = main(["invert", str(photo), "--aligned", "--stand-in", "--out", str(tmp_path / "o")])
     assert code == 2 and "96x64 is not a square aligned crop" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

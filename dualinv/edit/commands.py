@@ -1,0 +1,58 @@
+"""``dualinv edit``: copy a part (hair, face, eyes, ...) from a reference photo's head into a source's (§5.3, Fig. 10).
+
+Both photos are prepared and inverted with the dual encoder, the part is found on the reference
+(:class:`dualinv.edit.parts.PartSegmenter`), lifted into its tri-grid cells and blended into the
+source's tri-grid (:func:`dualinv.edit.photos.edit_photos`). OUT gets the edited head's outputs
+(as ``dualinv invert`` writes them) plus ``reference.png``, ``reference_part.png`` and
+``part_cells.png``. The networks are chosen as for ``dualinv invert`` (flags, ``--config``,
+``--stand-in``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from dualinv.dual.commands import output_options_from_args, prepare_config, sources_from_args
+    from dualinv.dual.networks import build_inverter, is_stand_in, network_provenance
+    from dualinv.edit.parts import PartSegmenter
+    from dualinv.edit.photos import edit_photos
+    from dualinv.edit.transfer import EditConfig
+
+    options = output_options_from_args(args)
+    sources = sources_from_args(args)
+    inverter = build_inverter(sources)
+    # The part is lifted at the opacity the occlusion mask uses: Encoder 1's training setting
+    # (the paper's 0.5), or 0.1 for the faint stand-in heads (dualinv.dual.networks.standin_inverter).
+    config = EditConfig(part=args.part, feather=args.feather, extra_yaws=tuple(args.extra_yaw),
+                        opacity_threshold=inverter.opacity_threshold)
+    stand_in = is_stand_in(sources, inverter)
+    if stand_in:
+        print("dualinv edit: STAND-IN networks (seeded random weights): the outputs show the path, not an edit "
+              "of the real heads")
+    with PartSegmenter() as segmenter:
+        files = edit_photos(args.source, args.reference, args.out, inverter, segmenter, config, stand_in=stand_in,
+                            provenance=network_provenance(sources, inverter), options=options,
+                            prepare=prepare_config(sources))
+    print(f"{args.source} with the {args.part} of {args.reference} -> {files['index']}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from dualinv.dual.commands import add_network_arguments
+    from dualinv.edit.parts import SUPPORTED_PARTS
+
+    parser = subparsers.add_parser("edit", help="copy a part from a reference photo's 3D head into a source's",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", metavar="OUT", help="output folder of the edited head")
+    parser.add_argument("--source", required=True, help="photo whose head is edited")
+    parser.add_argument("--reference", required=True, help="photo whose part is copied")
+    parser.add_argument("--part", required=True, choices=SUPPORTED_PARTS, help="the part to copy")
+    parser.add_argument("--feather", type=int, default=2,
+                        help="texels of the linear blend on each side of the part's border (0: hard copy; default 2)")
+    parser.add_argument("--extra-yaw", type=float, action="append", default=[], metavar="DEG",
+                        help="also segment a render of the reference at this yaw (repeatable), to reach the "
+                             "part's sides and back")
+    add_network_arguments(parser)
+    parser.set_defaults(func=_edit)

@@ -19,7 +19,7 @@ test: install
 	$(BIN)/python -m pytest
 
 demo: install
-	$(BIN)/dualinv panohead render --network ../shared/fixtures/panohead-tiny/network-tiny.pkl --seeds 0-1 --out results/demo/panohead-tiny
+	$(BIN)/python -m snakemake mini --cores 2 --configfile presets/mini.yaml
 
 benchmark: install
 	$(BIN)/python benchmarks/panohead_speed.py

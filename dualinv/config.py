@@ -101,10 +101,11 @@ class DataConfig:
 class GeneratorConfig:
     """The frozen PanoHead generator everything inverts into."""
 
-    preset: Literal["released", "tiny"]
-    """Architecture: the released network or the tiny test configuration."""
+    preset: Literal["released", "mini", "tiny"]
+    """Architecture: the released network, ``mini`` (the fast CPU stand-in of :mod:`dualinv.standin`) or
+    ``tiny`` (the 512² test fixture architecture)."""
     network: str | None
-    """Network pickle; ``None`` = ``weights.panohead`` for ``released``, a seeded stand-in for ``tiny``."""
+    """Network pickle; ``None`` = ``weights.panohead`` for ``released``, a seeded stand-in otherwise."""
     neural_rendering_resolution: int | None
     """Rays per side for volume rendering; ``None`` keeps the network's own (64 for the release)."""
 
@@ -147,12 +148,74 @@ class TrainingConfig:
     """R1 regularisation weight γ."""
     r1_every: int
     """Lazy R1 interval in steps."""
+    mirror_probability: float
+    """Probability that a sample's image is flipped and its camera mirrored (paper §4.1)."""
+    zplus_fraction: float
+    """Share of Z+ generator samples in a batch of the real + Z+ experiments (paper A.2)."""
+    zplus_truncation_psi: float
+    """Truncation of the Z+ samples (not given by the paper; 1 = none)."""
+    occlusion_opacity_threshold: float
+    """Rendered opacity below which a depth pixel marks no visible cell (Eq. 3); ~0.1 for stand-ins."""
+    lpips_net: Literal["alex", "vgg"]
+    """LPIPS trunk of the training loss."""
+    loss_resolution: int
+    """Side renders and targets are pooled to before the losses."""
     bf16: bool
     """bfloat16 autocast for forward passes (losses and optimiser state stay float32)."""
     checkpoint_every: int
     """Steps between checkpoints inside a segment (its last step is always saved)."""
     seed: int
     """Base seed; every random draw derives from (seed, experiment, step)."""
+
+
+@dataclass(frozen=True)
+class WOptimSettings:
+    """W+ optimisation baseline (``dualinv.baselines.WOptimConfig``; PanoHead ``project``)."""
+
+    steps: int
+    """Optimisation steps per image."""
+    learning_rate: float
+    """Peak Adam learning rate."""
+    w_avg_samples: int
+    """z samples behind ``w_avg`` and ``w_std``."""
+    lambda_mse: float
+    """Weight of the pixel MSE."""
+    lambda_lpips: float
+    """Weight of LPIPS (VGG)."""
+    lambda_w_norm: float
+    """Weight of ``mean((ws - w_avg)^2)``."""
+    lpips_resolution: int
+    """Side LPIPS is computed at."""
+    seed: int
+    """Seed of the ``w_avg`` samples, the code noise and the renderer's jitter."""
+
+
+@dataclass(frozen=True)
+class PTISettings:
+    """Pivotal tuning baseline (``dualinv.baselines.PTIConfig``; PanoHead ``project_pti``)."""
+
+    pivot_steps: int
+    """W+ pivot steps per image (the ``w_optim`` loop)."""
+    steps: int
+    """Generator tuning steps per image."""
+    learning_rate: float
+    """Constant Adam learning rate of the generator."""
+    lambda_mse: float
+    """Weight of the pixel MSE."""
+    lambda_lpips: float
+    """Weight of LPIPS."""
+    seed: int
+    """Seed of the renderer's jitter during tuning."""
+
+
+@dataclass(frozen=True)
+class BaselinesConfig:
+    """The per-image optimisation baselines (docs/baselines.md)."""
+
+    w_optim: WOptimSettings
+    """W+ optimisation, also PTI's pivot loop (with ``pti.pivot_steps``)."""
+    pti: PTISettings
+    """Pivotal tuning."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +236,10 @@ class EvaluationConfig:
     """Synthesized and encoded images per FID distribution (1k in the paper)."""
     bootstrap_samples: int
     """Resamples for the confidence intervals reported beside each metric."""
+    figure_items: int
+    """Test images per method that get the figure views, a mesh and a stored tri-grid."""
+    mesh_resolution: int
+    """Marching-cubes grid side of the figure meshes (0: none)."""
     seed: int
     """Seed of camera sampling and bootstrap."""
     cameras: CameraConfig
@@ -235,6 +302,7 @@ class StudyConfig:
     generator: GeneratorConfig
     encoder: EncoderConfig
     training: TrainingConfig
+    baselines: BaselinesConfig
     evaluation: EvaluationConfig
     experiments: tuple[str, ...]
     """Registry names (``dualinv.training.EXPERIMENTS``) that ``all`` runs."""

@@ -147,8 +147,11 @@ def check_inputs(config: StudyConfig) -> None:
             "or try the CPU demo: snakemake mini --cores 2 --configfile presets/mini.yaml")
 
 
-def public_domain_photos_dir() -> str:
-    """scikit-image's bundled sample images (public domain; ``astronaut.png`` is a portrait), no download."""
+def public_domain_photos() -> list[str]:
+    """The public-domain portraits bundled with installed packages (no download): scikit-image's
+    ``astronaut.png`` (Eileen Collins, NASA) and matplotlib's ``grace_hopper.jpg`` (US Navy)."""
+    import matplotlib
     import skimage
 
-    return str(Path(skimage.__file__).parent / "data")
+    return [str(Path(skimage.__file__).parent / "data" / "astronaut.png"),
+            str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")]

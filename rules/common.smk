@@ -14,7 +14,7 @@ from dualinv.study import (
     TABLE_TEST_SETS,
     check_inputs,
     prepared_dir,
-    public_domain_photos_dir,
+    public_domain_photos,
     datasets_with_source,
     required_checkpoints,
     study_evaluations,
@@ -143,7 +143,7 @@ def mini_targets(wildcards):
     return study_targets() + [path for name in EXPERIMENTS for path in experiment_target(name)]
 
 
-def photos_dir(name):
-    """Folder of raw photos of a ``photos`` dataset; scikit-image's data folder for ``public_domain``."""
+def photos_of(name):
+    """The raw photos of a dataset: its folder (``photos``) or the bundled portraits (``public_domain``)."""
     dataset = getattr(STUDY.data, name)
-    return public_domain_photos_dir() if dataset.source == "public_domain" else dataset.path
+    return public_domain_photos() if dataset.source == "public_domain" else [dataset.path]

@@ -3,7 +3,7 @@
 
 rule prepare_images:
     input:
-        photos=lambda wildcards: photos_dir(wildcards.source_dataset),
+        photos=lambda wildcards: photos_of(wildcards.source_dataset),
     output:
         dataset=directory(f"{R}/data/{{source_dataset}}"),
     log:

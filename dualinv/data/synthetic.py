@@ -225,34 +225,17 @@ def render_synthetic_dataset(generator: PanoHeadGenerator, out_dir: str | Path, 
 
 
 def study_generator(config: Any) -> tuple[PanoHeadGenerator, str, str]:
-    """The generator a study config names, with its provenance and architecture name.
+    """The study's generator (the one the encoders train against and the evaluation renders with:
+    ``dualinv.training.config.study_generator_source`` + ``dualinv.training.build.build_generator``),
+    with its weights provenance and the architecture name recorded in ``synthetic.json``."""
+    from dualinv.training.build import build_generator
+    from dualinv.training.config import study_generator_source
+    from dualinv.weights import weights_provenance
 
-    ``generator.network`` (or ``weights.panohead`` for the released preset) is loaded when set;
-    otherwise a seeded stand-in: ``mini`` (128² super-resolution, fast on CPU) for the ``tiny``
-    preset, the released architecture for ``released``. ``generator.neural_rendering_resolution``
-    overrides the network's own when set.
-    """
-    import dataclasses
-
-    from dualinv.panohead import PanoHeadGenerator, load_network
-    from dualinv.standin import standin_generator
-    from dualinv.weights import require_weights, weights_provenance
-
-    settings = config.generator
-    path = settings.network if settings.network is not None else (
-        config.weights.panohead if settings.preset == "released" else None)
-    if path is not None:
-        path = require_weights("panohead", path)
-        generator, name = load_network(path), f"network:{Path(path).name}"
-    else:
-        name = "mini" if settings.preset == "tiny" else "released"
-        generator = standin_generator(name, seed=0)
-    resolution = settings.neural_rendering_resolution
-    if resolution is not None and resolution != generator.neural_rendering_resolution:
-        resized = PanoHeadGenerator(dataclasses.replace(generator.config, neural_rendering_resolution=resolution))
-        resized.load_state_dict(generator.state_dict())
-        generator = resized.eval().requires_grad_(False)
-    return generator, weights_provenance("panohead", path), name
+    source = study_generator_source(config)
+    generator, _ = build_generator(source)
+    name = f"network:{Path(source.network).name}" if source.network is not None else source.preset
+    return generator, weights_provenance("panohead", source.network), name
 
 
 def make_synthetic_dataset(output: str | Path, config: Any) -> SyntheticSummary:

@@ -83,9 +83,9 @@ def resolve_sources(*, encoder1: str | None = None, encoder2: str | None = None,
             encoder1 = encoder1 or trained["encoder1"]
             encoder2 = encoder2 or trained["encoder2"]
             if network is None:
-                network = study.generator.network
-                if network is None and study.generator.preset == "released":
-                    network = study.weights.panohead
+                from dualinv.training.config import study_generator_source
+
+                network = study_generator_source(study).network
     return NetworkSources(encoder1=encoder1, encoder2=encoder2, network=network, stand_in=stand_in, u2net=u2net,
                           device=device, seed=seed)
 

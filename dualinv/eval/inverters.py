@@ -97,9 +97,9 @@ class BaselineMethod:
 def study_generator(config, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, str]:
     """The study's frozen generator (as the encoders were trained against it) and its source label."""
     from dualinv.training.build import build_generator
-    from dualinv.training.config import settings_from_study
+    from dualinv.training.config import study_generator_source
 
-    generator, identity = build_generator(settings_from_study(config).generator, device)
+    generator, identity = build_generator(study_generator_source(config), device)
     return generator, identity.source
 
 
@@ -142,5 +142,25 @@ def build_method_inverter(experiment, checkpoints: Sequence[Path], generator: to
 
     lpips_file = None if config is None else config.weights.lpips_vgg
     lpips_loss = LPIPSLoss("vgg", lpips_file, seed=seed).to(device)
-    return BaselineMethod(build_inverter(experiment.name, generator, lpips_loss=lpips_loss),
+    settings = None if config is None else optimisation_config(experiment.name, config)
+    return BaselineMethod(build_inverter(experiment.name, generator, lpips_loss=lpips_loss, config=settings),
                           stand_in or lpips_file is None, 1)
+
+
+def optimisation_config(name: str, config):
+    """The ``WOptimConfig`` / ``PTIConfig`` of an optimisation baseline from the study's ``baselines``
+    section (PanoHead's published settings in ``config.yaml``; a few steps in the mini preset)."""
+    from dualinv.baselines import PTIConfig, WOptimConfig
+
+    w_optim, pti = config.baselines.w_optim, config.baselines.pti
+    projector = dict(learning_rate=w_optim.learning_rate, w_avg_samples=w_optim.w_avg_samples,
+                     lambda_mse=w_optim.lambda_mse, lambda_lpips=w_optim.lambda_lpips,
+                     lambda_w_norm=w_optim.lambda_w_norm, lpips_resolution=w_optim.lpips_resolution,
+                     seed=w_optim.seed, progress=False)
+    if name == "w_optim":
+        return WOptimConfig(steps=w_optim.steps, **projector)
+    if name == "pti":
+        return PTIConfig(pivot=WOptimConfig(steps=pti.pivot_steps, **projector), steps=pti.steps,
+                         learning_rate=pti.learning_rate, lambda_mse=pti.lambda_mse, lambda_lpips=pti.lambda_lpips,
+                         seed=pti.seed, progress=False)
+    raise ConfigError(f"{name!r} is not an optimisation baseline (w_optim, pti)")

@@ -281,7 +281,8 @@ def fid_protocol_of(config) -> FidProtocol:
 
 
 def render_plan_of(config) -> RenderPlan:
-    """Renders of a study: the FID protocol, 8 figure items, meshes at 128³ (64³ with the tiny generator)."""
-    tiny = config.generator.preset != "released"
-    return RenderPlan(fid=fid_protocol_of(config), figure_items=8, mesh_resolution=64 if tiny else 128,
-                      seed=config.evaluation.seed)
+    """Renders of a study: the FID protocol, ``evaluation.figure_items`` figure items with meshes at
+    ``evaluation.mesh_resolution``³."""
+    evaluation = config.evaluation
+    return RenderPlan(fid=fid_protocol_of(config), figure_items=evaluation.figure_items,
+                      mesh_resolution=evaluation.mesh_resolution, seed=evaluation.seed)

@@ -172,29 +172,41 @@ def tiny_training_config(**overrides) -> TrainingSettings:
 def settings_from_study(study, dataset: str | None = None) -> TrainingSettings:
     """The training settings of a validated study config (``dualinv.config.StudyConfig``).
 
-    Keys the study schema does not have yet (mirroring, Z+ share and truncation, LPIPS net) keep
-    their paper defaults. The dataset defaults to the workflow's training split
-    (``dualinv.study.prepared_dir(study, "train")``); the device is CUDA when available.
+    The single place where a study becomes a training run; its ``generator`` is also the one the
+    synthetic data and the evaluation use (:func:`study_generator_source`). The dataset defaults to
+    the workflow's training split (``dualinv.study.prepared_dir(study, "train")``); the device is
+    CUDA when available.
     """
     import torch
 
     from dualinv.study import prepared_dir
 
-    training, encoder, generator = study.training, study.encoder, study.generator
-    tiny = encoder.width_multiplier < 1
-    network = generator.network
-    if network is None and generator.preset == "released":
-        network = study.weights.panohead
+    training, encoder = study.training, study.encoder
+    weights_lpips = study.weights.lpips_alex if training.lpips_net == "alex" else study.weights.lpips_vgg
     return TrainingSettings(
-        generator=GeneratorSource(network=network, preset=generator.preset, seed=training.seed,
-                                  neural_rendering_resolution=generator.neural_rendering_resolution),
+        generator=study_generator_source(study),
         dataset=str(dataset if dataset is not None else prepared_dir(study, "train")),
-        encoder_preset="tiny" if tiny else "paper", encoder_resolution=encoder.input_resolution,
-        loss_resolution=min(256, 4 * encoder.input_resolution) if tiny else 256,
-        weights_ir_se50=study.weights.ir_se50, weights_lpips=study.weights.lpips_alex,
+        encoder_preset="tiny" if encoder.width_multiplier < 1 else "paper",
+        encoder_resolution=encoder.input_resolution, loss_resolution=training.loss_resolution,
+        weights_ir_se50=study.weights.ir_se50, weights_lpips=weights_lpips, lpips_net=training.lpips_net,
         batch_size=training.batch_size, iterations=training.iterations, learning_rate=training.learning_rate,
         lambda_lpips=training.lambda_lpips, lambda_l2=training.lambda_l2, lambda_id=training.lambda_id,
         lambda_adv=training.lambda_adv, lambda_discriminator=training.lambda_discriminator,
-        r1_gamma=training.r1_gamma, r1_every=training.r1_every, bf16=training.bf16,
+        r1_gamma=training.r1_gamma, r1_every=training.r1_every, mirror_probability=training.mirror_probability,
+        zplus_fraction=training.zplus_fraction, zplus_truncation_psi=training.zplus_truncation_psi,
+        occlusion_opacity_threshold=training.occlusion_opacity_threshold, bf16=training.bf16,
         checkpoint_every=training.checkpoint_every, seed=training.seed,
         device="cuda" if torch.cuda.is_available() else "cpu", progress=False)
+
+
+def study_generator_source(study) -> GeneratorSource:
+    """The one generator of a study: its network file (``generator.network``, else ``weights.panohead``
+    for the released preset) or a stand-in of ``generator.preset`` seeded with ``training.seed``.
+    Synthetic data, encoder training and evaluation all build it from here
+    (``dualinv.training.build.build_generator``)."""
+    generator = study.generator
+    network = generator.network
+    if network is None and generator.preset == "released":
+        network = study.weights.panohead
+    return GeneratorSource(network=network, preset=generator.preset, seed=study.training.seed,
+                           neural_rendering_resolution=generator.neural_rendering_resolution)

@@ -155,8 +155,8 @@ def test_workflow_adapter_names_layout_and_seed_per_dataset(tmp_path, monkeypatc
                         lambda generator, out, **kwargs: calls.setdefault(Path(out).name, (generator, kwargs)))
     config = SimpleNamespace(
         data=SimpleNamespace(synthetic=SimpleNamespace(identities=4, views=2, seed=0)),
-        generator=SimpleNamespace(preset="tiny", network=None, neural_rendering_resolution=32),
-        weights=SimpleNamespace(panohead=None),
+        generator=SimpleNamespace(preset="mini", network=None, neural_rendering_resolution=32),
+        weights=SimpleNamespace(panohead=None), training=SimpleNamespace(seed=0),
     )
     for name in ("ffhq", "mead"):
         make_synthetic_dataset(tmp_path / name, config)

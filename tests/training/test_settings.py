@@ -66,3 +66,26 @@ def test_baseline_schedules_default_to_the_published_recipes_and_follow_the_sett
     assert configured_policy("triplanenet_v2", short).triplanenet.trains(9)["w_plus"] is False
     with pytest.raises(ConfigError, match="goae_progressive_steps"):
         TrainingSettings(goae_progressive_steps=(3, 2, 1))
+
+
+def test_one_study_generator_for_data_training_and_evaluation():
+    """Synthetic data, encoder training and evaluation build the same mini stand-in (weights and config)."""
+    import torch
+
+    from dualinv.config import REPO_ROOT, load_config
+    from dualinv.data.synthetic import study_generator as data_generator
+    from dualinv.eval.inverters import study_generator as eval_generator
+    from dualinv.training.build import build_generator
+
+    study = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
+    from_data, _, name = data_generator(study)
+    from_eval, label = eval_generator(study, "cpu")
+    from_training, _ = build_generator(settings_from_study(study).generator)
+    assert name == "mini" and label.startswith("stand-in:mini")
+    assert from_data.config == from_eval.config == from_training.config
+    assert from_training.neural_rendering_resolution == study.generator.neural_rendering_resolution
+    reference = from_training.state_dict()
+    for other in (from_data, from_eval):
+        state = other.state_dict()
+        assert state.keys() == reference.keys()
+        assert all(torch.equal(state[key], reference[key]) for key in reference)

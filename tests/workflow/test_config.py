@@ -106,14 +106,16 @@ def test_yaml_tags_that_build_objects_are_refused(tmp_path):
 
 def test_mini_preset_overrides_only_what_it_names():
     paper, mini = load_config(CONFIG), load_config(CONFIG, presets=(MINI,))
-    assert mini.preset == "mini" and mini.generator.preset == "tiny"
-    assert mini.training.iterations == 4 and mini.training.segment_length == 2
+    assert mini.preset == "mini" and mini.generator.preset == "mini"
+    assert mini.training.iterations == 2 and mini.training.segment_length == 1  # two segments: the chain runs
     assert all(path is None for path in vars(mini.weights).values())
     # Keys the preset does not name keep the paper's values, also inside overridden sections.
     assert mini.training.learning_rate == paper.training.learning_rate
     assert mini.training.lambda_lpips == paper.training.lambda_lpips
     assert mini.encoder.ir_depth == paper.encoder.ir_depth
     assert mini.experiments == paper.experiments
+    assert mini.baselines.w_optim.steps == 5 and mini.baselines.w_optim.lambda_w_norm == paper.baselines.w_optim.lambda_w_norm
+    assert mini.baselines.pti.learning_rate == paper.baselines.pti.learning_rate
 
 
 def test_preset_overlay_merges_as_snakemake_configfile_does():

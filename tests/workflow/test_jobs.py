@@ -133,7 +133,7 @@ def test_table_script_writes_under_its_prefix(tmp_path, monkeypatch):
 
 def test_every_script_is_glue_around_one_planned_call():
     planned = {
-        "prepare_images.py": "dualinv.data.prepare_images",
+        "prepare_images.py": "dualinv.data.prepare_study_images",
         "make_synthetic_dataset.py": "dualinv.data.synthetic.make_synthetic_dataset",
         "split_dataset.py": "dualinv.data.split_dataset",
         "train_segment.py": "dualinv.training.train_segment",

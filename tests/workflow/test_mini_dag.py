@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from dualinv.config import REPO_ROOT, load_config
+from dualinv.training.segments import segments
 from tests.workflow.snakemake_runs import MINI, copy_repository, snakemake
 from tests.workflow.stub_library import install_stubs
 
@@ -22,13 +24,16 @@ def test_table5_runs_end_to_end_with_stub_library(tmp_path):
     done = snakemake(repo, "table5", "--cores", "2", *MINI, timeout=600)
     assert done.returncode == 0, done.stdout[-5000:]
     results = repo / "results" / "mini"
+    mini = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",)).training
+    chain = segments(mini.iterations, mini.segment_length)
+    assert len(chain) == 2  # the preset chains two segments, so resuming runs in the demo
 
     for encoder in ("encoder1", "encoder2"):
         models = results / "models" / encoder
-        assert (models / "checkpoint.pt").read_text() == f"{encoder} steps 2-4"  # the last of two segments
+        assert (models / "checkpoint.pt").read_text() == f"{encoder} steps {chain[1].start}-{chain[1].stop}"
         assert not list((models / "segments").glob("*.pt"))  # temp() segments removed once consumed
         second = json.loads((models / "segments" / "1.pt.call.json").read_text())
-        assert (second["start"], second["stop"]) == (2, 4)
+        assert (second["start"], second["stop"]) == (chain[1].start, chain[1].stop) == (mini.segment_length, mini.iterations)
         assert second["checkpoint_in"] == f"results/mini/models/{encoder}/segments/0.pt"
         assert json.loads((models / "checkpoint.pt.provenance.json").read_text())["stand_in"] is True
 

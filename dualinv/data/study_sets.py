@@ -1,0 +1,144 @@
+"""The study's datasets from its config: photo folders prepared, FFHQ + LPFF merged and split.
+
+Two workflow entry points (rules ``prepare_images`` and ``split_dataset``, DESIGN.md "Data flow"),
+each a thin adapter from a :class:`dualinv.config.StudyConfig` to the library:
+
+* :func:`prepare_study_images`: :func:`dualinv.data.prepare.prepare_images` with the study's
+  matting weights (``weights.u2net``; the bundled mediapipe selfie matte when null).
+* :func:`split_dataset`: the prepared sources merged into one name space (``<source>__<stem>``),
+  split deterministically by :func:`dualinv.data.manifests.split_names` with
+  ``data.validation_fraction`` (paper §4.1: ~140k train / ~14k validation), and LPFF's training
+  items repeated by the LPFF pose rebalancing rule (:mod:`dualinv.data.rebalance`; the density is
+  computed over originals and mirrors, as LPFF does). Mirroring itself happens during training
+  (``training.mirror_probability``), so no flipped copies are written.
+
+The split folders are ordinary prepared datasets (``dataset.json``, ``images/``, ``masks/``) whose
+files are hard links to the sources' files (copies where links are impossible).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from dualinv.camera import mirror_label
+from dualinv.config import StudyConfig
+from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, read_labels, write_labels
+from dualinv.data.manifests import split_names
+from dualinv.data.prepare import PrepareConfig, PrepareSummary, prepare_images
+from dualinv.data.rebalance import duplication_counts
+from dualinv.errors import DatasetFormatError
+
+REBALANCED_SOURCES = ("lpff",)
+"""Sources whose training items are pose-rebalanced (LPFF, paper §4.1)."""
+
+
+def study_prepare_config(config: StudyConfig) -> PrepareConfig:
+    """Preparation settings of the study: its matting weights, no progress bar (workflow logs)."""
+    from dualinv.data.background import BackgroundConfig
+
+    return PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=config.weights.u2net))
+
+
+def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig) -> PrepareSummary:
+    """Prepare photos into the dataset folder ``output``. ``inputs`` is one folder of photos
+    (``source: photos``) or a list of photo files (``source: public_domain``); files are keyed by
+    their own names, so the outputs do not depend on where the files live."""
+    inputs = [Path(path) for path in inputs]
+    settings = study_prepare_config(config)
+    if len(inputs) == 1 and inputs[0].is_dir():
+        return prepare_images(inputs[0], output, settings)
+    names = [path.name for path in inputs]
+    if len(set(names)) != len(names):
+        raise DatasetFormatError(f"photos {[str(path) for path in inputs]} share a file name; rename one")
+    with tempfile.TemporaryDirectory(prefix="dualinv-photos-") as folder:
+        for path in inputs:
+            if not path.is_file():
+                raise DatasetFormatError(f"{path}: no such photo")
+            os.symlink(path.resolve(), Path(folder) / path.name)
+        return prepare_images(folder, output, settings)
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """What :func:`split_dataset` wrote."""
+
+    train: int
+    """Training items, rebalancing copies included."""
+    validation: int
+    """Validation items."""
+    rebalancing_copies: int
+    """Extra training items added by the LPFF rebalancing."""
+
+
+def _rebalancing_counts(labels: list[np.ndarray]) -> list[int]:
+    """Copies of each item under LPFF's rule, the density taken over the items and their mirrors."""
+    if len(labels) < 3:  # a KDE needs more points than dimensions; nothing to rebalance
+        return [1] * len(labels)
+    both = np.stack(labels + [mirror_label(label) for label in labels])
+    try:
+        counts = duplication_counts(both)
+    except np.linalg.LinAlgError:  # every camera on one curve (e.g. one pitch): no 2-D pose density
+        logging.getLogger(__name__).warning("LPFF rebalancing skipped: the %d poses span no 2-D density", len(labels))
+        return [1] * len(labels)
+    return [int(count) for count in counts[: len(labels)]]
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _write_split(folder: Path, items: list[tuple[str, Path, str, np.ndarray]]) -> None:
+    """Write a prepared dataset of ``(name, source root, source item, label)`` atomically."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (staging / IMAGES_DIR).mkdir()
+        (staging / MASKS_DIR).mkdir()
+        labels = {}
+        for name, root, item, label in items:
+            _link(root / item, staging / IMAGES_DIR / f"{name}.png")
+            mask = root / MASKS_DIR / f"{Path(item).stem}.png"
+            if mask.is_file():
+                _link(mask, staging / MASKS_DIR / f"{name}.png")
+            labels[f"{IMAGES_DIR}/{name}.png"] = label
+        write_labels(staging, labels)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def split_dataset(inputs: Sequence[Path], train_output: Path, val_output: Path, config: StudyConfig) -> SplitSummary:
+    """Merge the prepared source datasets ``inputs`` (folders named after their source: ``ffhq``,
+    ``lpff``) and write the training and validation splits (see the module docstring)."""
+    merged: dict[str, tuple[Path, str, np.ndarray]] = {}
+    for root in map(Path, inputs):
+        for item, label in read_labels(root).items():
+            merged[f"{root.name}__{Path(item).stem}"] = (root, item, label)
+    if not merged:
+        raise DatasetFormatError(f"the training sources {[str(path) for path in inputs]} hold no images")
+    split = split_names(merged, config.data.validation_fraction, seed=config.training.seed)
+    train: list[tuple[str, Path, str, np.ndarray]] = []
+    copies = 0
+    for source in sorted({root.name for root, _, _ in merged.values()}):
+        names = [name for name in split["train"] if merged[name][0].name == source]
+        counts = _rebalancing_counts([merged[name][2] for name in names]) if source in REBALANCED_SOURCES else [1] * len(names)
+        for name, count in zip(names, counts):
+            train += [(name if copy == 0 else f"{name}__copy{copy}", *merged[name]) for copy in range(count)]
+            copies += count - 1
+    validation = [(name, *merged[name]) for name in split["validation"]]
+    _write_split(Path(train_output), train)
+    _write_split(Path(val_output), validation)
+    return SplitSummary(train=len(train), validation=len(validation), rebalancing_copies=copies)

@@ -1,0 +1,90 @@
+"""The study-level data entry points: photos prepared from a config, FFHQ + LPFF merged and split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dualinv.camera import camera_at_yaw
+from dualinv.config import REPO_ROOT, load_config
+from dualinv.data import HeadDataset, prepare_study_images, split_dataset
+from dualinv.data.dataset import read_labels, write_labels
+from dualinv.study import public_domain_photos
+
+
+@pytest.fixture(scope="module")
+def mini_study():
+    return load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
+
+
+def fake_source(root: Path, yaws_deg: list[float]) -> Path:
+    """A prepared dataset of flat 8² images (value = index) with cameras at ``yaws_deg``."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    labels = {}
+    for index, yaw in enumerate(yaws_deg):
+        Image.fromarray(np.full((8, 8, 3), index, dtype=np.uint8)).save(root / "images" / f"{index:03d}.png")
+        Image.fromarray(np.full((8, 8), 255, dtype=np.uint8)).save(root / "masks" / f"{index:03d}.png")
+        labels[f"images/{index:03d}.png"] = camera_at_yaw(yaw)[0].numpy().astype(np.float64)
+    write_labels(root, labels)
+    return root
+
+
+def original(name: str) -> str:
+    return Path(name).stem.split("__copy")[0]
+
+
+def test_split_covers_every_item_once_links_files_and_rebalances_lpff(tmp_path, mini_study):
+    ffhq = fake_source(tmp_path / "ffhq", [float(yaw) for yaw in np.linspace(-20, 20, 20)])
+    # LPFF: a crowd of near-frontal faces and a few rare profiles (the rare ones must be repeated)
+    lpff = fake_source(tmp_path / "lpff", [float(yaw) for yaw in np.linspace(-10, 10, 20)] + [150.0, 100.0, -170.0])
+    summary = split_dataset([ffhq, lpff], tmp_path / "train", tmp_path / "val", mini_study)
+
+    train, val = read_labels(tmp_path / "train"), read_labels(tmp_path / "val")
+    train_originals = {original(name) for name in train}
+    val_names = {Path(name).stem for name in val}
+    everything = {f"ffhq__{index:03d}" for index in range(20)} | {f"lpff__{index:03d}" for index in range(23)}
+    assert train_originals | val_names == everything and not train_originals & val_names
+    assert summary.train == len(train) and summary.validation == len(val)
+    assert 0 < len(val) < len(everything) / 2  # validation_fraction 0.25 of 43 items
+    copies = {name: sum(original(other) == name for other in train) for name in train_originals}
+    assert all(count == 1 for name, count in copies.items() if name.startswith("ffhq"))
+    rare = [copies[f"lpff__{index:03d}"] for index in (20, 21, 22) if f"lpff__{index:03d}" in copies]
+    common = [count for name, count in copies.items() if name.startswith("lpff") and int(name[-3:]) < 20]
+    assert rare and min(rare) > max(common)
+    assert summary.rebalancing_copies == sum(count - 1 for count in copies.values())
+
+    some = next(name for name in train if name.startswith("images/lpff__"))
+    source_item = tmp_path / "lpff" / "images" / f"{original(some).split('__')[1]}.png"
+    assert (tmp_path / "train" / some).stat().st_ino == source_item.stat().st_ino  # a hard link, no copy
+    np.testing.assert_allclose(train[some], read_labels(lpff)[f"images/{source_item.name}"], atol=1e-6)
+    item = HeadDataset(tmp_path / "train")[0]
+    assert item["image"].shape == (3, 8, 8) and item["mask"].shape == (1, 8, 8)
+
+
+def test_split_is_deterministic_and_replaces_an_old_split(tmp_path, mini_study):
+    ffhq = fake_source(tmp_path / "ffhq", [0.0] * 12)
+    lpff = fake_source(tmp_path / "lpff", [float(yaw) for yaw in range(-60, 60, 10)])
+    split_dataset([ffhq, lpff], tmp_path / "a" / "train", tmp_path / "a" / "val", mini_study)
+    split_dataset([ffhq, lpff], tmp_path / "b" / "train", tmp_path / "b" / "val", mini_study)
+    split_dataset([ffhq, lpff], tmp_path / "b" / "train", tmp_path / "b" / "val", mini_study)  # rerun over it
+    for side in ("train", "val"):
+        assert (tmp_path / "a" / side / "dataset.json").read_bytes() == (tmp_path / "b" / side / "dataset.json").read_bytes()
+    assert not [path for path in (tmp_path / "b").iterdir() if path.name.startswith(".")]  # no staging left
+
+
+@pytest.mark.slow
+def test_public_domain_portraits_are_prepared_under_their_own_names(tmp_path, mini_study):
+    summary = prepare_study_images([Path(path) for path in public_domain_photos()], tmp_path / "celebahq", mini_study)
+    assert summary.prepared == 2 and summary.rejected == 0
+    assert sorted(read_labels(tmp_path / "celebahq")) == ["images/astronaut.png", "images/grace_hopper.png"]
+
+
+def test_poses_on_one_curve_are_not_rebalanced(tmp_path, mini_study):
+    """Cameras that all share one pitch have no 2-D pose density; the split keeps one copy each."""
+    lpff = fake_source(tmp_path / "lpff", [float(yaw) for yaw in range(-60, 60, 10)])
+    summary = split_dataset([lpff], tmp_path / "train", tmp_path / "val", mini_study)
+    assert summary.rebalancing_copies == 0 and summary.train + summary.validation == 12

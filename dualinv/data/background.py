@@ -70,12 +70,12 @@ class U2NetMatting:
     name = "u2net"
 
     def __init__(self, u2net_path: str | Path) -> None:
-        import rembg
-
         model_file = require_weights("u2net", u2net_path)
         expected = REGISTRY["u2net"].filename
         if model_file.name != expected:
             raise ConfigError(f"weights.u2net = {str(model_file)!r}: rembg only loads a file named {expected}; rename it")
+        import rembg  # after the checks: its import compiles numba kernels (tens of seconds on a fresh install)
+
         previous = os.environ.get("U2NET_HOME")
         os.environ["U2NET_HOME"] = str(model_file.parent.resolve())
         try:

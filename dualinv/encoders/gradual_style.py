@@ -48,6 +48,10 @@ class EncoderConfig:
     """Width of a z code (PanoHead 512); used by the ``z`` and ``z_plus`` kinds."""
     truncation_psi: float = 0.85
     """Truncation when z codes are mapped to ws (paper A.2: 0.85, canonical front camera)."""
+    head_channels: int | None = None
+    """Width of each style head's conv layers; ``None`` = the code width (pSp: 512). The tiny CPU
+    encoders use the backbone's last-stage width, so 14 heads of 512x512 convs (~80 M weights)
+    do not dwarf a 64-channel backbone; the head's EqualLinear still maps to the code width."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("w_plus", "z_plus", "z"):
@@ -57,11 +61,18 @@ class EncoderConfig:
             raise ConfigError(f"encoder.input_resolution must be a power of two >= 16, got {side}")
         if self.num_ws < 1 or self.w_dim < 1 or self.z_dim < 1:
             raise ConfigError("encoder.num_ws, encoder.w_dim and encoder.z_dim must be positive")
+        if self.head_channels is not None and self.head_channels < 1:
+            raise ConfigError(f"encoder.head_channels must be positive or None, got {self.head_channels}")
 
     @property
     def code_dim(self) -> int:
         """Width of each predicted code: w_dim for W+, z_dim for Z and Z+."""
         return self.w_dim if self.kind == "w_plus" else self.z_dim
+
+    @property
+    def style_head_channels(self) -> int:
+        """Conv width of the style heads: ``head_channels`` or, as in pSp, the code width."""
+        return self.code_dim if self.head_channels is None else self.head_channels
 
 
 class EqualLinear(nn.Module):
@@ -89,21 +100,22 @@ class GradualStyleBlock(nn.Module):
         in_channels: int,    # channels of the pyramid map it reads
         out_channels: int,   # width of the code it predicts (w_dim or z_dim)
         spatial: int,        # side of the map it reads (16/32/64 at 256 input)
+        hidden_channels: int | None = None,  # conv width; None = out_channels (pSp)
     ):
         super().__init__()
-        self.out_channels, self.spatial = out_channels, spatial
+        hidden = out_channels if hidden_channels is None else hidden_channels
+        self.out_channels, self.hidden_channels, self.spatial = out_channels, hidden, spatial
         layers: list[nn.Module] = []
         for index in range(max(1, int(math.log2(spatial)))):
-            layers += [nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, 3, 2, 1),
-                       nn.LeakyReLU()]
+            layers += [nn.Conv2d(in_channels if index == 0 else hidden, hidden, 3, 2, 1), nn.LeakyReLU()]
         self.convs = nn.Sequential(*layers)
-        self.linear = EqualLinear(out_channels, out_channels, lr_mul=1.0)
+        self.linear = EqualLinear(hidden, out_channels, lr_mul=1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.convs(x).reshape(-1, self.out_channels))
+        return self.linear(self.convs(x).reshape(-1, self.hidden_channels))
 
     def extra_repr(self) -> str:
-        return f"spatial={self.spatial}, out={self.out_channels}"
+        return f"spatial={self.spatial}, hidden={self.hidden_channels}, out={self.out_channels}"
 
 
 class GradualStyleEncoder(nn.Module):
@@ -116,7 +128,8 @@ class GradualStyleEncoder(nn.Module):
         c1, c2, c3 = config.backbone.stage_channels[1:]
         side = config.input_resolution
         self.styles = nn.ModuleList(
-            GradualStyleBlock(c3, config.code_dim, side // (16 if i < COARSE_END else 8 if i < MIDDLE_END else 4))
+            GradualStyleBlock(c3, config.code_dim, side // (16 if i < COARSE_END else 8 if i < MIDDLE_END else 4),
+                              hidden_channels=config.style_head_channels)
             for i in range(config.num_ws)
         )
         self.latlayer1 = nn.Conv2d(c2, c3, kernel_size=1)

@@ -99,7 +99,8 @@ def build_inversion_encoder(settings: TrainingSettings, experiment: Experiment, 
     kind = LATENT_KINDS[experiment.latent]
     latent_config = EncoderConfig(kind=kind, backbone=backbone, input_resolution=settings.encoder_resolution,
                                   num_ws=generator.num_ws, w_dim=generator.w_dim, z_dim=generator.z_dim,
-                                  truncation_psi=settings.latent_truncation_psi)
+                                  truncation_psi=settings.latent_truncation_psi,
+                                  head_channels=backbone.stage_channels[-1] if tiny else None)
     w_avg = generator.backbone.mapping.w_avg if kind == "w_plus" else None
     if policy is not None and policy.e4e is not None:
         latent = e4e_encoder(latent_config, policy, derive_seed(seed, "latent"), w_avg)

@@ -31,6 +31,18 @@ def test_paper_size_w_plus_encoder_shapes_and_heads():
     # 3 coarse heads at 16x16 (4 convs), 4 middle at 32x32 (5), 7 fine at 64x64 (6) (§1.2)
     assert [len(head.convs) // 2 for head in encoder.styles] == [4] * 3 + [5] * 4 + [6] * 7
     assert encoder.w_avg.shape == (512,)
+    assert {tuple(conv.weight.shape[:2]) for head in encoder.styles for conv in head.convs[2::2]} == {(512, 512)}
+
+
+def test_narrow_style_heads_keep_the_code_width():
+    narrow = build_encoder(EncoderConfig(backbone=TINY, input_resolution=64, num_ws=14, head_channels=8), seed=0)
+    full = build_encoder(EncoderConfig(backbone=TINY, input_resolution=64, num_ws=14), seed=0)
+    head = narrow.styles[7]
+    assert [tuple(conv.weight.shape[:2]) for conv in head.convs[::2]] == [(8, 64)] + [(8, 8)] * 3
+    assert tuple(head.linear.weight.shape) == (512, 8)
+    assert narrow(torch.rand(1, 3, 64, 64)).shape == (1, 14, 512)
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    assert count(narrow) * 20 < count(full)
 
 
 def test_w_plus_is_offset_from_w_avg():
@@ -106,7 +118,7 @@ def test_paper_size_z_encoder_is_the_last_layer_into_w_design():
     assert z.shape == (1, 512)
 
 
-@pytest.mark.parametrize("bad", [dict(kind="e4e"), dict(input_resolution=100), dict(num_ws=0)])
+@pytest.mark.parametrize("bad", [dict(kind="e4e"), dict(input_resolution=100), dict(num_ws=0), dict(head_channels=0)])
 def test_encoder_config_is_validated(bad):
     with pytest.raises(ConfigError):
         EncoderConfig(**bad)

@@ -1,8 +1,12 @@
 """Numerical equivalence with the official PanoHead code on the tiny fixture (shared/fixtures/panohead-tiny).
 
-Tolerances: mapping and point samples 1e-5; the raw planes 2e-5 absolute (they reach |30.7|, where
-one float32 ulp is 1.9e-6: the observed 1.5e-5 is a few ulps of the skip-image sums, whose terms
-partly cancel; the reference was made with torch 2.13's kernels); full images 1e-4.
+Tolerances: mapping and point samples 1e-5; full images 1e-4; the raw planes 2.5e-5 absolute, because
+the fixture itself carries that much float32 rounding. Measured 2026-12-01 (torch 2.14.1, AMD EPYC):
+the same weights and codes evaluated wholly in float64 differ from ``planes_raw`` by 1.4e-5 (the
+skip-image sums reach |30.7| and partly cancel); the official PanoHead code, run here in float32,
+differs from ``planes_raw`` by 1.6e-5 and from the float64 value by 1.4e-5; ours differs from the
+official code run here by 3.8e-6, from ``planes_raw`` by 1.5e-5, and with oneDNN's AVX2 / SSE4.1
+kernels or without oneDNN by up to 2.2e-5. 1e-5 is therefore below float32's own error here.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ def test_t_mapping(generator, reference):
 def test_raw_planes(generator, reference):
     _, _, io = reference
     planes = generator.backbone.synthesis(io["ws_psi07"], noise_mode="const")
-    assert_close(planes, io["planes_raw"], 2e-5, name="planes_raw")
+    assert_close(planes, io["planes_raw"], 2.5e-5, name="planes_raw")
     trigrid = generator.synthesize_trigrid(io["ws_psi07"], noise_mode="const")
     assert trigrid.shape == (2, 3, 96, 32, 32)
     assert torch.equal(trigrid.reshape(planes.shape), planes)

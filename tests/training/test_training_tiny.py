@@ -107,7 +107,7 @@ def test_every_registry_encoder_builds_and_takes_two_steps(tmp_path, experiment)
         assert set(state["baseline"]) == {"latent_discriminator", "latent_discriminator_optimiser", "codes_pool"}
         assert len(state["baseline"]["codes_pool"]["codes"]) == 2  # one fake code per step (batch 1)
     if experiment == "triplanenet_v2":  # step 1: W+ and F stage step with their own Ranger optimisers
-        assert {"loss_f_smooth_l1", "loss_f_encoder"} <= set(result.last_terms)
+        assert {"loss_f_smooth_l1", "loss_f_encoder", "loss_mirror", "loss_f_mirror"} <= set(result.last_terms)
         assert set(state["baseline"]) == {"feature_optimiser"} and state["baseline"]["feature_optimiser"]["state"]
 
 

@@ -10,13 +10,25 @@ The face crop is defined here once:
    through a 21-px box-blurred coverage mask (step 10);
 4. the whole canvas is resized to S² (step 11; no crop, the normalised intrinsics are unchanged).
 
+The camera label describes the written crop: :func:`align_face` estimates the head pose on the
+aligned crop, as PanoHead runs 3DDFA on the quad-warped image (step 3), so the quad's in-plane
+rotation of a tilted photo does not leak into the label's roll.
+
 Step 8 (re-centring the quad on 3DDFA's head-centre estimate) needs the 3DDFA model and is not
 reproduced; docs/data.md says what that changes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from dualinv.errors import NoFaceError
+
+if TYPE_CHECKING:
+    from dualinv.data.pose import FaceFinder
 
 CROP_SIZE = 512
 """Side of PanoHead's training images."""
@@ -100,3 +112,33 @@ def transform_points(points: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE
     homogeneous = np.concatenate([np.asarray(points, dtype=np.float64)[:, :2], np.ones((len(points), 1))], axis=1)
     on_canvas = homogeneous @ to_canvas.T
     return (on_canvas + 0.5) * (size / canvas) - 0.5  # resize maps pixel centres
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """A photo's face cropped to PanoHead's convention, with the camera label of that crop."""
+
+    crop: np.ndarray
+    """[S, S, 3] uint8 RGB."""
+    coverage: np.ndarray
+    """[S, S] float in [0, 1]: 1 where the crop shows the photo, 0 where it was filled in."""
+    label: np.ndarray
+    """The 25-value camera label of the crop (pose estimated on the crop itself)."""
+
+
+def align_face(faces: "FaceFinder", photo: np.ndarray, size: int = CROP_SIZE) -> AlignedFace:
+    """Crop the largest face of ``photo`` [H, W, 3] and estimate its pose on the crop (spec §8.2
+    steps 2-3, 9-11). The quad comes from the photo's face mesh; the mesh is then run again on
+    the upright crop, inside the box of the photo's landmarks mapped onto it, and the label is
+    built from that second mesh. :class:`NoFaceError` when either mesh finds no face."""
+    face = faces.largest_face(photo)
+    if face is None:
+        raise NoFaceError("no face detected; use a photo with a visible face")
+    quad = face_quad(face.mesh_points)
+    crop, coverage = crop_face(photo, quad, size)
+    on_crop = transform_points(face.mesh_points, quad, size)
+    (left, top), (right, bottom) = on_crop.min(axis=0), on_crop.max(axis=0)
+    aligned = faces.face_in_box(crop, (float(left), float(top), float(right - left), float(bottom - top)), face.score)
+    if aligned is None:
+        raise NoFaceError("the face mesh found no face on the aligned crop; use a sharper, less occluded photo")
+    return AlignedFace(crop=crop, coverage=coverage, label=aligned.label())

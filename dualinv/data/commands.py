@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
     prepare.set_defaults(func=run_prepare)
 
-    pose = subparsers.add_parser("pose", help="print the yaw, pitch and 25-value camera label of a photo")
+    pose = subparsers.add_parser("pose", help="print the yaw, pitch and 25-value camera label of a photo (measured on its aligned crop, as prepare writes it)")
     pose.add_argument("photo", metavar="PHOTO")
     pose.add_argument("--json", action="store_true", help="print one JSON object")
     pose.set_defaults(func=run_pose)
@@ -57,15 +57,16 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_pose(args: argparse.Namespace) -> int:
+    from dualinv.data.align import align_face
     from dualinv.data.decode import decode_image
     from dualinv.data.pose import FaceFinder, pose_angles
 
     photo = decode_image(args.photo)
     with FaceFinder() as finder:
-        face = finder.largest_face(photo)
-    if face is None:
-        raise NoFaceError(f"{args.photo}: no face detected; use a photo with a visible face")
-    label = face.label()
+        try:
+            label = align_face(finder, photo).label  # the label `prepare` writes: pose of the aligned crop
+        except NoFaceError as error:
+            raise NoFaceError(f"{args.photo}: {error}") from None
     angles = pose_angles(label)
     values = [round(float(value), 6) for value in label]
     if args.json:

@@ -20,13 +20,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from dualinv.data.align import CROP_SIZE, crop_face, face_quad
+from dualinv.data.align import CROP_SIZE, align_face
 from dualinv.data.background import BackgroundConfig, Matting, build_matting, composite
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, write_labels
 from dualinv.data.decode import IMAGE_SUFFIXES, DecodeLimits, decode_image
 from dualinv.data.pose import FaceFinder, FaceFinderConfig, pose_angles
 from dualinv.data.rejects import REJECTS_FILE, Reject, count_reasons, write_rejects
-from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError, UnusableImageError
+from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError, NoFaceError, UnusableImageError
 from dualinv.fileio import atomic_path, write_json_atomic
 
 LABELS_DIR = "labels"
@@ -129,11 +129,11 @@ class ImagePreparer:
             photo = decode_image(path, self.config.limits)
         except UnusableImageError as error:
             return Reject(key, error.reason, str(error))
-        face = self.faces.largest_face(photo)
-        if face is None:
-            return Reject(key, "no_face", f"{path}: no face detected; use a photo with a visible face")
-        label = face.label()
-        crop, coverage = crop_face(photo, face_quad(face.mesh_points), self.config.size)
+        try:
+            aligned = align_face(self.faces, photo, self.config.size)
+        except NoFaceError as error:
+            return Reject(key, "no_face", f"{path}: {error}")
+        crop, coverage, label = aligned.crop, aligned.coverage, aligned.label
         matte = self.matting.matte(crop) * coverage
         background = self.config.background
         image = composite(crop, matte, background.colour) if background.enabled else crop

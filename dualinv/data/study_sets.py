@@ -40,10 +40,12 @@ from dualinv.data.rebalance import duplication_counts
 from dualinv.errors import DatasetFormatError
 
 def study_prepare_config(config: StudyConfig) -> PrepareConfig:
-    """Preparation settings of the study: its matting weights, no progress bar (workflow logs)."""
+    """Preparation settings of the study: its matting weights, its allowed reject share
+    (``data.max_reject_share``), no progress bar (workflow logs)."""
     from dualinv.data.background import BackgroundConfig
 
-    return PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=config.weights.u2net))
+    return PrepareConfig(progress=False, max_reject_share=config.data.max_reject_share,
+                         background=BackgroundConfig(u2net_path=config.weights.u2net))
 
 
 def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig) -> PrepareSummary:

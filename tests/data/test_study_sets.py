@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,10 @@ import pytest
 from PIL import Image
 
 from dualinv.camera import camera_at_yaw
-from dualinv.config import REPO_ROOT, load_config
+from dualinv.config import REPO_ROOT, from_mapping, load_config, read_yaml
 from dualinv.data import HeadDataset, prepare_study_images, split_dataset
 from dualinv.data.dataset import read_labels, write_labels
+from dualinv.errors import ConfigError, DatasetLossError
 from dualinv.study import public_domain_photos
 
 
@@ -112,3 +114,32 @@ def test_poses_on_one_curve_are_not_rebalanced(tmp_path, mini_study):
     lpff = fake_source(tmp_path / "lpff", [float(yaw) for yaw in range(-60, 60, 10)])
     summary = split_dataset([lpff], tmp_path / "train", tmp_path / "val", mini_study)
     assert summary.rebalancing_copies == 0 and summary.train + summary.validation == 12
+
+
+def test_the_allowed_reject_share_comes_from_the_config(tmp_path, mini_study):
+    """``data.max_reject_share`` reaches preparation: 2 of 3 photos rejected passes at 0.7, fails at 0.6."""
+    import skimage.data
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(skimage.data.astronaut()).save(photos / "astronaut.png")
+    (photos / "empty.jpg").write_bytes(b"")
+    (photos / "notes.png").write_text("not an image")
+    lenient = replace(mini_study, data=replace(mini_study.data, max_reject_share=0.7))
+    summary = prepare_study_images([photos], tmp_path / "lenient", lenient)
+    assert (summary.prepared, summary.rejected) == (1, 2)
+    strict = replace(mini_study, data=replace(mini_study.data, max_reject_share=0.6))
+    with pytest.raises(DatasetLossError, match="2 of 3 inputs rejected"):
+        prepare_study_images([photos], tmp_path / "strict", strict)
+
+
+@pytest.mark.parametrize("share, accepted", [(0.0, True), (1.0, True), (-0.1, False), (1.5, False)])
+def test_max_reject_share_is_validated_at_the_door(share, accepted):
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    assert values["data"]["max_reject_share"] == 0.5  # the documented default
+    values["data"]["max_reject_share"] = share
+    if accepted:
+        assert from_mapping(values).data.max_reject_share == share
+    else:
+        with pytest.raises(ConfigError, match="data.max_reject_share"):
+            from_mapping(values)

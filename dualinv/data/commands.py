@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("out", metavar="OUT", help="output dataset folder")
     prepare.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     prepare.add_argument("--size", type=int, default=512, help="crop side in pixels (default 512)")
-    prepare.add_argument("--u2net", default=None, metavar="PATH", help="u2net.onnx (weights key u2net); absent: mediapipe selfie matting")
+    prepare.add_argument("--u2net", default=None, metavar="PATH", help="u2net.onnx (weights key u2net); not given: mediapipe selfie matting; given but absent: selfie, with a warning")
     prepare.add_argument("--matting", choices=("auto", "u2net", "selfie"), default="auto", help="matting model (default auto)")
     prepare.add_argument("--background", type=_colour, default=(255, 255, 255), metavar="R,G,B", help="background colour (default 255,255,255)")
     prepare.add_argument("--keep-background", action="store_true", help="keep the photo's background (masks are still written)")

@@ -5,7 +5,10 @@ The face crop is defined here once:
 1. the FFHQ quad from the eye centres and the mouth corners (step 2);
 2. the quad is placed at [⌊0.05·S⌋, ⌊0.1·S⌋] with side S−1 on a canvas of ⌊1.1·S⌋² (step 10:
    room above the head, none below the chin), warped at twice the canvas size with Lanczos and a
-   reflected border, then area-downsampled;
+   reflected border, then area-downsampled. As in the official ``crop_final``, the 2× warp uses
+   the canvas affine map scaled by 2, so after the area downsampling the picture sits a quarter
+   canvas pixel up and left of the nominal corners (:data:`UPSAMPLE_SHIFT`); the coverage mask is
+   warped at 1× without that shift;
 3. where the photo does not cover the canvas, the warp is blended with a 31-px box-blurred copy
    through a 21-px box-blurred coverage mask (step 10);
 4. the whole canvas is resized to S² (step 11; no crop, the normalised intrinsics are unchanged).
@@ -42,6 +45,12 @@ QUAD_CENTRE_SHIFT = 0.1
 """Quad centre = eye centre + this share of the eye-to-mouth vector (FFHQ)."""
 FILL_BLUR = 31
 COVERAGE_BLUR = 21
+UPSAMPLE = 2
+"""The warp runs at this multiple of the canvas size, then is area-downsampled."""
+UPSAMPLE_SHIFT = -(UPSAMPLE - 1) / (2 * UPSAMPLE)
+"""Canvas pixels by which the picture moves when the affine map is scaled by UPSAMPLE and the result
+area-downsampled: a point mapped to canvas c lands at UPSAMPLE·c, whose downsampled position is
+(UPSAMPLE·c + 0.5)/UPSAMPLE − 0.5 = c − 1/4 for UPSAMPLE 2."""
 
 # Face-mesh indices standing in for dlib's 68-point eye contours (36-41, 42-47) and mouth corners.
 EYE_IMAGE_LEFT = (33, 160, 158, 133, 153, 144)   # subject's right eye
@@ -91,8 +100,9 @@ def crop_face(image: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE) -> tup
 
     canvas = int(size * CANVAS_SCALE)
     to_canvas = quad_to_canvas(quad, size)
-    to_double = to_canvas * 2.0
-    warped = cv2.warpAffine(image, to_double, (2 * canvas, 2 * canvas), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT)
+    to_upsampled = to_canvas * UPSAMPLE
+    warped = cv2.warpAffine(image, to_upsampled, (UPSAMPLE * canvas, UPSAMPLE * canvas), flags=cv2.INTER_LANCZOS4,
+                            borderMode=cv2.BORDER_REFLECT)
     warped = cv2.resize(warped, (canvas, canvas), interpolation=cv2.INTER_AREA).astype(np.float32)
     ones = np.ones(image.shape[:2], dtype=np.float32)
     coverage = cv2.warpAffine(ones, to_canvas, (canvas, canvas), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
@@ -106,11 +116,12 @@ def crop_face(image: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE) -> tup
 
 
 def transform_points(points: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
-    """Photo pixel coordinates [N, 2] -> coordinates in the final ``size``² crop."""
+    """Photo pixel coordinates [N, 2] -> where they appear in the final ``size``² crop (pixel k
+    spans [k − 0.5, k + 0.5]), the 2× warp's quarter-pixel shift included."""
     canvas = int(size * CANVAS_SCALE)
     to_canvas = quad_to_canvas(quad, size)
     homogeneous = np.concatenate([np.asarray(points, dtype=np.float64)[:, :2], np.ones((len(points), 1))], axis=1)
-    on_canvas = homogeneous @ to_canvas.T
+    on_canvas = homogeneous @ to_canvas.T + UPSAMPLE_SHIFT
     return (on_canvas + 0.5) * (size / canvas) - 0.5  # resize maps pixel centres
 
 

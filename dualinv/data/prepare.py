@@ -136,14 +136,17 @@ class Prepared:
 class ImagePreparer:
     """One photo in, crop + mask + label out. Holds the mediapipe graphs: one per process.
 
-    ``config.background.matting`` must be the chosen model (``u2net`` or ``selfie``, see
-    :func:`prepare_images`), so that every worker runs the same one."""
+    The matting model is :func:`choose_matting`'s choice for ``config.background`` (a fallback is
+    warned about here); :func:`prepare_images` passes the model it chose, so workers agree."""
 
     def __init__(self, out_dir: Path, config: PrepareConfig) -> None:
         self.out_dir = out_dir
         self.config = config
+        self.matting_choice = choose_matting(config.background)
+        if self.matting_choice.fallback is not None:
+            warnings.warn(self.matting_choice.fallback, MattingFallbackWarning, stacklevel=2)
         self.faces = FaceFinder(config.face)
-        self.matting: Matting = build_matting(config.background.matting, config.background.u2net_path)  # type: ignore[arg-type]
+        self.matting: Matting = build_matting(self.matting_choice.kind, config.background.u2net_path)
 
     def close(self) -> None:
         self.faces.close()

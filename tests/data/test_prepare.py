@@ -206,3 +206,18 @@ def test_an_absent_u2net_file_asked_for_explicitly_stops_before_any_work(photo_f
     with pytest.raises(MissingWeightsError, match="missing file"):
         prepare_images(photo_folder, tmp_path / "out", config)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_image_preparer_used_directly_chooses_its_matting(photo_folder, tmp_path):
+    """dualinv invert drives ImagePreparer itself with the unresolved ``auto`` setting."""
+    from dualinv.data.background import BackgroundConfig, MattingFallbackWarning
+    from dualinv.data.prepare import ImagePreparer
+
+    config = PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=str(tmp_path / "absent" / "u2net.onnx")))
+    with pytest.warns(MattingFallbackWarning, match="absent"):
+        preparer = ImagePreparer(tmp_path / "out", config)
+    try:
+        outcome = preparer.prepare(photo_folder / "sub" / "grace.jpg", "grace.jpg")
+    finally:
+        preparer.close()
+    assert outcome.matting == "selfie" and preparer.matting_choice.kind == "selfie"

@@ -54,7 +54,6 @@ class BackgroundConfig:
             raise ConfigError(f"background.colour must be three integers in 0..255, got {self.colour!r}")
 
 
-
 class Matting(Protocol):
     """A model returning a soft foreground matte [H, W] in [0, 1] for an RGB image [H, W, 3] uint8."""
 

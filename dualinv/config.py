@@ -91,6 +91,8 @@ class DataConfig:
     """Multi-view MEAD frames (Table 2)."""
     validation_fraction: float
     """Share of FFHQ + LPFF held out for validation (~14k of ~154k, paper §4.1)."""
+    max_reject_share: float
+    """Preparing a dataset fails (``DatasetLossError``) when more than this share of its photos is rejected."""
     test_images: int | None
     """Cap on the images inverted per test set; ``None`` = all."""
     synthetic: SyntheticConfig

@@ -5,10 +5,17 @@ The face crop is defined here once:
 1. the FFHQ quad from the eye centres and the mouth corners (step 2);
 2. the quad is placed at [⌊0.05·S⌋, ⌊0.1·S⌋] with side S−1 on a canvas of ⌊1.1·S⌋² (step 10:
    room above the head, none below the chin), warped at twice the canvas size with Lanczos and a
-   reflected border, then area-downsampled;
+   reflected border, then area-downsampled. As in the official ``crop_final``, the 2× warp uses
+   the canvas affine map scaled by 2, so after the area downsampling the picture sits a quarter
+   canvas pixel up and left of the nominal corners (:data:`UPSAMPLE_SHIFT`); the coverage mask is
+   warped at 1× without that shift;
 3. where the photo does not cover the canvas, the warp is blended with a 31-px box-blurred copy
    through a 21-px box-blurred coverage mask (step 10);
 4. the whole canvas is resized to S² (step 11; no crop, the normalised intrinsics are unchanged).
+
+The camera label describes the written crop: :func:`align_face` estimates the head pose on the
+aligned crop, as PanoHead runs 3DDFA on the quad-warped image (step 3), so the quad's in-plane
+rotation of a tilted photo does not leak into the label's roll.
 
 Step 8 (re-centring the quad on 3DDFA's head-centre estimate) needs the 3DDFA model and is not
 reproduced; docs/data.md says what that changes.
@@ -16,7 +23,15 @@ reproduced; docs/data.md says what that changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from dualinv.errors import NoFaceError
+
+if TYPE_CHECKING:
+    from dualinv.data.pose import FaceFinder
 
 CROP_SIZE = 512
 """Side of PanoHead's training images."""
@@ -30,6 +45,12 @@ QUAD_CENTRE_SHIFT = 0.1
 """Quad centre = eye centre + this share of the eye-to-mouth vector (FFHQ)."""
 FILL_BLUR = 31
 COVERAGE_BLUR = 21
+UPSAMPLE = 2
+"""The warp runs at this multiple of the canvas size, then is area-downsampled."""
+UPSAMPLE_SHIFT = -(UPSAMPLE - 1) / (2 * UPSAMPLE)
+"""Canvas pixels by which the picture moves when the affine map is scaled by UPSAMPLE and the result
+area-downsampled: a point mapped to canvas c lands at UPSAMPLE·c, whose downsampled position is
+(UPSAMPLE·c + 0.5)/UPSAMPLE − 0.5 = c − 1/4 for UPSAMPLE 2."""
 
 # Face-mesh indices standing in for dlib's 68-point eye contours (36-41, 42-47) and mouth corners.
 EYE_IMAGE_LEFT = (33, 160, 158, 133, 153, 144)   # subject's right eye
@@ -79,8 +100,9 @@ def crop_face(image: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE) -> tup
 
     canvas = int(size * CANVAS_SCALE)
     to_canvas = quad_to_canvas(quad, size)
-    to_double = to_canvas * 2.0
-    warped = cv2.warpAffine(image, to_double, (2 * canvas, 2 * canvas), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT)
+    to_upsampled = to_canvas * UPSAMPLE
+    warped = cv2.warpAffine(image, to_upsampled, (UPSAMPLE * canvas, UPSAMPLE * canvas), flags=cv2.INTER_LANCZOS4,
+                            borderMode=cv2.BORDER_REFLECT)
     warped = cv2.resize(warped, (canvas, canvas), interpolation=cv2.INTER_AREA).astype(np.float32)
     ones = np.ones(image.shape[:2], dtype=np.float32)
     coverage = cv2.warpAffine(ones, to_canvas, (canvas, canvas), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
@@ -94,9 +116,40 @@ def crop_face(image: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE) -> tup
 
 
 def transform_points(points: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
-    """Photo pixel coordinates [N, 2] -> coordinates in the final ``size``² crop."""
+    """Photo pixel coordinates [N, 2] -> where they appear in the final ``size``² crop (pixel k
+    spans [k − 0.5, k + 0.5]), the 2× warp's quarter-pixel shift included."""
     canvas = int(size * CANVAS_SCALE)
     to_canvas = quad_to_canvas(quad, size)
     homogeneous = np.concatenate([np.asarray(points, dtype=np.float64)[:, :2], np.ones((len(points), 1))], axis=1)
-    on_canvas = homogeneous @ to_canvas.T
+    on_canvas = homogeneous @ to_canvas.T + UPSAMPLE_SHIFT
     return (on_canvas + 0.5) * (size / canvas) - 0.5  # resize maps pixel centres
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """A photo's face cropped to PanoHead's convention, with the camera label of that crop."""
+
+    crop: np.ndarray
+    """[S, S, 3] uint8 RGB."""
+    coverage: np.ndarray
+    """[S, S] float in [0, 1]: 1 where the crop shows the photo, 0 where it was filled in."""
+    label: np.ndarray
+    """The 25-value camera label of the crop (pose estimated on the crop itself)."""
+
+
+def align_face(faces: "FaceFinder", photo: np.ndarray, size: int = CROP_SIZE) -> AlignedFace:
+    """Crop the largest face of ``photo`` [H, W, 3] and estimate its pose on the crop (spec §8.2
+    steps 2-3, 9-11). The quad comes from the photo's face mesh; the mesh is then run again on
+    the upright crop, inside the box of the photo's landmarks mapped onto it, and the label is
+    built from that second mesh. :class:`NoFaceError` when either mesh finds no face."""
+    face = faces.largest_face(photo)
+    if face is None:
+        raise NoFaceError("no face detected; use a photo with a visible face")
+    quad = face_quad(face.mesh_points)
+    crop, coverage = crop_face(photo, quad, size)
+    on_crop = transform_points(face.mesh_points, quad, size)
+    (left, top), (right, bottom) = on_crop.min(axis=0), on_crop.max(axis=0)
+    aligned = faces.face_in_box(crop, (float(left), float(top), float(right - left), float(bottom - top)), face.score)
+    if aligned is None:
+        raise NoFaceError("the face mesh found no face on the aligned crop; use a sharper, less occluded photo")
+    return AlignedFace(crop=crop, coverage=coverage, label=aligned.label())

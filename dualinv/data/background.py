@@ -3,8 +3,13 @@
 The paper removes portrait backgrounds for training and evaluation (§4.1). Two matting models, both
 offline: rembg's U^2-Net (weights key ``u2net``, loaded from the configured file: rembg finds it
 through ``U2NET_HOME``, set to the file's folder while the explicit session is built, so it never
-downloads) and, when that file is not configured or when asked, mediapipe's bundled selfie
-segmentation (softer edges; specs/offline-weights.md).
+downloads) and mediapipe's bundled selfie segmentation (softer edges; specs/offline-weights.md).
+
+:func:`choose_matting` decides before any work (issue 4): selfie when asked or when no file is
+configured; selfie with a loud :class:`MattingFallbackWarning` when ``auto`` names a file that does
+not exist; U^2-Net when the file exists and matches its published checksum. A file that exists but
+is empty, corrupt or tampered with stops the run (``MissingWeightsError``), as does an absent file
+when ``u2net`` was asked for explicitly.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from dualinv.errors import ConfigError
-from dualinv.weights import REGISTRY, require_weights
+from dualinv.weights import REGISTRY, require_weights, weights_problem
 
 DEFAULT_BACKGROUND = (255, 255, 255)
 """Default colour behind the head: white."""
@@ -30,8 +35,9 @@ class BackgroundConfig:
     """How the background is removed and replaced."""
 
     matting: MattingKind = "auto"
-    """``u2net`` (needs ``u2net_path``), ``selfie`` (mediapipe, bundled) or ``auto`` (u2net when
-    ``u2net_path`` is set, else selfie)."""
+    """``u2net`` (needs ``u2net_path``, which must exist), ``selfie`` (mediapipe, bundled) or ``auto``
+    (u2net when ``u2net_path`` exists; selfie, with a warning, when it is set but absent; selfie when
+    it is not set)."""
     u2net_path: str | None = None
     """Path of ``u2net.onnx`` (weights key ``u2net``); ``None``: not available."""
     colour: tuple[int, int, int] = DEFAULT_BACKGROUND
@@ -47,12 +53,6 @@ class BackgroundConfig:
         if len(self.colour) != 3 or not all(0 <= int(value) <= 255 for value in self.colour):
             raise ConfigError(f"background.colour must be three integers in 0..255, got {self.colour!r}")
 
-    @property
-    def resolved_matting(self) -> Literal["u2net", "selfie"]:
-        if self.matting == "auto":
-            return "u2net" if self.u2net_path is not None else "selfie"
-        return self.matting
-
 
 class Matting(Protocol):
     """A model returning a soft foreground matte [H, W] in [0, 1] for an RGB image [H, W, 3] uint8."""
@@ -64,16 +64,23 @@ class Matting(Protocol):
     def close(self) -> None: ...
 
 
+def checked_u2net_file(path: str | Path) -> Path:
+    """``path`` when it is the published ``u2net.onnx`` (exists, checksum, name rembg accepts);
+    ``MissingWeightsError`` or ``ConfigError`` otherwise."""
+    model_file = require_weights("u2net", path)
+    expected = REGISTRY["u2net"].filename
+    if model_file.name != expected:
+        raise ConfigError(f"weights.u2net = {str(model_file)!r}: rembg only loads a file named {expected}; rename it")
+    return model_file
+
+
 class U2NetMatting:
     """rembg's U^2-Net through an explicit session on the configured file."""
 
     name = "u2net"
 
     def __init__(self, u2net_path: str | Path) -> None:
-        model_file = require_weights("u2net", u2net_path)
-        expected = REGISTRY["u2net"].filename
-        if model_file.name != expected:
-            raise ConfigError(f"weights.u2net = {str(model_file)!r}: rembg only loads a file named {expected}; rename it")
+        model_file = checked_u2net_file(u2net_path)
         import rembg  # after the checks: its import compiles numba kernels (tens of seconds on a fresh install)
 
         previous = os.environ.get("U2NET_HOME")
@@ -114,11 +121,44 @@ class SelfieMatting:
         self._segmenter.close()
 
 
-def build_matting(config: BackgroundConfig) -> Matting:
-    """The matting model ``config`` asks for (raises before any work if its file is unusable)."""
-    if config.resolved_matting == "u2net":
-        return U2NetMatting(config.u2net_path)  # type: ignore[arg-type]
-    return SelfieMatting()
+class MattingFallbackWarning(UserWarning):
+    """The configured U^2-Net file does not exist; mediapipe's selfie segmentation is used instead."""
+
+
+@dataclass(frozen=True)
+class MattingChoice:
+    """The matting model a run uses, and why it is not the configured one (if it is not)."""
+
+    kind: Literal["u2net", "selfie"]
+    """The model that runs."""
+    fallback: str | None = None
+    """Why the configured U^2-Net file was not used (missing file, where to get it); ``None`` otherwise."""
+
+
+def choose_matting(config: BackgroundConfig) -> MattingChoice:
+    """The matting model for ``config`` (see the module docstring). Checks the U^2-Net file's
+    existence, name and checksum without importing rembg; raises before any work when a present
+    file cannot be used."""
+    if config.matting == "selfie" or config.u2net_path is None:
+        return MattingChoice("selfie")
+    model_file = Path(config.u2net_path).expanduser()
+    if config.matting == "auto" and not model_file.exists():
+        problem = weights_problem("u2net", model_file)
+        return MattingChoice("selfie", f"{problem}. Background removal FALLS BACK to mediapipe selfie "
+                                       "segmentation (softer edges than U^2-Net, not the paper's matting).")
+    checked_u2net_file(model_file)
+    return MattingChoice("u2net")
+
+
+def build_matting(kind: Literal["u2net", "selfie"], u2net_path: str | None = None) -> Matting:
+    """The matting model ``kind`` (what :func:`choose_matting` chose)."""
+    if kind == "u2net":
+        if u2net_path is None:
+            raise ConfigError("u2net matting needs weights.u2net (the path of u2net.onnx)")
+        return U2NetMatting(u2net_path)
+    if kind == "selfie":
+        return SelfieMatting()
+    raise ConfigError(f"unknown matting model {kind!r}; use u2net or selfie")
 
 
 def composite(image: np.ndarray, matte: np.ndarray, colour: tuple[int, int, int] = DEFAULT_BACKGROUND) -> np.ndarray:

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("out", metavar="OUT", help="output dataset folder")
     prepare.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     prepare.add_argument("--size", type=int, default=512, help="crop side in pixels (default 512)")
-    prepare.add_argument("--u2net", default=None, metavar="PATH", help="u2net.onnx (weights key u2net); absent: mediapipe selfie matting")
+    prepare.add_argument("--u2net", default=None, metavar="PATH", help="u2net.onnx (weights key u2net); not given: mediapipe selfie matting; given but absent: selfie, with a warning")
     prepare.add_argument("--matting", choices=("auto", "u2net", "selfie"), default="auto", help="matting model (default auto)")
     prepare.add_argument("--background", type=_colour, default=(255, 255, 255), metavar="R,G,B", help="background colour (default 255,255,255)")
     prepare.add_argument("--keep-background", action="store_true", help="keep the photo's background (masks are still written)")
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
     prepare.set_defaults(func=run_prepare)
 
-    pose = subparsers.add_parser("pose", help="print the yaw, pitch and 25-value camera label of a photo")
+    pose = subparsers.add_parser("pose", help="print the yaw, pitch and 25-value camera label of a photo (measured on its aligned crop, as prepare writes it)")
     pose.add_argument("photo", metavar="PHOTO")
     pose.add_argument("--json", action="store_true", help="print one JSON object")
     pose.set_defaults(func=run_pose)
@@ -57,15 +57,16 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_pose(args: argparse.Namespace) -> int:
+    from dualinv.data.align import align_face
     from dualinv.data.decode import decode_image
     from dualinv.data.pose import FaceFinder, pose_angles
 
     photo = decode_image(args.photo)
     with FaceFinder() as finder:
-        face = finder.largest_face(photo)
-    if face is None:
-        raise NoFaceError(f"{args.photo}: no face detected; use a photo with a visible face")
-    label = face.label()
+        try:
+            label = align_face(finder, photo).label  # the label `prepare` writes: pose of the aligned crop
+        except NoFaceError as error:
+            raise NoFaceError(f"{args.photo}: {error}") from None
     angles = pose_angles(label)
     values = [round(float(value), 6) for value in label]
     if args.json:

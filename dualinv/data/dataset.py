@@ -2,9 +2,16 @@
 
 The layout is PanoHead's (spec panohead.md §8.1): ``{"labels": [[relative_path, [25 values]], ...]}``,
 values as numbers or as the ``%.6f`` strings of the official files, paths relative to the dataset
-root; masks are single-channel PNGs matched to images by file stem. A dataset prepared by the
-official tools is therefore read as is. Mirroring flips image and mask and negates label entries
-1, 2, 3, 4, 8, doubling the dataset as ``--mirror 1`` does.
+root; masks are single-channel PNGs in a mask folder, matched to an image by its relative path
+without suffix (the official trainer's rule: ``00000/img00000000`` in an extracted
+``testdata_seg.zip``) or else by its file stem (``masks/<stem>.png`` of ``dualinv prepare``).
+
+Both official forms are read as they are: the 3DDFA cropping output (563² JPEG canvases, masks in
+a sibling folder such as ``testdata_seg/``) and an extracted ``dataset_tool_seg.py`` zip (512²
+PNGs). Give ``resolution`` to get every item at one size: images and masks of another size are
+resized whole with Lanczos, exactly as ``dataset_tool_seg.py --resolution`` turns the 563² canvas
+into 512² (spec §8.2 step 11; no crop, the normalised intrinsics are unchanged). Mirroring flips
+image and mask and negates label entries 1, 2, 3, 4, 8, doubling the dataset as ``--mirror 1`` does.
 """
 
 from __future__ import annotations
@@ -59,15 +66,20 @@ def write_labels(root: str | Path, labels: Mapping[str, np.ndarray]) -> None:
 class HeadDataset(torch.utils.data.Dataset):
     """A prepared dataset: item ``i`` is ``{"image": [3,H,W] in [-1,1], "camera": [25], "name": str}``
     plus ``"mask": [1,H,W] in [0,1]`` when masks exist. With ``mirror`` the dataset is twice as long
-    and items ``n..2n-1`` are the x-flipped copies with mirrored cameras (spec §8.1)."""
+    and items ``n..2n-1`` are the x-flipped copies with mirrored cameras (spec §8.1). H = W =
+    ``resolution`` when given, else each file's own size."""
 
     def __init__(
         self,
         root: str | Path,                      # dataset folder holding dataset.json
         names: Sequence[str] | None = None,    # the items, in order (a split, a rebalanced list); None: all labels
         mirror: bool = False,                  # append x-flipped copies with mirrored cameras
-        mask_root: str | Path | None = None,   # folder of masks matched by stem; None: root/masks if present
+        mask_root: str | Path | None = None,   # folder of masks matched by path or stem; None: root/masks if present
+        resolution: int | None = None,         # side every image and mask is resized to (Lanczos); None: as stored
     ) -> None:
+        if resolution is not None and resolution < 1:
+            raise DatasetFormatError(f"resolution must be a positive side in pixels, got {resolution}")
+        self.resolution = resolution
         self.root = Path(root)
         self.labels = read_labels(self.root)
         self.names = list(self.labels) if names is None else list(names)
@@ -82,20 +94,33 @@ class HeadDataset(torch.utils.data.Dataset):
         return len(self.names) * (2 if self.mirror else 1)
 
     def mask_path(self, name: str) -> Path | None:
+        """The mask of item ``name``: ``mask_root/<name without suffix>.png``, else ``mask_root/<stem>.png``."""
         if self.mask_root is None:
             return None
-        candidate = self.mask_root / f"{Path(name).stem}.png"
-        return candidate if candidate.is_file() else None
+        for candidate in (self.mask_root / Path(name).with_suffix(".png"), self.mask_root / f"{Path(name).stem}.png"):
+            if candidate.is_file():
+                return candidate
+        return None
 
-    def __getitem__(self, index: int) -> dict[str, object]:
+    def _read(self, path: Path, mode: str) -> np.ndarray:
+        """Pixels of ``path`` in ``mode``, resized to ``resolution``² when that is set and differs."""
         from PIL import Image
 
+        with Image.open(path) as handle:
+            picture = handle.convert(mode)
+        if self.resolution is not None and picture.size != (self.resolution, self.resolution):
+            if picture.width != picture.height:
+                raise DatasetFormatError(f"{path}: {picture.width}x{picture.height} is not square; PanoHead crops are "
+                                         "square canvases (re-crop it with `dualinv prepare`)")
+            picture = picture.resize((self.resolution, self.resolution), Image.LANCZOS)
+        return np.array(picture)
+
+    def __getitem__(self, index: int) -> dict[str, object]:
         if not 0 <= index < len(self):
             raise IndexError(index)
         flipped = index >= len(self.names)
         name = self.names[index % len(self.names)]
-        with Image.open(self.root / name) as handle:
-            pixels = np.asarray(handle.convert("RGB"))
+        pixels = self._read(self.root / name, "RGB")
         label = self.labels[name]
         if flipped:
             pixels = pixels[:, ::-1]
@@ -108,8 +133,7 @@ class HeadDataset(torch.utils.data.Dataset):
         }
         mask_file = self.mask_path(name)
         if mask_file is not None:
-            with Image.open(mask_file) as handle:
-                mask = np.asarray(handle.convert("L"))
+            mask = self._read(mask_file, "L")
             if flipped:
                 mask = mask[:, ::-1]
             item["mask"] = torch.from_numpy(np.ascontiguousarray(mask)).float()[None] / 255.0

@@ -192,8 +192,14 @@ class FaceFinder:
         if not boxes:
             return None
         _, score, relative = max(boxes, key=lambda entry: entry[0])
-        left, top = relative.xmin * width, relative.ymin * height
-        box_width, box_height = relative.width * width, relative.height * height
+        box = (relative.xmin * width, relative.ymin * height, relative.width * width, relative.height * height)
+        return self.face_in_box(image, box, float(score))
+
+    def face_in_box(self, image: np.ndarray, box: tuple[float, float, float, float], score: float = 1.0) -> Face | None:
+        """The face mesh of the face inside ``box`` (left, top, width, height in pixels) of ``image``,
+        run on the box grown by ``box_expansion`` on each side; ``None`` when the mesh finds no face."""
+        height, width = image.shape[:2]
+        left, top, box_width, box_height = box
         grow = self.config.box_expansion
         x0 = int(max(0, left - grow * box_width))
         y0 = int(max(0, top - grow * box_height))
@@ -210,4 +216,4 @@ class FaceFinder:
             [[p.x * region_width + x0, p.y * region_height + y0, p.z * region_width] for p in result.multi_face_landmarks[0].landmark],
             dtype=np.float64,
         )
-        return Face(box=(left, top, box_width, box_height), score=float(score), mesh_points=points)
+        return Face(box=(left, top, box_width, box_height), score=score, mesh_points=points)

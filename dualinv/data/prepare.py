@@ -4,33 +4,50 @@ For each photo: decode (:mod:`.decode`), find the largest face and its mesh (:mo
 the camera label from the estimated head rotation, crop to PanoHead's convention (:mod:`.align`),
 matte and composite the background (:mod:`.background`). Each prepared image leaves three files,
 the label sidecar written last, so an interrupted run resumes by skipping every image whose
-sidecar exists. Bad inputs are recorded in ``rejects.csv`` and counted, and the batch goes on; a
-batch that loses more than ``max_reject_share`` of its inputs fails loudly at the end.
+sidecar exists. Bad inputs are recorded in ``rejects.csv`` and counted, and the batch goes on; an
+unexpected exception while preparing one photo becomes a reject too (reason ``error``, with the
+exception's class and message), except :data:`FATAL_ERRORS` and interrupts, which stop the batch,
+as does a failure to write the outputs. A batch that loses more than ``max_reject_share`` of its
+inputs fails loudly at the end. The matting model is chosen once, before any work
+(:func:`dualinv.data.background.choose_matting`); a fallback from a missing U^2-Net file is warned
+about and recorded in ``summary.json`` and in each image's sidecar.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from dualinv.data.align import CROP_SIZE, crop_face, face_quad
-from dualinv.data.background import BackgroundConfig, Matting, build_matting, composite
+from dualinv.data.align import CROP_SIZE, align_face
+from dualinv.data.background import (
+    BackgroundConfig,
+    Matting,
+    MattingFallbackWarning,
+    build_matting,
+    choose_matting,
+    composite,
+)
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, write_labels
 from dualinv.data.decode import IMAGE_SUFFIXES, DecodeLimits, decode_image
 from dualinv.data.pose import FaceFinder, FaceFinderConfig, pose_angles
 from dualinv.data.rejects import REJECTS_FILE, Reject, count_reasons, write_rejects
-from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError, UnusableImageError
+from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError, NoFaceError, UnusableImageError
 from dualinv.fileio import atomic_path, write_json_atomic
 
 LABELS_DIR = "labels"
 SUMMARY_FILE = "summary.json"
+FATAL_ERRORS: tuple[type[BaseException], ...] = (MemoryError,)
+"""Exceptions that stop the batch instead of rejecting one photo (``KeyboardInterrupt`` and
+``SystemExit`` are not ``Exception`` and always stop it)."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +85,19 @@ class PrepareSummary:
     rejected: int
     reasons: dict[str, int]
     matting: str
+    """The matting model of this run: ``u2net`` or ``selfie``."""
+    matting_fallback: str | None
+    """Why the configured U^2-Net file was not used (selfie ran instead); ``None`` when it was, or none was configured."""
     seconds: float
 
     def __str__(self) -> str:
         reasons = ", ".join(f"{reason} {count}" for reason, count in self.reasons.items()) or "none"
         rate = self.prepared / self.seconds if self.seconds > 0 else 0.0
-        return (
+        text = (
             f"{self.inputs} input(s): {self.prepared} prepared, {self.already_prepared} already prepared, "
             f"{self.rejected} rejected ({reasons}); matting {self.matting}; {self.seconds:.1f} s ({rate:.2f} images/s)"
         )
+        return text if self.matting_fallback is None else f"{text}\nWARNING: {self.matting_fallback}"
 
 
 def list_inputs(source: str | Path | Sequence[str | Path]) -> list[tuple[Path, str]]:
@@ -109,41 +130,62 @@ class Prepared:
     label: list[float]
     yaw: float
     pitch: float
+    matting: str
 
 
 class ImagePreparer:
-    """One photo in, crop + mask + label out. Holds the mediapipe graphs: one per process."""
+    """One photo in, crop + mask + label out. Holds the mediapipe graphs: one per process.
+
+    The matting model is :func:`choose_matting`'s choice for ``config.background`` (a fallback is
+    warned about here); :func:`prepare_images` passes the model it chose, so workers agree."""
 
     def __init__(self, out_dir: Path, config: PrepareConfig) -> None:
         self.out_dir = out_dir
         self.config = config
+        self.matting_choice = choose_matting(config.background)
+        if self.matting_choice.fallback is not None:
+            warnings.warn(self.matting_choice.fallback, MattingFallbackWarning, stacklevel=2)
         self.faces = FaceFinder(config.face)
-        self.matting: Matting = build_matting(config.background)
+        self.matting: Matting = build_matting(self.matting_choice.kind, config.background.u2net_path)
 
     def close(self) -> None:
         self.faces.close()
         self.matting.close()
 
     def prepare(self, path: Path, key: str) -> Prepared | Reject:
+        """Prepare one photo; a bad input or an unexpected error in one photo gives a :class:`Reject`."""
+        try:
+            outcome = self._crop_and_matte(path, key)
+        except FATAL_ERRORS:
+            raise
+        except Exception as error:  # a bug or a library failure on one photo must not end the batch
+            logging.getLogger(__name__).warning("%s: unexpected %s while preparing it", path, type(error).__name__, exc_info=True)
+            return Reject(key, "error", f"{path}: {type(error).__name__}: {error}")
+        if isinstance(outcome, Reject):
+            return outcome
+        image, matte, label = outcome
+        stem = output_stem(key)  # writing errors (disk full, permissions) are not the photo's fault: they stop the batch
+        _write_png(self.out_dir / IMAGES_DIR / f"{stem}.png", image)
+        _write_png(self.out_dir / MASKS_DIR / f"{stem}.png", np.clip(np.rint(matte * 255), 0, 255).astype(np.uint8))
+        angles = pose_angles(label)
+        record = Prepared(stem, [float(value) for value in label], angles.yaw, angles.pitch, self.matting.name)
+        write_json_atomic(self.out_dir / LABELS_DIR / f"{stem}.json", {"source": key, **asdict(record)})
+        return record
+
+    def _crop_and_matte(self, path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Reject:
+        """(composited crop, matte, label) of one photo, or the reason it cannot be used."""
         try:
             photo = decode_image(path, self.config.limits)
         except UnusableImageError as error:
             return Reject(key, error.reason, str(error))
-        face = self.faces.largest_face(photo)
-        if face is None:
-            return Reject(key, "no_face", f"{path}: no face detected; use a photo with a visible face")
-        label = face.label()
-        crop, coverage = crop_face(photo, face_quad(face.mesh_points), self.config.size)
-        matte = self.matting.matte(crop) * coverage
+        try:
+            aligned = align_face(self.faces, photo, self.config.size)
+        except NoFaceError as error:
+            return Reject(key, "no_face", f"{path}: {error}")
+        matte = self.matting.matte(aligned.crop) * aligned.coverage
         background = self.config.background
-        image = composite(crop, matte, background.colour) if background.enabled else crop
-        stem = output_stem(key)
-        _write_png(self.out_dir / IMAGES_DIR / f"{stem}.png", image)
-        _write_png(self.out_dir / MASKS_DIR / f"{stem}.png", np.clip(np.rint(matte * 255), 0, 255).astype(np.uint8))
-        angles = pose_angles(label)
-        record = Prepared(stem, [float(value) for value in label], angles.yaw, angles.pitch)
-        write_json_atomic(self.out_dir / LABELS_DIR / f"{stem}.json", {"source": key, **asdict(record)})
-        return record
+        image = composite(aligned.crop, matte, background.colour) if background.enabled else aligned.crop
+        return image, matte, aligned.label
 
 
 def _write_png(target: Path, pixels: np.ndarray) -> None:
@@ -215,8 +257,10 @@ def prepare_images(
         if other != key:
             raise DatasetFormatError(f"inputs {other!r} and {key!r} would both be written as {output_stem(key)}.png; rename one")
     todo = [(path, key) for path, key in inputs if not is_prepared(out_dir, key)]
-    if todo:
-        build_matting(config.background).close()  # a missing or bad weights file stops us before any work
+    matting = choose_matting(config.background)  # a present but corrupt weights file stops us before any work
+    if matting.fallback is not None:
+        warnings.warn(matting.fallback, MattingFallbackWarning, stacklevel=2)
+    config = replace(config, background=replace(config.background, matting=matting.kind))
     rejects: list[Reject] = []
     prepared = 0
     with tqdm(total=len(todo), desc="prepare", unit="img", disable=not config.progress) as bar:
@@ -235,7 +279,8 @@ def prepare_images(
         already_prepared=len(inputs) - len(todo),
         rejected=len(rejects),
         reasons=count_reasons(rejects),
-        matting=config.background.resolved_matting,
+        matting=matting.kind,
+        matting_fallback=matting.fallback,
         seconds=time.perf_counter() - started,
     )
     write_json_atomic(out_dir / SUMMARY_FILE, asdict(summary))

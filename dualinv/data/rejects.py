@@ -16,8 +16,9 @@ from typing import Iterable
 from dualinv.fileio import write_text_atomic
 
 REJECTS_FILE = "rejects.csv"
-REASONS = ("unreadable", "empty", "not_an_image", "corrupt", "too_large", "too_small", "no_face")
-"""Reason codes: the decoding ones of :mod:`dualinv.data.decode`, then ``no_face``."""
+REASONS = ("unreadable", "empty", "not_an_image", "corrupt", "too_large", "too_small", "no_face", "error")
+"""Reason codes: the decoding ones of :mod:`dualinv.data.decode`, ``no_face``, then ``error`` (an
+unexpected exception while preparing the photo; the detail names its class and message)."""
 COLUMNS = ("source", "reason", "detail")
 
 

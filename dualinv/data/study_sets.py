@@ -7,10 +7,13 @@ each a thin adapter from a :class:`dualinv.config.StudyConfig` to the library:
   matting weights (``weights.u2net``; the bundled mediapipe selfie matte when null).
 * :func:`split_dataset`: the prepared sources merged into one name space (``<source>__<stem>``),
   split deterministically by :func:`dualinv.data.manifests.split_names` with
-  ``data.validation_fraction`` (paper §4.1: ~140k train / ~14k validation), and LPFF's training
-  items repeated by the LPFF pose rebalancing rule (:mod:`dualinv.data.rebalance`; the density is
-  computed over originals and mirrors, as LPFF does). Mirroring itself happens during training
-  (``training.mirror_probability``), so no flipped copies are written.
+  ``data.validation_fraction`` (paper §4.1: ~140k train / ~14k validation), and every training item,
+  FFHQ included, repeated by LPFF's pose rebalancing rule (spec encoders-baselines.md §5,
+  :mod:`dualinv.data.rebalance`). As in LPFF, the density is one KDE over *all* FFHQ + LPFF items and
+  their mirrors (the validation items included: the density describes the whole pose distribution,
+  and the split is drawn from it); validation items are written once. Mirroring itself happens
+  during training (``training.mirror_probability``), so no flipped copies are written; the pose set
+  is mirror-closed, so an item and its mirror have the same density and the same count.
 
 The split folders are ordinary prepared datasets (``dataset.json``, ``images/``, ``masks/``) whose
 files are hard links to the sources' files (copies where links are impossible).
@@ -36,15 +39,13 @@ from dualinv.data.prepare import PrepareConfig, PrepareSummary, prepare_images
 from dualinv.data.rebalance import duplication_counts
 from dualinv.errors import DatasetFormatError
 
-REBALANCED_SOURCES = ("lpff",)
-"""Sources whose training items are pose-rebalanced (LPFF, paper §4.1)."""
-
-
 def study_prepare_config(config: StudyConfig) -> PrepareConfig:
-    """Preparation settings of the study: its matting weights, no progress bar (workflow logs)."""
+    """Preparation settings of the study: its matting weights, its allowed reject share
+    (``data.max_reject_share``), no progress bar (workflow logs)."""
     from dualinv.data.background import BackgroundConfig
 
-    return PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=config.weights.u2net))
+    return PrepareConfig(progress=False, max_reject_share=config.data.max_reject_share,
+                         background=BackgroundConfig(u2net_path=config.weights.u2net))
 
 
 def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig) -> PrepareSummary:
@@ -79,7 +80,8 @@ class SplitSummary:
 
 
 def _rebalancing_counts(labels: list[np.ndarray]) -> list[int]:
-    """Copies of each item under LPFF's rule, the density taken over the items and their mirrors."""
+    """Copies of each item under LPFF's rule, the density taken over the items and their mirrors
+    (spec encoders-baselines.md §5: every FFHQ + LPFF item and its mirror)."""
     if len(labels) < 3:  # a KDE needs more points than dimensions; nothing to rebalance
         return [1] * len(labels)
     both = np.stack(labels + [mirror_label(label) for label in labels])
@@ -130,14 +132,12 @@ def split_dataset(inputs: Sequence[Path], train_output: Path, val_output: Path, 
     if not merged:
         raise DatasetFormatError(f"the training sources {[str(path) for path in inputs]} hold no images")
     split = split_names(merged, config.data.validation_fraction, seed=config.training.seed)
+    counts = dict(zip(merged, _rebalancing_counts([label for _, _, label in merged.values()])))
     train: list[tuple[str, Path, str, np.ndarray]] = []
     copies = 0
-    for source in sorted({root.name for root, _, _ in merged.values()}):
-        names = [name for name in split["train"] if merged[name][0].name == source]
-        counts = _rebalancing_counts([merged[name][2] for name in names]) if source in REBALANCED_SOURCES else [1] * len(names)
-        for name, count in zip(names, counts):
-            train += [(name if copy == 0 else f"{name}__copy{copy}", *merged[name]) for copy in range(count)]
-            copies += count - 1
+    for name in split["train"]:
+        train += [(name if copy == 0 else f"{name}__copy{copy}", *merged[name]) for copy in range(counts[name])]
+        copies += counts[name] - 1
     validation = [(name, *merged[name]) for name in split["validation"]]
     _write_split(Path(train_output), train)
     _write_split(Path(val_output), validation)

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from dualinv.data.align import align_face
 from dualinv.data.pose import (
     MIRROR_NEGATED,
     FaceFinder,
@@ -124,6 +125,25 @@ def test_frontal_photos_near_zero_and_mirror_negates_yaw(finder, name):
     assert mirrored.yaw == pytest.approx(-angles.yaw, abs=3.0)
     assert mirrored.pitch == pytest.approx(angles.pitch, abs=3.0)
     assert mirrored.roll == pytest.approx(-angles.roll, abs=3.0)
+
+
+@pytest.mark.parametrize("degrees", [20.0, -20.0])
+def test_label_describes_the_upright_crop_of_a_tilted_photo(finder, degrees):
+    """The crop is rotated upright (the FFHQ quad), so its label must have no roll; yaw and pitch are
+    those of the untilted photo, measured the same way (spec §8.2 step 3: pose on the aligned image).
+    Measured before the fix, when the label came from the tilted photo: roll +16.9° at 20°."""
+    import cv2
+
+    photo = public_domain_photos()["astronaut"]
+    height, width = photo.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)  # counter-clockwise for degrees > 0
+    tilted = cv2.warpAffine(photo, turn, (width, height), flags=cv2.INTER_LINEAR, borderValue=(127, 127, 127))
+    reference = pose_angles(align_face(finder, photo).label)
+    aligned = pose_angles(align_face(finder, tilted).label)
+    assert abs(pose_angles(finder.largest_face(tilted).label()).roll) > 10  # the tilt is visible in the photo frame
+    assert aligned.roll == pytest.approx(0.0, abs=3.0)
+    assert aligned.yaw == pytest.approx(reference.yaw, abs=2.0)
+    assert aligned.pitch == pytest.approx(reference.pitch, abs=2.0)
 
 
 def test_no_face_in_a_blank_image(finder):

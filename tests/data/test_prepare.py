@@ -100,3 +100,124 @@ def test_bad_u2net_file_stops_before_any_work(photo_folder, tmp_path):
     with pytest.raises(MissingWeightsError, match="weights.u2net"):
         prepare_images(photo_folder, tmp_path / "out", config)
     assert not (tmp_path / "out").exists()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small PNG whose header claims ``width`` x ``height`` RGB pixels (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.fixture()
+def mixed_batch(tmp_path):
+    """Two good portraits, a truncated JPEG, a PNG header claiming 9000² pixels (over the 64 MP guard,
+    under Pillow's own bomb limit, so dualinv's check is the one that refuses it) and a 40² image."""
+    import io
+
+    import matplotlib.cbook
+    import skimage.data
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(skimage.data.astronaut()).save(folder / "astronaut.png")
+    shutil.copy(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), folder / "grace.jpg")
+    encoded = io.BytesIO()
+    Image.fromarray(skimage.data.astronaut()).save(encoded, format="JPEG")
+    (folder / "cut.jpg").write_bytes(encoded.getvalue()[: len(encoded.getvalue()) // 2])
+    (folder / "huge.png").write_bytes(png_claiming(9000, 9000))
+    Image.fromarray(np.full((40, 40, 3), 120, dtype=np.uint8)).save(folder / "tiny.png")
+    return folder
+
+
+def test_a_batch_rejects_exactly_its_bad_inputs_and_prepares_the_rest(mixed_batch, tmp_path):
+    out = tmp_path / "prepared"
+    summary = prepare_images(mixed_batch, out, PrepareConfig(progress=False, max_reject_share=0.8))
+    rejects = {reject.source: reject for reject in read_rejects(out / "rejects.csv")}
+    assert {source: reject.reason for source, reject in rejects.items()} == {
+        "cut.jpg": "corrupt", "huge.png": "too_large", "tiny.png": "too_small"}
+    assert "9000x9000" in rejects["huge.png"].detail and "40x40" in rejects["tiny.png"].detail
+    assert (summary.prepared, summary.rejected) == (2, 3)
+    assert summary.reasons == {"corrupt": 1, "too_large": 1, "too_small": 1}
+    assert sorted(json.loads((out / "summary.json").read_text())["reasons"]) == ["corrupt", "too_large", "too_small"]
+    assert sorted(path.name for path in (out / "images").iterdir()) == ["astronaut.png", "grace.png"]
+
+
+def test_an_unexpected_error_in_one_photo_is_a_reject_and_the_batch_goes_on(mixed_batch, tmp_path, monkeypatch):
+    import dualinv.data.prepare as prepare_module
+
+    real_decode = prepare_module.decode_image
+
+    def decode_failing_on_grace(path, limits):
+        if path.name == "grace.jpg":
+            raise RuntimeError("simulated failure inside a library")
+        return real_decode(path, limits)
+
+    monkeypatch.setattr(prepare_module, "decode_image", decode_failing_on_grace)
+    out = tmp_path / "prepared"
+    summary = prepare_images(mixed_batch, out, PrepareConfig(progress=False, max_reject_share=0.9))
+    rejects = {reject.source: reject for reject in read_rejects(out / "rejects.csv")}
+    assert rejects["grace.jpg"].reason == "error"
+    assert "RuntimeError: simulated failure inside a library" in rejects["grace.jpg"].detail
+    assert (summary.prepared, summary.rejected, summary.reasons["error"]) == (1, 4, 1)
+    assert (out / "images" / "astronaut.png").is_file()  # the photo after it was still prepared
+
+
+def test_fatal_errors_stop_the_batch(mixed_batch, tmp_path, monkeypatch):
+    import dualinv.data.prepare as prepare_module
+
+    def out_of_memory(path, limits):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(prepare_module, "decode_image", out_of_memory)
+    with pytest.raises(MemoryError):
+        prepare_images(mixed_batch, tmp_path / "prepared", PrepareConfig(progress=False))
+    assert not (tmp_path / "prepared" / "summary.json").exists()
+
+
+def test_an_absent_u2net_file_falls_back_to_selfie_loudly(photo_folder, tmp_path):
+    from dualinv.data.background import BackgroundConfig, MattingFallbackWarning
+    from dualinv.weights import REGISTRY
+
+    missing = tmp_path / "weights" / "u2net.onnx"
+    config = PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=str(missing)))
+    with pytest.warns(MattingFallbackWarning) as caught:
+        summary = prepare_images(photo_folder / "sub", tmp_path / "out", config)
+    message = str(caught[0].message)
+    assert str(missing) in message and REGISTRY["u2net"].url in message and "selfie" in message
+    assert (summary.prepared, summary.matting, summary.matting_fallback) == (1, "selfie", message)
+    assert "WARNING" in str(summary) and str(missing) in str(summary)
+    recorded = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert recorded["matting"] == "selfie" and recorded["matting_fallback"] == message
+    assert json.loads((tmp_path / "out" / "labels" / "grace.json").read_text())["matting"] == "selfie"
+
+
+def test_an_absent_u2net_file_asked_for_explicitly_stops_before_any_work(photo_folder, tmp_path):
+    from dualinv.data.background import BackgroundConfig
+    from dualinv.errors import MissingWeightsError
+
+    missing = tmp_path / "weights" / "u2net.onnx"
+    config = PrepareConfig(progress=False, background=BackgroundConfig(matting="u2net", u2net_path=str(missing)))
+    with pytest.raises(MissingWeightsError, match="missing file"):
+        prepare_images(photo_folder, tmp_path / "out", config)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_image_preparer_used_directly_chooses_its_matting(photo_folder, tmp_path):
+    """dualinv invert drives ImagePreparer itself with the unresolved ``auto`` setting."""
+    from dualinv.data.background import BackgroundConfig, MattingFallbackWarning
+    from dualinv.data.prepare import ImagePreparer
+
+    config = PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=str(tmp_path / "absent" / "u2net.onnx")))
+    with pytest.warns(MattingFallbackWarning, match="absent"):
+        preparer = ImagePreparer(tmp_path / "out", config)
+    try:
+        outcome = preparer.prepare(photo_folder / "sub" / "grace.jpg", "grace.jpg")
+    finally:
+        preparer.close()
+    assert outcome.matting == "selfie" and preparer.matting_choice.kind == "selfie"

@@ -86,7 +86,8 @@ def sources_from_args(args: argparse.Namespace):
     from dualinv.dual.networks import check_sources, resolve_sources
 
     sources = resolve_sources(encoder1=args.encoder1, encoder2=args.encoder2, network=args.network,
-                              stand_in=args.stand_in, configs=tuple(args.config), device=args.device)
+                              stand_in=args.stand_in, configs=tuple(args.config), device=args.device,
+                              face_parsing=getattr(args, "face_parsing", None))  # the flag is edit's only
     check_sources(sources)
     return sources
 

@@ -78,7 +78,8 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                          help=f"frames of the 360° turntable (default {DEFAULT_FRAMES})")
     outputs.add_argument("--mesh-resolution", type=int, default=DEFAULT_MESH_RESOLUTION,
                          help=f"marching-cubes grid per side (default {DEFAULT_MESH_RESOLUTION})")
-    outputs.add_argument("--no-mesh", action="store_true", help="skip mesh.ply / mesh.obj")
+    outputs.add_argument("--mesh", action=argparse.BooleanOptionalAction, default=True,
+                         help="write the coloured mesh.ply / mesh.obj (on by default; --no-mesh skips the marching cubes)")
 
 
 def sources_from_args(args: argparse.Namespace):
@@ -95,7 +96,7 @@ def sources_from_args(args: argparse.Namespace):
 def output_options_from_args(args: argparse.Namespace):
     from dualinv.dual.outputs import HeadOutputOptions
 
-    return HeadOutputOptions(frames=args.frames, mesh=not args.no_mesh, mesh_resolution=args.mesh_resolution)
+    return HeadOutputOptions(frames=args.frames, mesh=args.mesh, mesh_resolution=args.mesh_resolution)
 
 
 def prepare_config(sources):

@@ -22,6 +22,7 @@ from dualinv.dual.outputs import HeadOutputOptions, HeadReport, Panel, choose_is
 from dualinv.fileio import uint8_to_tensor
 from dualinv.mesh import read_ply
 from tests.standin_heads import random_head, tiny128_generator
+from tests.test_mesh import triangle_mesh_problems
 
 FRAMES = 3
 
@@ -59,11 +60,9 @@ def test_every_output_is_written(written) -> None:
 def test_mesh_is_a_valid_coloured_triangle_mesh(written) -> None:
     directory, _ = written
     mesh = read_ply(directory / "mesh.ply")
-    assert len(mesh.faces) > 0 and mesh.faces.min() >= 0 and mesh.faces.max() < len(mesh.vertices)
-    assert mesh.vertex_colors is not None and mesh.vertex_colors.shape == mesh.vertices.shape
+    # In range, three distinct corners per face, each edge in at most two faces, a colour per vertex.
+    assert triangle_mesh_problems(mesh) == []
     assert np.abs(mesh.vertices).max() <= 0.5 + 1e-6  # inside the tri-grid cube
-    corners = mesh.vertices[mesh.faces]  # no degenerate triangle repeats a vertex index
-    assert np.all((mesh.faces[:, 0] != mesh.faces[:, 1]) & (mesh.faces[:, 1] != mesh.faces[:, 2])) and corners.shape[1] == 3
     obj = (directory / "mesh.obj").read_text().splitlines()
     vertices = [line for line in obj if line.startswith("v ")]
     faces = [line for line in obj if line.startswith("f ")]

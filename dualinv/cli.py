@@ -4,6 +4,10 @@ Each command family lives next to the code it drives, in a ``commands`` module t
 ``register(subparsers)``: it adds its parser(s) and sets ``func`` (a callable taking the parsed
 arguments and returning an exit code). This file only assembles them and turns
 :class:`dualinv.errors.DualinvError` into a one-line message and exit status 2, without a traceback.
+
+Every parser is an :class:`ExactFlagParser`: argparse's prefix matching is off, so a flag is only
+ever the flag it spells (``--mesh`` can never be read as ``--mesh-resolution``, and adding a
+flag later cannot change what an existing command line means).
 """
 
 from __future__ import annotations
@@ -27,8 +31,17 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class ExactFlagParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that never accepts an abbreviated long flag (``allow_abbrev=False``);
+    sub-command parsers are of the same class (argparse builds them with ``type(parent)``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ExactFlagParser(
         prog="dualinv",
         description="Dual encoder GAN inversion: one portrait in, a 360-degree PanoHead head out.",
     )

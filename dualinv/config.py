@@ -51,6 +51,8 @@ class WeightsConfig:
     """U^2-Net background removal (data preparation)."""
     facenet_vggface2: str | None
     """Optional second identity metric."""
+    face_parsing: str | None
+    """Optional BiSeNet face parser (``79999_iter.pth``) for ``dualinv edit``; ``None``: mediapipe part masks."""
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,16 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
             description="facenet-pytorch InceptionResnetV1 (VGGFace2), optional second identity metric",
             url="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
         ),
+        WeightsFile(
+            key="face_parsing",
+            filename="79999_iter.pth",
+            description="BiSeNet face parser (ResNet-18, 19 CelebAMask-HQ classes) of zllrunning/face-parsing.PyTorch, "
+                        "localises the part on the reference for `dualinv edit` (paper §5.3, as in [8]); optional, "
+                        "null uses the bundled mediapipe face mesh and selfie matte. No checksum is published: the "
+                        "file is recognised by its state-dict names and shapes (dualinv.edit.face_parsing)",
+            url="https://github.com/zllrunning/face-parsing.PyTorch#training (the 'pre-trained model' Google Drive "
+                "link, file id 154JgKpzCPW82qINcVieuPH3fZ2e0P812)",
+        ),
     )
 })
 

@@ -8,7 +8,38 @@ import numpy as np
 import pytest
 import torch
 
-from dualinv.mesh import Mesh, extract_mesh, read_ply, write_obj, write_ply
+from dualinv.mesh import Mesh, density_grid, extract_mesh, mesh_from_grid, read_ply, write_obj, write_ply
+
+
+def triangle_mesh_problems(mesh: Mesh) -> list[str]:
+    """Why ``mesh`` is not a valid (closed or open) coloured triangle mesh; empty when it is.
+
+    Valid: at least one face, three vertex indices per face, all in range, three distinct corners
+    per face (no degenerate triangle), no face listed twice, every undirected edge in at most two
+    faces (edge-manifold), finite vertices and one uint8 RGB colour per vertex. Used on the meshes
+    the outputs write (tests/dual).
+    """
+    vertices, faces, problems = np.asarray(mesh.vertices), np.asarray(mesh.faces), []
+    if faces.ndim != 2 or faces.shape[1:] != (3,) or len(faces) == 0:
+        return [f"faces must be a non-empty [F, 3] array, got shape {faces.shape}"]
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        problems.append(f"indices span [{faces.min()}, {faces.max()}], outside [0, {len(vertices) - 1}]")
+    degenerate = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
+    if degenerate.any():
+        problems.append(f"{int(degenerate.sum())} degenerate face(s) repeat a corner, e.g. {faces[degenerate][0]}")
+    if len(np.unique(np.sort(faces, axis=1), axis=0)) != len(faces):
+        problems.append("a face is listed twice")
+    edges = np.sort(faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2), axis=1)
+    shared, counts = np.unique(edges, axis=0, return_counts=True)
+    if (counts > 2).any():
+        problems.append(f"{int((counts > 2).sum())} edge(s) in more than two faces, e.g. {shared[counts > 2][0]}")
+    if not np.isfinite(vertices).all():
+        problems.append("non-finite vertex coordinates")
+    colors = mesh.vertex_colors
+    if colors is None or colors.shape != (len(vertices), 3) or colors.dtype != np.uint8:
+        problems.append("no uint8 RGB colour per vertex" if colors is None else
+                        f"colours {colors.dtype} {colors.shape} != uint8 ({len(vertices)}, 3)")
+    return problems
 
 
 def sphere_density(radius: float, center: tuple[float, float, float] = (0.0, 0.0, 0.0)):
@@ -81,3 +112,33 @@ def test_obj_lists_every_vertex_and_face(tmp_path: Path) -> None:
     assert len(vertices) == len(mesh.vertices) and all(len(v) == 7 for v in vertices)
     assert len(faces) == len(mesh.faces)
     assert [int(i) for i in faces[0][1:]] == list(mesh.faces[0] + 1)
+
+
+def test_the_validity_check_finds_each_kind_of_broken_mesh() -> None:
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], np.float32)
+    colors = np.zeros((5, 3), np.uint8)
+    fan = np.array([[0, 1, 2], [0, 2, 3], [0, 3, 1]])  # open: three triangles around vertex 0
+    assert triangle_mesh_problems(Mesh(vertices, fan, colors)) == []
+    cases = {
+        "outside [0, 4]": Mesh(vertices, np.array([[0, 1, 5]]), colors),
+        "degenerate": Mesh(vertices, np.array([[0, 1, 2], [3, 4, 3]]), colors),
+        "listed twice": Mesh(vertices, np.array([[0, 1, 2], [2, 0, 1]]), colors),
+        "more than two faces": Mesh(vertices, np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]), colors),
+        "no uint8 RGB colour": Mesh(vertices, fan),
+        "colours float32": Mesh(vertices, fan, colors.astype(np.float32)),
+        "non-empty [F, 3]": Mesh(vertices, np.zeros((0, 3), np.int64), colors),
+    }
+    for expected, mesh in cases.items():
+        problems = triangle_mesh_problems(mesh)
+        assert len(problems) == 1 and expected in problems[0], (expected, problems)
+
+
+def test_extracted_meshes_are_valid_closed_or_open() -> None:
+    closed = extract_mesh(sphere_density(0.3), resolution=24, color=position_color)
+    assert triangle_mesh_problems(closed) == []
+    # A sphere cut by the cube's faces, without the border that closes it: an open mesh.
+    opened = mesh_from_grid(density_grid(sphere_density(0.6), resolution=24, border_voxels=0), iso_level=10.0)
+    opened = Mesh(opened.vertices, opened.faces, np.zeros_like(opened.vertices, dtype=np.uint8))
+    edges = np.sort(opened.faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2), axis=1)
+    assert (np.unique(edges, axis=0, return_counts=True)[1] == 1).any()  # it has a boundary
+    assert triangle_mesh_problems(opened) == []

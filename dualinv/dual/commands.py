@@ -78,7 +78,8 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                          help=f"frames of the 360° turntable (default {DEFAULT_FRAMES})")
     outputs.add_argument("--mesh-resolution", type=int, default=DEFAULT_MESH_RESOLUTION,
                          help=f"marching-cubes grid per side (default {DEFAULT_MESH_RESOLUTION})")
-    outputs.add_argument("--no-mesh", action="store_true", help="skip mesh.ply / mesh.obj")
+    outputs.add_argument("--mesh", action=argparse.BooleanOptionalAction, default=True,
+                         help="write the coloured mesh.ply / mesh.obj (on by default; --no-mesh skips the marching cubes)")
 
 
 def sources_from_args(args: argparse.Namespace):
@@ -86,7 +87,8 @@ def sources_from_args(args: argparse.Namespace):
     from dualinv.dual.networks import check_sources, resolve_sources
 
     sources = resolve_sources(encoder1=args.encoder1, encoder2=args.encoder2, network=args.network,
-                              stand_in=args.stand_in, configs=tuple(args.config), device=args.device)
+                              stand_in=args.stand_in, configs=tuple(args.config), device=args.device,
+                              face_parsing=getattr(args, "face_parsing", None))  # the flag is edit's only
     check_sources(sources)
     return sources
 
@@ -94,7 +96,7 @@ def sources_from_args(args: argparse.Namespace):
 def output_options_from_args(args: argparse.Namespace):
     from dualinv.dual.outputs import HeadOutputOptions
 
-    return HeadOutputOptions(frames=args.frames, mesh=not args.no_mesh, mesh_resolution=args.mesh_resolution)
+    return HeadOutputOptions(frames=args.frames, mesh=args.mesh, mesh_resolution=args.mesh_resolution)
 
 
 def prepare_config(sources):

@@ -8,6 +8,15 @@ from Encoder 2, and renders from any camera.
 Decision (the paper does not say which codes drive the background, raw ToRGB and super-resolution
 of the stitched tri-grid): Encoder 1's ``ws``, because the input view, the one compared with the
 photo, is its domain.
+
+Which checkpoint goes where (:func:`check_encoder_roles`): every training checkpoint records its
+experiment, and the registry says whether it was trained with a discriminator. Encoder 1 is the
+visible-region encoder, trained on reconstruction losses only; Encoder 2 is the occluded-region
+encoder, trained with a discriminator (§3.3). A pair whose first checkpoint was trained with a
+discriminator and whose second was not is the two encoders swapped, and it is refused before
+anything is loaded. Every other pair is allowed on purpose, so ablations can be stitched: a
+Table 3 discriminator variant (``d_image``, ``d_triplane``) as Encoder 2, a Table 4 variant
+(``real_wplus``, ...) as Encoder 1, or one encoder in both places.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import torch
 from dualinv.dual.stitch import stitch_trigrids
 from dualinv.occlusion import occlusion_mask
 from dualinv.seeding import make_generator
+from dualinv.training.experiments import Experiment
 from dualinv.training.inversion_encoder import InversionEncoder, fit_side
 
 
@@ -71,11 +81,13 @@ class DualInverter:
                          device: str | torch.device = "cpu", seed: int = 0) -> "DualInverter":
         """Load both encoders; both must have been trained against the same generator (checked).
 
-        The occlusion mask uses Encoder 1's training setting of the opacity threshold.
+        The occlusion mask uses Encoder 1's training setting of the opacity threshold. A swapped
+        pair is refused before anything is loaded (module doc).
         """
         from dualinv.training.build import build_generator, load_trained_encoder
         from dualinv.training.config import GeneratorSource
 
+        check_encoder_roles(recorded_experiment(encoder1), recorded_experiment(encoder2), (encoder1, encoder2))
         generator = identity = None
         if network is not None:
             generator, identity = build_generator(GeneratorSource(network=str(network)), device)
@@ -113,3 +125,30 @@ class DualInverter:
         cameras = inversion.cameras if cameras is None else cameras.to(self.device).float()
         return self.generator.render_trigrid(inversion.trigrid, inversion.ws, cameras,
                                              generator=make_generator(self.seed, self.device))
+
+
+def recorded_experiment(path: str | Path) -> Experiment:
+    """The registry experiment a training checkpoint records (its tensors memory-mapped, not read)."""
+    from dualinv.training.checkpoint import CHECKPOINT_FORMAT, load_training_checkpoint
+    from dualinv.training.experiments import get_experiment
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - not a readable zip checkpoint: the full reader below names why
+        payload = None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "experiment" not in payload:
+        payload = load_training_checkpoint(path)  # raises a CheckpointError naming the problem
+    return get_experiment(payload["experiment"])
+
+
+def check_encoder_roles(visible: Experiment, occluded: Experiment, paths: tuple[str | Path, str | Path]) -> None:
+    """Refuse Encoder 1 / Encoder 2 checkpoints given the wrong way round (module doc, "Which
+    checkpoint goes where"): the first trained with a discriminator and the second without one."""
+    from dualinv.errors import ConfigError
+
+    if visible.discriminator != "none" and occluded.discriminator == "none":
+        raise ConfigError(
+            f"the encoder checkpoints are swapped: the Encoder 1 checkpoint {paths[0]} is {visible.name!r} (trained "
+            f"with the {visible.discriminator!r} discriminator, an occluded-region encoder) and the Encoder 2 "
+            f"checkpoint {paths[1]} is {occluded.name!r} (trained without a discriminator, a visible-region "
+            f"encoder). Give {paths[1]} as --encoder1 and {paths[0]} as --encoder2.")

@@ -6,8 +6,8 @@ Three ways to name the two encoder checkpoints and the PanoHead generator, in th
 2. a study config (``--config config.yaml [--config presets/mini.yaml]``,
    :func:`dualinv.config.load_config`): the encoders the workflow trained
    (``<output.results>/models/encoder{1,2}/checkpoint.pt``, rules/train.smk), the generator of
-   ``generator.network`` or ``weights.panohead`` (released preset), and ``weights.u2net`` for the
-   background of the preparation;
+   ``generator.network`` or ``weights.panohead`` (released preset), ``weights.u2net`` for the
+   background of the preparation and ``weights.face_parsing`` for ``dualinv edit``'s part masks;
 3. seeded stand-ins (``--stand-in``, or the ``mini`` preset when its encoders are not trained yet):
    the mini stand-in generator (:func:`dualinv.standin.standin_generator`) and untrained tiny
    encoders built exactly as training step 0 builds them (:mod:`dualinv.training.build`,
@@ -48,6 +48,8 @@ class NetworkSources:
     """Build seeded stand-in encoders and the mini stand-in generator instead of loading files."""
     u2net: str | None = None
     """``weights.u2net`` for the preparation's background matting (``None``: mediapipe selfie matte)."""
+    face_parsing: str | None = None
+    """``--face-parsing`` or ``weights.face_parsing``: BiSeNet part masks for ``edit`` (``None``: mediapipe)."""
     device: str = "cpu"
     """``cpu`` or ``cuda[:N]``."""
     seed: int = 0
@@ -66,7 +68,7 @@ class NetworkSources:
 
 def resolve_sources(*, encoder1: str | None = None, encoder2: str | None = None, network: str | None = None,
                     stand_in: bool = False, configs: tuple[str, ...] = (), device: str = "cpu",
-                    seed: int = 0) -> NetworkSources:
+                    seed: int = 0, face_parsing: str | None = None) -> NetworkSources:
     """Flags over the study config (module doc); the config's encoders default to the workflow's."""
     u2net = None
     if configs:
@@ -74,6 +76,7 @@ def resolve_sources(*, encoder1: str | None = None, encoder2: str | None = None,
 
         study = load_config(configs[0], tuple(configs[1:]))
         u2net = study.weights.u2net
+        face_parsing = face_parsing or study.weights.face_parsing
         trained = {name: str(Path(study.output.results) / "models" / name / "checkpoint.pt")
                    for name in ENCODER_EXPERIMENTS}
         untrained = not any(Path(path).is_file() for path in trained.values())
@@ -87,7 +90,7 @@ def resolve_sources(*, encoder1: str | None = None, encoder2: str | None = None,
 
                 network = study_generator_source(study).network
     return NetworkSources(encoder1=encoder1, encoder2=encoder2, network=network, stand_in=stand_in, u2net=u2net,
-                          device=device, seed=seed)
+                          face_parsing=face_parsing, device=device, seed=seed)
 
 
 def check_sources(sources: NetworkSources) -> None:
@@ -103,8 +106,10 @@ def check_sources(sources: NetworkSources) -> None:
     if sources.network is not None and not Path(sources.network).expanduser().is_file():
         problems.append(f"--network {sources.network}: missing file "
                         f"({weights_problem('panohead', sources.network)})")
-    if sources.u2net is not None and (problem := weights_problem("u2net", sources.u2net)) is not None:
-        problems.append(problem)
+    for key in ("u2net", "face_parsing"):
+        path = getattr(sources, key)
+        if path is not None and (problem := weights_problem(key, path)) is not None:
+            problems.append(problem)
     if problems:
         raise MissingWeightsError(f"{len(problems)} file(s) cannot be used:\n  - " + "\n  - ".join(problems)
                                   + "\nFix the paths, or run with --stand-in (seeded networks; outputs are "

@@ -12,7 +12,6 @@ reason, and the others go on. The reference-based edit (§5.3) reuses the same s
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -26,6 +25,9 @@ from dualinv.dual.outputs import HeadCode, HeadOutputOptions, HeadReport, Panel,
 from dualinv.errors import NoFaceError
 
 PREPARED_DIR = "prepared"
+OCCLUSION_CAPTION = "occlusion mask O (XY | XZ | YZ, v up; white = occluded in every depth slice, black = visible)"
+"""Caption of ``occlusion.png``: the picture is O itself (Eq. 3, True on occluded cells), averaged over
+depth slices by :func:`dualinv.occlusion.save_occlusion_debug`."""
 
 
 class Inverter(Protocol):
@@ -113,17 +115,18 @@ def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverte
 
     The one loop of ``dualinv invert`` for raw photos (after :func:`align_photos`) and for crops
     that are already aligned (``--aligned``). Seconds count the inversion only (encoders, mask and
-    stitch), not the outputs.
+    stitch), not the outputs; on CUDA the device is synchronised before reading the clock
+    (:func:`dualinv.eval.metrics.timed_per_image`), so queued kernels are counted.
     """
+    from dualinv.eval.metrics import timed_per_image
     from dualinv.occlusion import save_occlusion_debug
 
     out_dir = Path(out_dir)
     batch = PhotoBatch()
     device = next(inverter.generator.parameters()).device
     for photo in aligned:
-        start = time.perf_counter()
-        inversion = inverter.invert(photo.image[None].to(device), photo.camera[None].to(device))
-        batch.seconds[photo.stem] = time.perf_counter() - start
+        inversion, batch.seconds[photo.stem] = timed_per_image(
+            lambda: inverter.invert(photo.image[None].to(device), photo.camera[None].to(device)), 1, device)
         directory = out_dir / photo.stem
         save_occlusion_debug(inversion.occlusion_mask.cpu(), directory / "occlusion.png")
         report = HeadReport(f"{photo.source}: dual-encoder inversion", stand_in=stand_in,
@@ -133,7 +136,7 @@ def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverte
                                         "camera": photo.camera.tolist(), "seconds": batch.seconds[photo.stem],
                                         **(provenance or {})})
         write_head_outputs(directory, inverter.generator, head_of(inversion), report, input_image=photo.image,
-                           panels=[Panel("occlusion.png", "occlusion mask O (XY | XZ | YZ; white = visible)")],
+                           panels=[Panel("occlusion.png", OCCLUSION_CAPTION)],
                            options=options)
         batch.written[photo.stem] = directory
         log(f"{photo.source}: inverted in {batch.seconds[photo.stem]:.3f} s/image -> {directory / 'index.html'}")

@@ -1,9 +1,11 @@
 """2D masks of face parts on aligned crops, offline: face-mesh regions and the selfie matte.
 
 Reference-based editing (paper §5.3, following [8]) first localises the part to transfer on the
-reference image. [8] runs a 19-class BiSeNet face parser (CelebAMask-HQ classes, hair = 17); that
-network is not bundled, so the default localisation here is built from the two mediapipe models the
-data preparation already uses (mediapipe 0.10.14, bundled weights, nothing downloaded):
+reference image. [8] runs a 19-class BiSeNet face parser (CelebAMask-HQ classes, hair = 17); it
+runs here when its checkpoint is given (``--face-parsing`` or ``weights.face_parsing``,
+:mod:`dualinv.edit.face_parsing`). Its weights are not bundled, so the default localisation is
+built from the two mediapipe models the data preparation already uses (mediapipe 0.10.14, bundled
+weights, nothing downloaded):
 
 * ``face``, ``eyes``, ``brows``, ``nose``, ``mouth``: the filled convex hull of the face-mesh
   landmarks of that region (``FACEMESH_FACE_OVAL``, ``..._LEFT_EYE`` + ``..._RIGHT_EYE``,
@@ -11,8 +13,8 @@ data preparation already uses (mediapipe 0.10.14, bundled weights, nothing downl
   regions are hulled separately so the bridge between them stays out.
 * ``hair``: the selfie matte (≥ ``matte_threshold``) minus the face-oval hull, above the chin
   (the lowest face-oval landmark). What this includes besides hair: the ears and anything worn on
-  the head (hats, glasses arms); what it misses: hair that falls below the chin. Give a mask of your
-  own (``--part-mask``, e.g. from a face parser you ran) where that matters.
+  the head (hats, glasses arms); what it misses: hair that falls below the chin. Give the face
+  parser's checkpoint (``--face-parsing``) where that matters.
 
 A view in which no face is found yields an empty mask for every part.
 """

@@ -77,3 +77,56 @@ def test_invert_refuses_a_crop_that_is_not_square(tmp_path, capsys):
     code = main(["invert", str(photo), "--aligned", "--stand-in", "--out", str(tmp_path / "o")])
     assert code == 2 and "96x64 is not a square aligned crop" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def recorded_only(path, experiment: str):
+    """A file with a training checkpoint's header and no tensors: enough for the role check."""
+    from dualinv.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "experiment": experiment}, path)
+    return path
+
+
+@pytest.mark.parametrize("first, second", [("encoder2", "encoder1"), ("d_image", "encoder1"),
+                                           ("encoder2", "real_wplus")])
+def test_a_swapped_encoder_pair_is_refused_before_loading(tmp_path, capsys, first, second):
+    from dualinv.errors import ConfigError
+
+    paths = recorded_only(tmp_path / "a.pt", first), recorded_only(tmp_path / "b.pt", second)
+    with pytest.raises(ConfigError, match=f"swapped.*a.pt is '{first}'.*b.pt is '{second}'.*Give .*b.pt as "
+                                          f"--encoder1 and .*a.pt as --encoder2"):
+        DualInverter.from_checkpoints(*paths)
+    code = main(["invert", str(tmp_path / "p.png"), "--out", str(tmp_path / "out"),
+                 "--encoder1", str(paths[0]), "--encoder2", str(paths[1])])
+    assert code == 2 and "swapped" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("first, second", [("encoder1", "encoder2"), ("encoder1", "d_image"),
+                                           ("encoder1", "d_triplane"), ("real_wplus", "encoder2"),
+                                           ("encoder1", "encoder1"), ("encoder2", "encoder2")])
+def test_the_paper_pair_and_ablation_pairs_load_in_the_order_given(tmp_path, monkeypatch, first, second):
+    from types import SimpleNamespace
+
+    import dualinv.training.build as build
+
+    loaded = []
+
+    def fake_load(path, generator=None, identity=None, device="cpu"):
+        loaded.append(path)
+        settings = SimpleNamespace(encoder_resolution=32, occlusion_opacity_threshold=0.5)
+        return f"encoder from {path.name}", settings, "generator", SimpleNamespace(source="fake")
+
+    monkeypatch.setattr(build, "load_trained_encoder", fake_load)
+    paths = recorded_only(tmp_path / "a.pt", first), recorded_only(tmp_path / "b.pt", second)
+    inverter = DualInverter.from_checkpoints(*paths)
+    assert loaded == list(paths)
+    assert (inverter.encoder_visible, inverter.encoder_occluded) == ("encoder from a.pt", "encoder from b.pt")
+
+
+def test_a_file_that_is_not_a_training_checkpoint_is_named(tmp_path):
+    from dualinv.errors import CheckpointError
+
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    recorded_only(tmp_path / "e2.pt", "encoder2")
+    with pytest.raises(CheckpointError, match="notes.pt is not a readable dualinv checkpoint"):
+        DualInverter.from_checkpoints(tmp_path / "notes.pt", tmp_path / "e2.pt")

@@ -20,6 +20,7 @@ from dualinv.cli import main
 from dualinv.config import REPO_ROOT
 from dualinv.data.rejects import read_rejects
 from dualinv.mesh import read_ply
+from tests.test_mesh import triangle_mesh_problems
 
 SMALL = ["--frames", "2", "--mesh-resolution", "16"]
 HEAD_FILES = ("input.png", "reconstruction.png", "depth.png", "occlusion.png", "mesh.ply", "mesh.obj",
@@ -44,8 +45,8 @@ def photos(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.slow
 def test_raw_photos_get_every_output_and_bad_photos_are_rejected_with_their_reason(photos, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["invert", str(photos["astronaut"]), str(photos["blank"]), str(photos["corrupt"]),
-                 str(photos["grace"]), "--out", str(out), "--stand-in", *SMALL])
+    code = main(["invert", "--mesh", str(photos["astronaut"]), str(photos["blank"]), str(photos["corrupt"]),
+                 str(photos["grace"]), "--out", str(out), "--stand-in", *SMALL])  # issue 3's --mesh spelling
     assert code == 0
     printed = capsys.readouterr().out
     assert "2 of 4 photo(s) inverted" in printed and "2 rejected" in printed and "s/image" in printed
@@ -64,7 +65,7 @@ def test_raw_photos_get_every_output_and_bad_photos_are_rejected_with_their_reas
         assert summary["encoder1"].startswith("stand-in:encoder1") and summary["opacity_threshold"] == 0.1
         assert abs(summary["yaw"]) < 10 and summary["seconds"] > 0  # both portraits face the camera
         assert "STAND-IN NETWORKS" in (folder / "index.html").read_text()
-        assert read_ply(folder / "mesh.ply").vertex_colors is not None
+        assert triangle_mesh_problems(read_ply(folder / "mesh.ply")) == []  # from a portrait's inversion
 
 
 def test_missing_checkpoints_are_all_named_and_nothing_is_written(photos, tmp_path, capsys):
@@ -132,3 +133,33 @@ def test_cuda_without_a_gpu_is_a_clear_error(photos, tmp_path, monkeypatch, caps
     code = main(["invert", str(photos["astronaut"]), "--out", str(tmp_path / "out"), "--stand-in", "--device", "cuda"])
     assert code == 2 and "no CUDA device is available" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_mesh_is_on_by_default_and_both_mesh_flags_parse_before_a_photo():
+    from dualinv.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["invert", "p.jpg", "--out", "o"]).mesh is True
+    mesh = parser.parse_args(["invert", "--mesh", "p.jpg", "--out", "o"])
+    assert mesh.mesh is True and mesh.photos == ["p.jpg"] and mesh.mesh_resolution == 64
+    assert parser.parse_args(["invert", "--no-mesh", "p.jpg", "--out", "o"]).mesh is False
+    assert parser.parse_args(["invert", "p.jpg", "--out", "o", "--mesh-resolution", "16"]).mesh_resolution == 16
+
+
+def test_no_parser_accepts_an_abbreviated_flag(capsys):
+    import argparse
+
+    from dualinv.cli import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from parsers(child)
+
+    every = list(parsers(build_parser()))
+    assert len(every) > 5 and all(parser.allow_abbrev is False for parser in every)
+    with pytest.raises(SystemExit):
+        main(["invert", "p.jpg", "--out", "o", "--mesh-res", "16"])
+    assert "unrecognized arguments: --mesh-res" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from dualinv.dual.outputs import HeadOutputOptions, HeadReport, Panel, choose_is
 from dualinv.fileio import uint8_to_tensor
 from dualinv.mesh import read_ply
 from tests.standin_heads import random_head, tiny128_generator
+from tests.test_mesh import triangle_mesh_problems
 
 FRAMES = 3
 
@@ -59,11 +60,9 @@ def test_every_output_is_written(written) -> None:
 def test_mesh_is_a_valid_coloured_triangle_mesh(written) -> None:
     directory, _ = written
     mesh = read_ply(directory / "mesh.ply")
-    assert len(mesh.faces) > 0 and mesh.faces.min() >= 0 and mesh.faces.max() < len(mesh.vertices)
-    assert mesh.vertex_colors is not None and mesh.vertex_colors.shape == mesh.vertices.shape
+    # In range, three distinct corners per face, each edge in at most two faces, a colour per vertex.
+    assert triangle_mesh_problems(mesh) == []
     assert np.abs(mesh.vertices).max() <= 0.5 + 1e-6  # inside the tri-grid cube
-    corners = mesh.vertices[mesh.faces]  # no degenerate triangle repeats a vertex index
-    assert np.all((mesh.faces[:, 0] != mesh.faces[:, 1]) & (mesh.faces[:, 1] != mesh.faces[:, 2])) and corners.shape[1] == 3
     obj = (directory / "mesh.obj").read_text().splitlines()
     vertices = [line for line in obj if line.startswith("v ")]
     faces = [line for line in obj if line.startswith("f ")]
@@ -90,21 +89,38 @@ def test_index_html_links_every_output_and_escapes_text(written) -> None:
     assert "astronaut &lt;test&gt;" in page and "STAND-IN" in page
 
 
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+            "--virtual-time-budget=5000", "--window-size=1400,1600", "--enable-logging=stderr", "--v=0"]
+needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
+                                    reason="needs Debian's chromium package (apt-get install chromium)")
+
+
+def rendered_dom(page: Path) -> subprocess.CompletedProcess:
+    """The DOM headless Chromium has after loading ``page`` and running its scripts."""
+    dom = subprocess.run(CHROMIUM + ["--dump-dom", page.resolve().as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return dom
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium package (apt-get install chromium)")
+@needs_chromium
 def test_index_html_renders_in_headless_chromium(written, tmp_path) -> None:
     directory, _ = written
-    url = (directory / "index.html").resolve().as_uri()
-    common = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-              "--virtual-time-budget=5000", "--window-size=1400,1600", "--enable-logging=stderr", "--v=0"]
-    dom = subprocess.run(common + ["--dump-dom", url], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    dom = rendered_dom(directory / "index.html")
     images = len(re.findall(r"<img ", dom.stdout))
     assert images >= 7
     assert f'data-images-loaded="{images}"' in dom.stdout and 'data-images-broken="0"' in dom.stdout
     assert "Uncaught" not in dom.stderr  # no script error on the page
+    # The turntable video is on the page, and every file the rendered page refers to exists.
+    videos = re.findall(r'<video [^>]*src="([^"]+)"', dom.stdout)
+    assert videos == ["turntable/turntable.mp4"]
+    assert iio.imread(directory / videos[0], index=None).shape[0] == FRAMES  # a decodable MP4 of every frame
+    referenced = set(re.findall(r'(?:src|href)="([^"]+)"', dom.stdout))
+    assert referenced and all((directory / link).is_file() for link in referenced), referenced
     screenshot = tmp_path / "page.png"
-    shot = subprocess.run(common + [f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=120)
+    shot = subprocess.run(CHROMIUM + [f"--screenshot={screenshot}", (directory / "index.html").resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
     assert shot.returncode == 0 and screenshot.is_file(), shot.stderr[-2000:]
     pixels = np.asarray(Image.open(screenshot).convert("RGB")).astype(np.int16)
     # The aligned input is shown as the first tile: the astronaut's orange suit must appear on the page.
@@ -113,3 +129,35 @@ def test_index_html_renders_in_headless_chromium(written, tmp_path) -> None:
     keep = Path("/tmp/dualinv_index_screenshot.png")
     if keep.parent.is_dir():
         shutil.copyfile(screenshot, keep)  # for a human look; not part of the assertion
+
+
+VIDEO_PROBE = """<script>
+window.addEventListener('load', function () {
+  var videos = Array.prototype.slice.call(document.querySelectorAll('video'));
+  function mark() {
+    var ready = videos.filter(function (video) { return video.readyState >= 1; });
+    document.body.setAttribute('data-videos-ready', String(ready.length));
+  }
+  videos.forEach(function (video) {
+    video.addEventListener('loadedmetadata', mark);
+    video.addEventListener('error', function () { document.body.setAttribute('data-video-error', 'yes'); });
+    video.load();
+  });
+  mark();
+});
+</script></body>"""
+"""Appended to a copy of the page: counts the <video> elements whose metadata Chromium decoded."""
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_the_turntable_video_loads_in_headless_chromium_and_a_broken_one_is_seen(written, tmp_path) -> None:
+    directory, _ = written
+    copy = shutil.copytree(directory, tmp_path / "page")
+    probe = copy / "probe.html"
+    probe.write_text((copy / "index.html").read_text().replace("</body>", VIDEO_PROBE))
+    body = re.search(r"<body[^>]*>", rendered_dom(probe).stdout).group(0)
+    assert 'data-videos-ready="1"' in body and "data-video-error" not in body
+    (copy / "turntable" / "turntable.mp4").write_bytes(b"not an mp4")  # the probe can fail
+    body = re.search(r"<body[^>]*>", rendered_dom(probe).stdout).group(0)
+    assert 'data-videos-ready="0"' in body and 'data-video-error="yes"' in body

@@ -94,3 +94,53 @@ def test_edit_names_a_rejected_photo(photos, tmp_path) -> None:
     with pytest.raises(NoFaceError, match="reference photo .*blank.png.*no_face"):
         edit_photos(photos["astronaut"], photos["blank"], tmp_path, StandInInverter(), segmenter=None,
                     stand_in=True, options=OPTIONS)
+
+
+class KnownMaskInverter(StandInInverter):
+    """A seeded head and a known occlusion mask O: plane XY occluded for v ≥ 0 (rows h ≥ 16), the rest visible."""
+
+    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> SimpleNamespace:
+        inversion = super().invert(images, cameras)
+        inversion.occlusion_mask[0, 0, :, 16:, :] = True
+        return inversion
+
+
+def test_occlusion_png_is_white_where_occluded_as_its_caption_says_and_seconds_come_from_the_timer(
+        tmp_path, monkeypatch) -> None:
+    import dualinv.eval.metrics as metrics
+    from dualinv.dual.photos import AlignedPhoto, invert_aligned
+    from tests.standin_heads import FRONT_CAMERA
+
+    timed, real = [], metrics.timed_per_image
+
+    def recording_timer(function, batch_size, device="cpu"):
+        result, _ = real(function, batch_size, device)
+        timed.append((batch_size, torch.device(device)))
+        return result, 12.5
+
+    monkeypatch.setattr(metrics, "timed_per_image", recording_timer)
+    photo = AlignedPhoto("crop", "crop.png", torch.zeros(3, 128, 128), FRONT_CAMERA[0], 0.0, 0.0)
+    batch = invert_aligned([photo], tmp_path, KnownMaskInverter(), stand_in=True, log=lambda line: None,
+                           options=HeadOutputOptions(frames=1, mesh=False))
+    assert timed == [(1, torch.device("cpu"))] and batch.seconds == {"crop": 12.5}
+    picture = np.asarray(Image.open(tmp_path / "crop" / "occlusion.png").convert("L"))
+    assert picture.shape == (32, 32 * 3 + 2 * 2)  # XY | XZ | YZ with 2-pixel separators
+    assert (picture[:16, :32] == 255).all() and (picture[16:, :32] == 0).all()  # v up: the occluded half on top
+    assert (picture[:, 34:66] == 0).all() and (picture[:, 68:] == 0).all()
+    page = (tmp_path / "crop" / "index.html").read_text()
+    assert "white = occluded" in page and "white = visible" not in page
+
+
+def test_inversion_timing_synchronises_cuda_before_each_clock_reading(monkeypatch) -> None:
+    import time
+
+    from dualinv.eval.metrics import timed_per_image
+
+    events: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append("synchronize"))
+    clock = iter([10.0, 10.25])
+    monkeypatch.setattr(time, "perf_counter", lambda: events.append("clock") or next(clock))
+    result, seconds = timed_per_image(lambda: events.append("invert") or "inversion", 1, "cuda")
+    assert events == ["synchronize", "clock", "invert", "synchronize", "clock"]
+    assert result == "inversion" and seconds == 0.25

@@ -108,6 +108,8 @@ def check_sources(sources: NetworkSources) -> None:
                         f"({weights_problem('panohead', sources.network)})")
     for key in ("u2net", "face_parsing"):
         path = getattr(sources, key)
+        if key == "u2net" and path is not None and not Path(path).expanduser().exists():
+            continue  # an absent U^2-Net file falls back to selfie matting, loudly (dualinv.data.background)
         if path is not None and (problem := weights_problem(key, path)) is not None:
             problems.append(problem)
     if problems:

@@ -55,8 +55,7 @@ def _item_seconds(inversions: Path, manifest: Mapping[str, Any]) -> np.ndarray:
 
 def _fid_features(inversions: Path, manifest: Mapping[str, Any], model: FeatureModel,
                   batch_size: int) -> tuple[np.ndarray, int]:
-    protocol = FidProtocol(**manifest["plan"]["fid"])
-    stems = [Path(name).stem for name in manifest["names"][:protocol.num_images]]
+    stems = [Path(name).stem for name in manifest["fid_names"]]  # in camera order (dualinv.eval.sampling)
 
     def batches() -> Iterable[torch.Tensor]:
         for start in range(0, len(stems), batch_size):

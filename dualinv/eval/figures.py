@@ -102,9 +102,9 @@ def image_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], column_titles: 
 def _novel_view_row(folder: Path, index: int) -> tuple[list[np.ndarray], list[str]] | None:
     """[input, reconstruction, figure views...] of item ``index`` of an inversion folder, and the titles."""
     manifest = _manifest(folder)
-    if index >= min(len(manifest["names"]), manifest["plan"]["figure_items"]):
+    if index >= len(manifest["figure_names"]):
         return None
-    name = manifest["names"][index]
+    name = manifest["figure_names"][index]
     stem = Path(name).stem
     yaws = manifest["plan"]["figure_yaws_deg"]
     images = [_read_image(Path(manifest["dataset"]) / name), _read_image(folder / "same_view" / f"{stem}.png")]
@@ -114,7 +114,7 @@ def _novel_view_row(folder: Path, index: int) -> tuple[list[np.ndarray], list[st
 
 def method_grid(inversions: Mapping[str, Path], methods: Sequence[tuple[str, str]], title: str, path: Path,
                 items: int = 2) -> Path | None:
-    """For each of the first ``items`` inputs, one row per method present (Fig. 5, 6, 7)."""
+    """For each of the first ``items`` figure items, one row per method present (Fig. 5, 6, 7)."""
     present = [(method, label) for method, label in methods if method in inversions]
     rows, titles, stand_in = [], [], False
     for index in range(items):
@@ -141,7 +141,7 @@ def mead_grid(inversions: Mapping[str, Path], path: Path, items: int = 2) -> Pat
 
         dataset = Path(manifest["dataset"])
         pairs = [pair for pair in mead_pairs(list(read_labels(dataset))) if pair["view"].endswith("60")
-                 and pair["input"] in manifest["names"][:items]]
+                 and pair["input"] in manifest["figure_names"][:items]]
         for pair in pairs[:items]:
             stem = Path(pair["input"]).stem
             rows.append((f"{label}\n{pair['view']}", [
@@ -216,9 +216,9 @@ def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str]
             if folder is None:
                 continue
             manifest = _manifest(folder)
-            if index >= len(manifest["names"]):
+            if index >= len(manifest["figure_names"]):
                 continue
-            name = manifest["names"][index]
+            name = manifest["figure_names"][index]
             mesh_file = folder / "meshes" / f"{Path(name).stem}.ply"
             if not mesh_file.is_file():
                 continue

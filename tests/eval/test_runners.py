@@ -4,6 +4,7 @@ evaluate_method turns its output into a metrics file the table makers accept."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -41,14 +42,19 @@ def test_runner_writes_every_render_and_resumes_without_recomputing(tmp_path, ge
     assert inverter.images_inverted == 3
     stems = ["00000", "00001", "00002"]
     assert sorted(path.stem for path in (output / "same_view").glob("*.png")) == stems
-    assert sorted(path.stem for path in (output / "fid").glob("*.png")) == stems[:2]  # FID: first num_images
-    assert sorted(path.name for path in (output / "views" / "00000").iterdir()) == ["yaw+090.png", "yaw+180.png"]
-    assert not (output / "views" / "00001").exists()  # only the figure items get novel views and meshes
-    assert (output / "meshes" / "00000.ply").is_file() and not (output / "meshes" / "00001.ply").exists()
+    # FID: num_images of the items, a seeded sample listed in camera order (tests/eval/test_sampling.py)
+    fid_stems = [Path(name).stem for name in manifest["fid_names"]]
+    assert len(fid_stems) == 2 and sorted(path.stem for path in (output / "fid").glob("*.png")) == sorted(fid_stems)
+    assert [json.loads((output / "items" / f"{stem}.json").read_text())["fid_slot"] for stem in fid_stems] == [0, 1]
+    (figure,) = [Path(name).stem for name in manifest["figure_names"]]
+    others = [stem for stem in stems if stem != figure]
+    assert sorted(path.name for path in (output / "views" / figure).iterdir()) == ["yaw+090.png", "yaw+180.png"]
+    assert not (output / "views" / others[0]).exists()  # only the figure items get novel views and meshes
+    assert (output / "meshes" / f"{figure}.ply").is_file() and not (output / "meshes" / f"{others[0]}.ply").exists()
     assert load_image(output / "same_view" / "00000.png").shape == (3, 128, 128)
-    latents = torch.load(output / "latents" / "00001.pt")
+    latents = torch.load(output / "latents" / f"{others[0]}.pt")
     assert latents["ws"].shape == (generator.num_ws, generator.w_dim) and "trigrid" not in latents
-    assert torch.load(output / "latents" / "00000.pt")["trigrid"].dtype == torch.float16
+    assert torch.load(output / "latents" / f"{figure}.pt")["trigrid"].dtype == torch.float16
     record = json.loads((output / "items" / "00002.json").read_text())
     assert record["name"] == NAMES[2] and record["seconds"] > 0
     assert not list(output.rglob("*.tmp"))  # atomic writes leave no temporaries
@@ -88,9 +94,10 @@ def test_mead_items_render_at_the_target_cameras(tmp_path, generator):
 
 
 def test_plan_items_caps_and_names():
-    assert [item.stem for item in plan_items(NAMES, limit=2)] == ["00000", "00001"]
+    kept = [item.stem for item in plan_items(NAMES, _plan(), limit=2)]
+    assert len(kept) == 2 and kept == sorted(kept) and set(kept) < {"00000", "00001", "00002"}
     with pytest.raises(Exception, match="unique file stems"):
-        plan_items(["a/x.png", "b/x.png"])
+        plan_items(["a/x.png", "b/x.png"], _plan())
     assert figure_view_name(-90) == "yaw-090" and figure_view_name(45) == "yaw+045"
 
 

@@ -32,10 +32,18 @@ from dualinv.eval.runners import MANIFEST_FILE, figure_view_name
 STAND_IN_BANNER = "STAND-IN: seeded generator/method, not the paper's results"
 THUMBNAIL = 128
 DUAL_METHODS = (("encoder1", "Encoder 1"), ("encoder2", "Encoder 2"), ("dual", "Dual"))
+"""Fig. 5 rows: "Encoder 1, Encoder 2, and Dual encoders", Dual in the last row (§3.4)."""
 COMPARISON_METHODS = (("w_optim", "W+ optim."), ("pti", "PTI"), ("psp", "pSp"), ("e4e", "e4e"),
                       ("triplanenet_v2", "TriPlaneNet v2"), ("goae", "GOAE"), ("dual", "Ours"))
+"""Fig. 6 and Fig. 8 rows: "ours and competing methods", the methods of Tables 1 and 2, in their order."""
 DISCRIMINATOR_METHODS = (("encoder1", "No D"), ("d_image", "D image domain"),
                          ("d_triplane", "D triplane w/o occ."), ("encoder2", "D triplane w/ occ."))
+"""Fig. 7 rows: the Table 3 ablation in its order ("first row" No D, "third row" D w/o triplane occ., §5.2)."""
+MESH_METHODS = ("dual", "triplanenet_v2", "pti")
+"""Fig. 9 rows per input. Its caption says "of our method", but §5.1 compares it: "Ours is better than the
+most recent encoder-based method [7] and generally performs well compared to PTI. ... PTI ... (row 3) ...
+(row 6)". [7] is TriPlaneNet, labelled "TriplaneNetv2[7]" in Table 1; PTI in rows 3 and 6 means three
+rows per input, PTI last, two inputs: Ours, TriPlaneNet v2, PTI (``mesh_grid(items=2)``)."""
 MESH_YAWS_DEG = (0.0, 45.0, 90.0, 180.0, -90.0)
 
 
@@ -203,9 +211,9 @@ def _placeholder(text: str, size: int) -> np.ndarray:
     return image
 
 
-def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str] = ("dual", "goae", "pti"),
-              items: int = 3) -> Path | None:
-    """Fig. 9: input, reconstruction and mesh renders around the head, per method and input."""
+def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str] = MESH_METHODS,
+              items: int = 2) -> Path | None:
+    """Fig. 9: input, reconstruction and mesh renders around the head, one row per method for each input."""
     from dualinv.mesh import read_ply
 
     rows, stand_in = [], False

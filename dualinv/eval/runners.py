@@ -218,13 +218,14 @@ def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, w
     write_ply(path, extract_mesh(density, resolution=resolution, device=trigrid.device))
 
 
-def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> None:
-    """A folder started by another method, test set or plan must not be mixed into this run."""
+def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The previous manifest of ``output`` (``{}`` if none); a folder started by another method, test set
+    or plan must not be mixed into this run."""
     import json
 
     path = output / MANIFEST_FILE
     if not path.is_file():
-        return
+        return {}
     try:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -233,13 +234,19 @@ def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> None:
         if previous.get(key) != manifest[key]:
             raise ConfigError(f"{output} holds inversions made with another {key} ({previous.get(key)!r:.120}); "
                               "delete the folder to start over, or choose another output")
+    return previous
 
 
 def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: str | Path, plan: RenderPlan, *,
                    method: str, batch_size: int = 4, limit: int | None = None,
                    device: str | torch.device = "cpu", progress: bool = True,
                    provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest."""
+    """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest.
+
+    Seconds per image follow :data:`dualinv.eval.metrics.TIME_CONVENTION`: the first pending batch is
+    inverted once untimed (a warm-up, its time kept in the manifest's ``timing``), then every batch is
+    timed with :func:`~dualinv.eval.metrics.timed_per_image`.
+    """
     from tqdm.auto import tqdm
 
     from dualinv.data import HeadDataset
@@ -260,23 +267,33 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
         "figure_names": [items[position].name for position in plan.figure_positions(len(items))], "complete": False,
         "provenance": dict(provenance or {}),
     }
-    _check_resumable(output, manifest)
+    previous = _check_resumable(output, manifest)
     write_json_atomic(output / MANIFEST_FILE, manifest)
     pending = [item for item in items if not item_record_path(output, item).is_file()]
     step = min(batch_size, inverter.max_batch_size or batch_size)
+
+    def load(chunk: Sequence[TestItem]) -> tuple[torch.Tensor, torch.Tensor]:
+        samples = [dataset[position_of[item.name]] for item in chunk]
+        return (torch.stack([sample["image"] for sample in samples]).to(device),
+                torch.stack([sample["camera"] for sample in samples]).to(device))
+
+    # no torch.no_grad around invert: the optimisation baselines need gradients (encoders turn them off)
+    timing = previous.get("timing")
+    if pending:  # warm-up (CUDA context, kernel selection, allocator): run once, keep its time apart
+        images, cameras = load(pending[:step])
+        _, warmup = timed_per_image(lambda: inverter.invert(images, cameras), images.shape[0], device)
+        timing = {"batch_size": step, "device": str(device), "warmup_seconds_per_image": warmup}
     with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"invert {method}", disable=not progress,
               dynamic_ncols=True) as bar:
         for start in range(0, len(pending), step):
             chunk = pending[start:start + step]
-            samples = [dataset[position_of[item.name]] for item in chunk]
-            images = torch.stack([sample["image"] for sample in samples]).to(device)
-            cameras = torch.stack([sample["camera"] for sample in samples]).to(device)
-            # no torch.no_grad here: the optimisation baselines need gradients (encoders turn them off)
+            images, cameras = load(chunk)
             inversion, seconds = timed_per_image(lambda: inverter.invert(images, cameras), len(chunk), device)
             for position, item in enumerate(chunk):
                 spent = seconds if inversion.seconds_per_image is None else inversion.seconds_per_image[position]
                 _write_item(output, item, inversion, position, cameras[position], dataset.labels, plan, spent)
             bar.update(len(chunk))
+    manifest["timing"] = timing
     manifest["complete"] = True
     write_json_atomic(output / MANIFEST_FILE, manifest)
     return manifest

@@ -5,14 +5,23 @@
 Tiny: the tiny128 PanoHead stand-in, tiny IR-SE encoders at 32², batch 2. Paper (CUDA only): the
 released architecture with seeded stand-in weights, IR-SE50 encoders at 256², batch 3, 512²
 targets, rendering at 64²; peak GPU memory is reported. Weights are random, so the figures are
-speeds only. The first step of each run (allocation, kernel selection) is not timed.
+speeds only.
+
+Training speed times the training steps only: one segment of ``steps + 2`` steps runs with periodic
+checkpoints off, and the clock is read (CUDA synchronised) at the start of every step. The interval
+from the start of step k to the start of step k + 1 is one whole iteration (its update, its loss-log
+line, the next batch's assembly); the first step (allocation, kernel selection) and the last (which
+writes the segment's checkpoint, gigabytes at paper size) are left out. Dual inversion is timed after
+one untimed warm-up call, as the evaluation runner times it (docs/eval.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -38,23 +47,32 @@ def targets(generator, count: int, device) -> list[dict]:
     return [{"image": images[i].clamp(-1, 1).cpu(), "camera": cameras[i].cpu()} for i in range(count)]
 
 
-def iterations_per_second(settings: TrainingSettings, experiment: str, steps: int, generator, identity, data) -> float:
+def step_seconds(settings: TrainingSettings, experiment: str, steps: int, generator, identity,
+                 data) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU seconds of ``steps`` whole training iterations, without the first step or any
+    checkpoint I/O (CPU seconds sum over threads; on a shared machine they vary less with the load)."""
+    settings = replace(settings, checkpoint_every=10**9)  # no periodic checkpoint inside the segment
     components = build_components(settings, get_experiment(experiment), dataset=data, generator=generator,
                                   identity=identity)
+    starts: list[tuple[float, float]] = []
+    before_step = components.before_step
+
+    def timed_before_step(step: int) -> None:  # called by the loop once per step, after the batch is built
+        _sync(settings.device)
+        starts.append((time.perf_counter(), time.process_time()))
+        before_step(step)
+
+    components.before_step = timed_before_step
     with tempfile.TemporaryDirectory() as folder:
-        train_segment(settings, experiment, 0, 1, None, Path(folder) / "warm.pt", components=components)
-        _sync(settings.device)
-        start = time.perf_counter()
-        train_segment(settings, experiment, 1, 1 + steps, Path(folder) / "warm.pt", Path(folder) / "run.pt",
-                      components=components)
-        _sync(settings.device)
-        return steps / (time.perf_counter() - start)
+        train_segment(settings, experiment, 0, steps + 2, None, Path(folder) / "run.pt", components=components)
+    timed = list(zip(starts[1:-1], starts[2:]))
+    return [later[0] - earlier[0] for earlier, later in timed], [later[1] - earlier[1] for earlier, later in timed]
 
 
 def seconds_per_image(settings: TrainingSettings, generator, data, repeats: int) -> float:
     encoders = [build_inversion_encoder(settings, get_experiment(name), generator, seed).to(settings.device).eval()
                 for seed, name in enumerate(("encoder1", "encoder2"))]
-    inverter = DualInverter(generator, *encoders, (settings.encoder_resolution,) * 2)
+    inverter = DualInverter.from_trained(generator, (encoders[0], settings), (encoders[1], settings))
     image, camera = data[0]["image"][None], data[0]["camera"][None]
     inverter.render(inverter.invert(image, camera))
     _sync(settings.device)
@@ -76,8 +94,10 @@ def run(label: str, settings: TrainingSettings, experiments: list[str], steps: i
     if settings.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     for experiment in experiments:
-        speed = iterations_per_second(settings, experiment, steps, generator, identity, data)
-        print(f"{label}: train {experiment}: {speed:.3f} it/s (batch {settings.batch_size}, {settings.device})")
+        seconds, cpu_seconds = step_seconds(settings, experiment, steps, generator, identity, data)
+        print(f"{label}: train {experiment}: {len(seconds) / sum(seconds):.3f} it/s over {len(seconds)} steps "
+              f"(median step {statistics.median(seconds):.3f} s wall, {statistics.median(cpu_seconds):.3f} s CPU; "
+              f"batch {settings.batch_size}, {settings.device}; first step and checkpoint writing excluded)")
     print(f"{label}: dual inversion (both encoders, mask, stitch, same-view render): "
           f"{seconds_per_image(settings, generator, data, max(1, steps // 2)):.3f} s/image")
     if settings.device.startswith("cuda"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -31,6 +32,9 @@ from dualinv.occlusion import occlusion_mask
 from dualinv.seeding import make_generator
 from dualinv.training.experiments import Experiment
 from dualinv.training.inversion_encoder import InversionEncoder, fit_side
+
+if TYPE_CHECKING:
+    from dualinv.training.config import TrainingSettings
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,24 @@ class DualInverter:
             generator, identity = build_generator(GeneratorSource(network=str(network)), device)
         visible, settings_visible, generator, identity = load_trained_encoder(encoder1, generator, identity, device)
         occluded, settings_occluded, _, _ = load_trained_encoder(encoder2, generator, identity, device)
-        return cls(generator, visible, occluded,
-                   (settings_visible.encoder_resolution, settings_occluded.encoder_resolution),
-                   settings_visible.occlusion_opacity_threshold, seed, identity.source)
+        return cls.from_trained(generator, (visible, settings_visible), (occluded, settings_occluded), seed=seed,
+                                generator_source=identity.source)
+
+    @classmethod
+    def from_trained(cls, generator: torch.nn.Module, visible: tuple[InversionEncoder, TrainingSettings],
+                     occluded: tuple[InversionEncoder, TrainingSettings], *, seed: int = 0,
+                     generator_source: str = "given") -> "DualInverter":
+        """The inverter of two trained encoders, each given with its ``TrainingSettings`` (§3.4).
+
+        The one place that decides the settings: each encoder reads images at its own training
+        ``encoder_resolution``, and the occlusion mask uses Encoder 1's training
+        ``occlusion_opacity_threshold`` (the depth it thresholds is rendered from Encoder 1's tri-grid).
+        """
+        (encoder_visible, settings_visible), (encoder_occluded, settings_occluded) = visible, occluded
+        return cls(generator, encoder_visible, encoder_occluded,
+                   encoder_resolution=(settings_visible.encoder_resolution, settings_occluded.encoder_resolution),
+                   opacity_threshold=settings_visible.occlusion_opacity_threshold, seed=seed,
+                   generator_source=generator_source)
 
     @property
     def device(self) -> torch.device:

@@ -155,9 +155,8 @@ def standin_inverter(device: torch.device | str = "cpu", seed: int = 0):
     generator = standin_generator(STANDIN_PRESET, seed).to(device)
     encoders = [build_inversion_encoder(settings, get_experiment(name), generator, derive_seed(settings.seed, name))
                 .to(device).eval().requires_grad_(False) for name in ENCODER_EXPERIMENTS]
-    return DualInverter(generator, *encoders, encoder_resolution=(settings.encoder_resolution,) * 2,
-                        opacity_threshold=settings.occlusion_opacity_threshold, seed=seed,
-                        generator_source=f"{STAND_IN}:{STANDIN_PRESET}:seed={seed}")
+    return DualInverter.from_trained(generator, (encoders[0], settings), (encoders[1], settings), seed=seed,
+                                     generator_source=f"{STAND_IN}:{STANDIN_PRESET}:seed={seed}")
 
 
 def network_provenance(sources: NetworkSources, inverter) -> dict:

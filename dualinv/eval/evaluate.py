@@ -2,7 +2,8 @@
 
 * Same-view test sets (Tables 1, 3-5): L2, LPIPS, ID of ``same_view/<stem>.png`` against the prepared
   image, the 360° FID of ``fid/<stem>.png`` against as many heads synthesized by the study's generator
-  at the same cameras (:func:`dualinv.eval.fid.synthesized_images`), and seconds per image.
+  at the same cameras (:func:`dualinv.eval.fid.synthesized_images`), and seconds per image (its
+  convention, :data:`dualinv.eval.metrics.TIME_CONVENTION`, written beside it).
 * MEAD (Table 2): LPIPS, ID and FID at ±30° and ±60° (:func:`dualinv.eval.mead.evaluate_mead`).
 
 Every number computed from stand-in inversions (a seeded generator or a stand-in method) is marked
@@ -22,7 +23,7 @@ import torch
 from dualinv.errors import ConfigError, PairingError
 from dualinv.eval.bootstrap import summarize
 from dualinv.eval.fid import FeatureModel, FidProtocol, fid_metric, image_features
-from dualinv.eval.metrics import MetricNetworks, evaluate_pairs, stand_in_flags
+from dualinv.eval.metrics import MetricNetworks, evaluate_pairs, stand_in_flags, time_protocol
 from dualinv.eval.results import MetricsResult, MetricValue, write_metrics
 from dualinv.eval.runners import MANIFEST_FILE, MANIFEST_FORMAT
 from dualinv.fileio import load_image
@@ -55,8 +56,7 @@ def _item_seconds(inversions: Path, manifest: Mapping[str, Any]) -> np.ndarray:
 
 def _fid_features(inversions: Path, manifest: Mapping[str, Any], model: FeatureModel,
                   batch_size: int) -> tuple[np.ndarray, int]:
-    protocol = FidProtocol(**manifest["plan"]["fid"])
-    stems = [Path(name).stem for name in manifest["names"][:protocol.num_images]]
+    stems = [Path(name).stem for name in manifest["fid_names"]]  # in camera order (dualinv.eval.sampling)
 
     def batches() -> Iterable[torch.Tensor]:
         for start in range(0, len(stems), batch_size):
@@ -91,7 +91,10 @@ def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, featur
             protocol = FidProtocol(**manifest["plan"]["fid"])
             synthesized = image_features(synthesize(protocol, count), feature_model)
             metrics["fid"] = fid_metric(synthesized, encoded, feature_model, protocol.describe())
-    metrics["time_sec"] = summarize(_item_seconds(inversions, manifest), resamples=resamples, seed=seed)
+    timing = manifest.get("timing") or {}
+    metrics["time_sec"] = dataclasses.replace(
+        summarize(_item_seconds(inversions, manifest), resamples=resamples, seed=seed),
+        protocol=time_protocol(timing.get("batch_size", "?"), timing.get("device", "?")))
     if manifest["stand_in"]:
         metrics = {name: dataclasses.replace(value, stand_in=True) for name, value in metrics.items()}
     record = {"inversions": str(inversions), "inversion": manifest.get("provenance", {}),

@@ -4,8 +4,10 @@ Protocol (§4.3, made explicit here because the paper gives no camera rule): ``n
 heads synthesized from seeded z, and the same number of encoded real images, each rendered once at
 a yaw drawn uniformly from [−``yaw_range_deg``, +``yaw_range_deg``) (180 = the full circle), level
 pitch, radius 2.7, looking at the origin. Head ``i`` of both sets uses the same yaw ``i``, so the two
-distributions see exactly the same cameras. :meth:`FidProtocol.describe` is written beside every
-number.
+distributions see exactly the same cameras. The real images are a seeded uniform sample of the test
+set without replacement (:meth:`FidProtocol.real_image_positions`; all of them when it has fewer),
+never its first N (the FFHQ + LPFF split is sorted, so those would all be FFHQ).
+:meth:`FidProtocol.describe` is written beside every number.
 
 Features are clean-fid's: uint8 images (quantized exactly as PNGs are written), resized to 299 with
 clean-fid's "clean" PIL-bicubic resizer, then the Inception-v3 TorchScript network loaded through
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 from dualinv.camera import CAMERA_RADIUS
 from dualinv.errors import ConfigError
 from dualinv.eval.results import MetricValue
+from dualinv.eval.sampling import SAMPLING_RULE, sampled_positions
 from dualinv.fileio import tensor_to_uint8
 from dualinv.seeding import derive_seed, make_generator
 from dualinv.weights import require_weights
@@ -37,6 +40,8 @@ INCEPTION_FILENAME = "inception-2015-12-05.pt"
 """The file name ``InceptionV3W`` looks for inside its ``local_dir``."""
 FEATURE_SIZE = 299
 """Inception input side; clean-fid resizes every image to it."""
+FID_REAL_IMAGES = "fid-real-images"
+"""Purpose of the seeded draw of the encoded real images (:mod:`dualinv.eval.sampling`)."""
 
 FeatureExtractor = Callable[[torch.Tensor], torch.Tensor]
 """[B, 3, 299, 299] float in [0, 255] -> [B, D] features (clean-fid's extractor convention)."""
@@ -163,6 +168,11 @@ class FidProtocol:
         rng = np.random.default_rng(derive_seed(self.seed, "fid-yaws"))
         return rng.uniform(-self.yaw_range_deg, self.yaw_range_deg, size=self.num_images)
 
+    def real_image_positions(self, total: int) -> list[int]:
+        """Positions in a test set of ``total`` items of the encoded real images; the ``j``-th drawn one
+        is rendered at camera ``j`` (:mod:`dualinv.eval.sampling`, purpose ``fid-real-images``)."""
+        return sampled_positions(total, self.num_images, self.seed, FID_REAL_IMAGES)
+
     def synthesized_seed(self, index: int) -> int:
         """Seed of the z of synthesized head ``index``."""
         return derive_seed(self.seed, "fid-synthesized", index)
@@ -178,7 +188,8 @@ class FidProtocol:
 
     def describe(self) -> str:
         return (f"360° FID: {self.num_images} heads synthesized from seeded z (ψ={self.truncation_psi}) vs "
-                f"{self.num_images} encoded real images; head i of both sets rendered once at the same yaw "
+                f"{self.num_images} encoded real images (all, if the test set has fewer), drawn from the test set "
+                f"by {SAMPLING_RULE.format(purpose=FID_REAL_IMAGES)}; head i of both sets rendered once at the same yaw "
                 f"drawn uniformly in [−{self.yaw_range_deg:g}°, +{self.yaw_range_deg:g}°) (seed {self.seed}), "
                 f"pitch {self.pitch_deg:g}°, radius {self.radius:g}, lookat origin; clean-fid features")
 

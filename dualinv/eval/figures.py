@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -32,10 +33,18 @@ from dualinv.eval.runners import MANIFEST_FILE, figure_view_name
 STAND_IN_BANNER = "STAND-IN: seeded generator/method, not the paper's results"
 THUMBNAIL = 128
 DUAL_METHODS = (("encoder1", "Encoder 1"), ("encoder2", "Encoder 2"), ("dual", "Dual"))
+"""Fig. 5 rows: "Encoder 1, Encoder 2, and Dual encoders", Dual in the last row (§3.4)."""
 COMPARISON_METHODS = (("w_optim", "W+ optim."), ("pti", "PTI"), ("psp", "pSp"), ("e4e", "e4e"),
                       ("triplanenet_v2", "TriPlaneNet v2"), ("goae", "GOAE"), ("dual", "Ours"))
+"""Fig. 6 and Fig. 8 rows: "ours and competing methods", the methods of Tables 1 and 2, in their order."""
 DISCRIMINATOR_METHODS = (("encoder1", "No D"), ("d_image", "D image domain"),
                          ("d_triplane", "D triplane w/o occ."), ("encoder2", "D triplane w/ occ."))
+"""Fig. 7 rows: the Table 3 ablation in its order ("first row" No D, "third row" D w/o triplane occ., §5.2)."""
+MESH_METHODS = ("dual", "triplanenet_v2", "pti")
+"""Fig. 9 rows per input. Its caption says "of our method", but §5.1 compares it: "Ours is better than the
+most recent encoder-based method [7] and generally performs well compared to PTI. ... PTI ... (row 3) ...
+(row 6)". [7] is TriPlaneNet, labelled "TriplaneNetv2[7]" in Table 1; PTI in rows 3 and 6 means three
+rows per input, PTI last, two inputs: Ours, TriPlaneNet v2, PTI (``mesh_grid(items=2)``)."""
 MESH_YAWS_DEG = (0.0, 45.0, 90.0, 180.0, -90.0)
 
 
@@ -60,41 +69,77 @@ def _manifest(folder: Path) -> dict:
 
 
 def _finish(figure, title: str, stand_in: bool) -> None:
-    """Title, the stand-in banner above it, and a layout that leaves them room (sizes in inches)."""
-    height = figure.get_figheight()
+    """Title, and the stand-in banner above it, over a figure whose axes sit below ``HEADER`` pixels."""
+    height = figure.get_figheight() * figure.dpi
     if stand_in:
-        figure.text(0.5, 1 - 0.04 / height, STAND_IN_BANNER, ha="center", va="top", color="white", fontsize=8,
+        figure.text(0.5, 1 - 3 / height, STAND_IN_BANNER, ha="center", va="top", color="white", fontsize=8,
                     bbox={"facecolor": "red", "edgecolor": "none", "pad": 2})
-    top = 0.32 if stand_in else 0.06
-    figure.suptitle(title, fontsize=10, y=1 - top / height, va="top")
-    figure.tight_layout(rect=(0, 0, 1, 1 - (top + 0.3) / height))
+    # figure.text, not suptitle: tight_layout reserves extra room for a suptitle on top of its rect
+    figure.text(0.5, 1 - _title_top(stand_in) / height, title, ha="center", va="top", fontsize=10)
+
+
+def _title_top(stand_in: bool) -> int:
+    return 24 if stand_in else 6
 
 
 def _save(figure, path: Path) -> Path:
     with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=100)
+        figure.savefig(temporary, format="png", dpi=figure.dpi)
     _pyplot().close(figure)
     return path
 
 
+@dataclass(frozen=True)
+class GridLayout:
+    """Pixel geometry of an :func:`image_grid` PNG: tiles are pasted unscaled, so tile (row, column) of
+    the file holds exactly the image given for it."""
+
+    rows: int
+    columns: int
+    stand_in: bool
+    tile: int = THUMBNAIL
+    gap: int = 4
+    left: int = 40
+    """Room for the rotated row labels."""
+    margin: int = 8
+
+    @property
+    def top(self) -> int:
+        """Banner, title and column titles above the first row."""
+        return _title_top(self.stand_in) + 20 + 18
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the PNG in pixels."""
+        return (self.left + self.columns * (self.tile + self.gap) - self.gap + self.margin,
+                self.top + self.rows * (self.tile + self.gap) - self.gap + self.margin)
+
+    def tile_origin(self, row: int, column: int) -> tuple[int, int]:
+        """(y, x) of the top-left pixel of tile (row, column) in the PNG."""
+        return self.top + row * (self.tile + self.gap), self.left + column * (self.tile + self.gap)
+
+
 def image_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], column_titles: Sequence[str], title: str,
                path: Path, stand_in: bool) -> Path:
-    """Rows of equally sized images with a label on the left of each row and titles above the columns."""
+    """Rows of [THUMBNAIL, THUMBNAIL, 3] uint8 images pasted pixel for pixel (:class:`GridLayout`), a label
+    left of each row and titles above the columns."""
+    from matplotlib.transforms import IdentityTransform
+
     plt = _pyplot()
-    columns = max(len(images) for _, images in rows)
-    figure, axes = plt.subplots(len(rows), columns, figsize=(1.5 * columns + 0.6, 1.5 * len(rows) + 0.7),
-                                squeeze=False)
+    layout = GridLayout(len(rows), max(len(images) for _, images in rows), stand_in)
+    width, height = layout.size
+    figure = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+    pixels = IdentityTransform()  # figure pixels, origin at the bottom left
     for row, (label, images) in enumerate(rows):
-        for column in range(columns):
-            axis = axes[row][column]
-            axis.set_xticks([]), axis.set_yticks([])
-            for spine in axis.spines.values():
-                spine.set_visible(False)
-            if column < len(images):
-                axis.imshow(images[column])
-            if row == 0 and column < len(column_titles):
-                axis.set_title(column_titles[column], fontsize=8)
-        axes[row][0].set_ylabel(label, fontsize=8)
+        for column, image in enumerate(images):
+            y, x = layout.tile_origin(row, column)
+            figure.figimage(np.asarray(image, dtype=np.uint8), xo=x, yo=height - y - layout.tile, origin="upper")
+        y, _ = layout.tile_origin(row, 0)
+        figure.text(layout.left / 2, height - y - layout.tile / 2, label, transform=pixels, rotation=90,
+                    ha="center", va="center", fontsize=8, multialignment="center")
+    for column, text in enumerate(column_titles[:layout.columns]):
+        y, x = layout.tile_origin(0, column)
+        figure.text(x + layout.tile / 2, height - y + 4, text, transform=pixels, ha="center", va="bottom", fontsize=8)
     _finish(figure, title, stand_in)
     return _save(figure, path)
 
@@ -102,9 +147,9 @@ def image_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], column_titles: 
 def _novel_view_row(folder: Path, index: int) -> tuple[list[np.ndarray], list[str]] | None:
     """[input, reconstruction, figure views...] of item ``index`` of an inversion folder, and the titles."""
     manifest = _manifest(folder)
-    if index >= min(len(manifest["names"]), manifest["plan"]["figure_items"]):
+    if index >= len(manifest["figure_names"]):
         return None
-    name = manifest["names"][index]
+    name = manifest["figure_names"][index]
     stem = Path(name).stem
     yaws = manifest["plan"]["figure_yaws_deg"]
     images = [_read_image(Path(manifest["dataset"]) / name), _read_image(folder / "same_view" / f"{stem}.png")]
@@ -114,7 +159,7 @@ def _novel_view_row(folder: Path, index: int) -> tuple[list[np.ndarray], list[st
 
 def method_grid(inversions: Mapping[str, Path], methods: Sequence[tuple[str, str]], title: str, path: Path,
                 items: int = 2) -> Path | None:
-    """For each of the first ``items`` inputs, one row per method present (Fig. 5, 6, 7)."""
+    """For each of the first ``items`` figure items, one row per method present (Fig. 5, 6, 7)."""
     present = [(method, label) for method, label in methods if method in inversions]
     rows, titles, stand_in = [], [], False
     for index in range(items):
@@ -128,24 +173,31 @@ def method_grid(inversions: Mapping[str, Path], methods: Sequence[tuple[str, str
 
 
 def mead_grid(inversions: Mapping[str, Path], path: Path, items: int = 2) -> Path | None:
-    """Fig. 8: input (0°), reconstruction (0°), ground truth ±60°, render at ±60° from the 0° inversion."""
-    rows, stand_in = [], False
-    for method, label in COMPARISON_METHODS:
-        folder = inversions.get(method)
-        if folder is None:
-            continue
-        manifest = _manifest(folder)
-        stand_in |= bool(manifest["stand_in"])
-        from dualinv.data.dataset import read_labels
-        from dualinv.data.manifests import mead_pairs
+    """Fig. 8: input (0°), reconstruction (0°), ground truth at ±60°, render at ±60° from the 0° inversion.
 
-        dataset = Path(manifest["dataset"])
-        pairs = [pair for pair in mead_pairs(list(read_labels(dataset))) if pair["view"].endswith("60")
-                 and pair["input"] in manifest["names"][:items]]
-        for pair in pairs[:items]:
-            stem = Path(pair["input"]).stem
-            rows.append((f"{label}\n{pair['view']}", [
-                _read_image(dataset / pair["input"]), _read_image(folder / "same_view" / f"{stem}.png"),
+    For each of the first ``items`` figure items one row per method; item ``k`` is shown at ``left_60``
+    when ``k`` is even and ``right_60`` when odd (the other side when a shot lacks it), so both sides appear.
+    """
+    from dualinv.data.dataset import read_labels
+    from dualinv.data.manifests import mead_pairs
+
+    present = [(method, label, inversions[method], _manifest(inversions[method]))
+               for method, label in COMPARISON_METHODS if method in inversions]
+    rows, stand_in = [], False
+    for index in range(items):
+        for method, label, folder, manifest in present:
+            if index >= len(manifest["figure_names"]):
+                continue
+            dataset, name = Path(manifest["dataset"]), manifest["figure_names"][index]
+            views = {pair["view"]: pair for pair in mead_pairs(list(read_labels(dataset))) if pair["input"] == name}
+            sides = ("left_60", "right_60") if index % 2 == 0 else ("right_60", "left_60")
+            pair = next((views[view] for view in sides if view in views), None)
+            if pair is None:
+                continue
+            stem = Path(name).stem
+            stand_in |= bool(manifest["stand_in"])
+            rows.append((f"{label}\n#{index} {pair['view']}", [
+                _read_image(dataset / name), _read_image(folder / "same_view" / f"{stem}.png"),
                 _read_image(dataset / pair["target"]), _read_image(folder / "mead" / stem / f"{pair['view']}.png")]))
     titles = ["input (0°)", "reconstruction (0°)", "ground truth (±60°)", "render (±60°)"]
     return image_grid(rows, titles, "MEAD novel views (Fig. 8)", path, stand_in) if rows else None
@@ -203,9 +255,9 @@ def _placeholder(text: str, size: int) -> np.ndarray:
     return image
 
 
-def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str] = ("dual", "goae", "pti"),
-              items: int = 3) -> Path | None:
-    """Fig. 9: input, reconstruction and mesh renders around the head, per method and input."""
+def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str] = MESH_METHODS,
+              items: int = 2) -> Path | None:
+    """Fig. 9: input, reconstruction and mesh renders around the head, one row per method for each input."""
     from dualinv.mesh import read_ply
 
     rows, stand_in = [], False
@@ -216,9 +268,9 @@ def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str]
             if folder is None:
                 continue
             manifest = _manifest(folder)
-            if index >= len(manifest["names"]):
+            if index >= len(manifest["figure_names"]):
                 continue
-            name = manifest["names"][index]
+            name = manifest["figure_names"][index]
             mesh_file = folder / "meshes" / f"{Path(name).stem}.ply"
             if not mesh_file.is_file():
                 continue
@@ -271,6 +323,7 @@ def loss_curves(logs: Mapping[str, Sequence[Path]], path: Path, stand_in: bool =
     for axis in list(axes.flat)[len(runs):]:
         axis.axis("off")
     _finish(figure, "Training losses", stand_in)
+    figure.tight_layout(rect=(0, 0, 1, 1 - (_title_top(stand_in) + 22) / (figure.get_figheight() * figure.dpi)))
     return _save(figure, path)
 
 

@@ -104,13 +104,14 @@ def study_generator(config, device: str | torch.device = "cpu") -> tuple[torch.n
 
 
 def _load_encoder(checkpoint: Path, generator: torch.nn.Module, label: str, device, experiment: str):
-    """The encoder of ``checkpoint`` and the side of the images it takes (GOAE: the generator's, no downscale)."""
+    """``(encoder, training settings, side of the images it takes)`` of ``checkpoint`` (GOAE: the
+    generator's side, no downscale), checked against ``generator``."""
     from dualinv.training.build import encoder_input_side, load_trained_encoder
     from dualinv.training.checkpoint import GeneratorIdentity
     from dualinv.training.experiments import get_experiment
 
     encoder, settings, _, _ = load_trained_encoder(checkpoint, generator, GeneratorIdentity.of(generator, label), device)
-    return encoder, encoder_input_side(settings, get_experiment(experiment), generator)
+    return encoder, settings, encoder_input_side(settings, get_experiment(experiment), generator)
 
 
 def build_method_inverter(experiment, checkpoints: Sequence[Path], generator: torch.nn.Module, generator_label: str,
@@ -122,20 +123,22 @@ def build_method_inverter(experiment, checkpoints: Sequence[Path], generator: to
         raise ConfigError(f"method {experiment.name!r} ({experiment.kind}) needs {expected} checkpoint(s), "
                           f"got {len(checkpoints)}: {[str(path) for path in checkpoints]}")
     if experiment.kind == "encoder":
-        encoder, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
+        encoder, _, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
         return EncoderMethod(encoder, generator, resolution, stand_in, seed)
     if experiment.kind == "dual":
         from dualinv.dual.invert import DualInverter
 
         names = experiment.components
-        visible, resolution_visible = _load_encoder(checkpoints[0], generator, generator_label, device, names[0])
-        occluded, resolution_occluded = _load_encoder(checkpoints[1], generator, generator_label, device, names[1])
-        return DualMethod(DualInverter(generator, visible, occluded, (resolution_visible, resolution_occluded), seed),
-                          stand_in)
+        visible, settings_visible, _ = _load_encoder(checkpoints[0], generator, generator_label, device, names[0])
+        occluded, settings_occluded, _ = _load_encoder(checkpoints[1], generator, generator_label, device, names[1])
+        # input sides and Encoder 1's opacity threshold decided where the CLI decides them
+        return DualMethod(DualInverter.from_trained(generator, (visible, settings_visible),
+                                                    (occluded, settings_occluded), seed=seed,
+                                                    generator_source=generator_label), stand_in)
     from dualinv.baselines import build_inverter
 
     if experiment.kind == "baseline_encoder":
-        encoder, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
+        encoder, _, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
         return BaselineMethod(build_inverter(experiment.name, generator, encoder=encoder, encoder_resolution=resolution),
                               stand_in, None)
     from dualinv.losses import LPIPSLoss

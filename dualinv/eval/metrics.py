@@ -104,11 +104,28 @@ def per_image_metrics(renders: torch.Tensor, targets: torch.Tensor, networks: Me
         }
 
 
+TIME_CONVENTION = (
+    "wall-clock seconds of one call of the method on a batch (images and cameras already on the device) "
+    "divided by the batch size; CUDA synchronised before starting and before stopping the clock; includes all "
+    "of the inversion (dual: both encoders, the input-view depth render, the occlusion mask, the stitch; "
+    "optimisation baselines: every step, their own per-image clock); excludes image loading, one-time setup "
+    "(network loading, the W+ average), the output renders, meshes and file writes; after one untimed warm-up "
+    "batch"
+)
+"""Table 1 "Time sec" as measured by the runner (the paper does not state its convention)."""
+
+
+def time_protocol(batch_size: int, device: str) -> str:
+    """:data:`TIME_CONVENTION` with the batch size and device of a run, written beside the number."""
+    return f"{TIME_CONVENTION}; batch {batch_size} on {device}"
+
+
 def timed_per_image(function: Callable[[], Result], batch_size: int,
                     device: str | torch.device = "cpu") -> tuple[Result, float]:
     """Run ``function`` once; return its result and wall seconds per image (Table 1 "Time sec").
 
-    On CUDA the device is synchronized before and after, so queued kernels are counted.
+    On CUDA the device is synchronized before starting the clock and again before reading it, so
+    earlier queued work is not counted and this call's queued kernels are.
     """
     synchronize = torch.device(device).type == "cuda" and torch.cuda.is_available()
     if synchronize:

@@ -7,14 +7,18 @@ inversion at the cameras the evaluation protocols need (paper §4.3). Layout of 
 
 =========================== ==============================================================================
 ``same_view/<stem>.png``    render at the input camera (Tables 1, 3-5: L2, LPIPS, ID)
-``fid/<stem>.png``          item ``i`` rendered at camera ``i`` of the 360° FID protocol (first N items)
+``fid/<stem>.png``          the ``j``-th FID real image rendered at camera ``j`` of the 360° FID protocol
 ``mead/<stem>/<view>.png``  MEAD: the frontal frame's inversion at the camera of each target view (Table 2)
-``views/<stem>/<view>.png`` figure views (first ``figure_items`` items): yaws of :data:`FIGURE_YAWS_DEG`
+``views/<stem>/<view>.png`` figure views (the figure items): yaws of :data:`FIGURE_YAWS_DEG`
 ``meshes/<stem>.ply``       marching-cubes mesh of the density (figure items; Fig. 9)
 ``latents/<stem>.pt``       ``{"ws": [num_ws, w_dim]}``, plus ``"trigrid"`` (float16) for figure items
 ``items/<stem>.json``       the item's record, written last: an item with a record is finished
 ``inversion.json``          the run's manifest; ``complete`` is true once every item has a record
 =========================== ==============================================================================
+
+The FID real images, the figure items and (with ``data.test_images``) the inverted items are seeded
+uniform samples of the test set (:mod:`dualinv.eval.sampling`), never its first N: the manifest lists
+them (``fid_names`` in camera order, ``figure_names``).
 
 Every file is written atomically and an item counts as done only when its record exists, so a job
 killed at any point resumes where it stopped without recomputing finished items.
@@ -30,12 +34,16 @@ import torch
 
 from dualinv.errors import ConfigError, DatasetFormatError
 from dualinv.eval.fid import FidProtocol
+from dualinv.eval.sampling import sampled_positions
 from dualinv.fileio import save_image, torch_save_atomic, write_json_atomic
 
 MANIFEST_FILE = "inversion.json"
-MANIFEST_FORMAT = "dualinv-inversions/1"
+MANIFEST_FORMAT = "dualinv-inversions/2"
+"""Version 2: FID real images and figure items are seeded samples listed in the manifest (1: the first N)."""
 FIGURE_YAWS_DEG: tuple[float, ...] = (-90.0, -45.0, 45.0, 90.0, 180.0)
 """Novel views of the figures (Fig. 5-7, 9): both profiles, both three-quarter views and the back."""
+FIGURE_ITEMS, TEST_IMAGES = "figure-items", "test-images"
+"""Purposes of the seeded draws (:mod:`dualinv.eval.sampling`) of the figure items and of the capped test set."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ class RenderPlan:
     fid: FidProtocol
     """The 360° FID protocol: item ``i < fid.num_images`` is rendered at its camera ``i``."""
     figure_items: int = 8
-    """Items (the first ones) that get the figure views, a mesh and a stored tri-grid."""
+    """Items (a seeded sample, :meth:`figure_positions`) that get the figure views, a mesh and a stored tri-grid."""
     figure_yaws_deg: tuple[float, ...] = FIGURE_YAWS_DEG
     mesh_resolution: int = 128
     """Marching-cubes grid side of the figure meshes (0: no meshes)."""
@@ -90,6 +98,10 @@ class RenderPlan:
         if 0 < self.mesh_resolution < 8:
             raise ConfigError(f"mesh_resolution must be 0 or >= 8, got {self.mesh_resolution}")
 
+    def figure_positions(self, total: int) -> list[int]:
+        """Positions of the figure items among ``total`` items, in drawn order (the figures' row order)."""
+        return sampled_positions(total, self.figure_items, self.seed, FIGURE_ITEMS)
+
     def to_json(self) -> dict[str, Any]:
         return {"fid": asdict(self.fid), "fid_protocol": self.fid.describe(), "figure_items": self.figure_items,
                 "figure_yaws_deg": list(self.figure_yaws_deg), "mesh_resolution": self.mesh_resolution,
@@ -101,13 +113,17 @@ class TestItem:
     """One image to invert."""
 
     index: int
-    """Position in the run (the FID camera index)."""
+    """Position in the run."""
     name: str
     """Relative path in ``dataset.json``."""
     stem: str
     """File stem; names every output of the item."""
     mead_targets: tuple[tuple[str, str], ...] = ()
     """MEAD: ``(view, target name)`` of every novel view of the same shot (Table 2)."""
+    fid_slot: int | None = None
+    """The FID camera index when the item is one of the FID real images, else ``None``."""
+    figure: bool = False
+    """A figure item: rendered at the figure views, meshed, its tri-grid stored."""
 
 
 def figure_view_name(yaw_deg: float) -> str:
@@ -122,8 +138,12 @@ def is_mead_dataset(names: Sequence[str]) -> bool:
     return bool(names) and all(parse_mead_name(name) is not None for name in names)
 
 
-def plan_items(names: Sequence[str], limit: int | None = None) -> list[TestItem]:
-    """The items of a test set, in dataset order: every image, or for MEAD the frontal frames with targets."""
+def plan_items(names: Sequence[str], plan: RenderPlan, limit: int | None = None) -> list[TestItem]:
+    """The items of a test set, in dataset order: every image, or for MEAD the frontal frames with targets.
+
+    ``limit`` keeps a seeded sample of that many (in dataset order); the FID real images and the figure
+    items are seeded samples of the kept items (:mod:`dualinv.eval.sampling`).
+    """
     from dualinv.data.manifests import mead_pairs
 
     if limit is not None and limit < 1:
@@ -137,13 +157,17 @@ def plan_items(names: Sequence[str], limit: int | None = None) -> list[TestItem]
             raise DatasetFormatError("MEAD test set has no frontal frame with a novel view; see docs/data.md")
     else:
         chosen = [(name, ()) for name in names]
-    chosen = chosen[:limit] if limit is not None else chosen
+    if limit is not None:
+        chosen = [chosen[position] for position in sorted(sampled_positions(len(chosen), limit, plan.seed, TEST_IMAGES))]
     stems = [Path(name).stem for name, _ in chosen]
     duplicated = sorted({stem for stem in stems if stems.count(stem) > 1})
     if duplicated:
         raise DatasetFormatError(f"test images must have unique file stems (outputs are named by them); "
                                  f"repeated: {duplicated[:5]}")
-    return [TestItem(index, name, stem, views) for index, ((name, views), stem) in enumerate(zip(chosen, stems))]
+    fid_slot = {position: slot for slot, position in enumerate(plan.fid.real_image_positions(len(chosen)))}
+    figure = set(plan.figure_positions(len(chosen)))
+    return [TestItem(index, name, stem, views, fid_slot.get(index), index in figure)
+            for index, ((name, views), stem) in enumerate(zip(chosen, stems))]
 
 
 def item_record_path(output: Path, item: TestItem) -> Path:
@@ -159,13 +183,12 @@ def _write_item(output: Path, item: TestItem, inversion: Inversion, position: in
 
     trigrid, ws = inversion.trigrid[position:position + 1], inversion.ws[position:position + 1]
     targets: list[tuple[Path, torch.Tensor]] = [(output / "same_view" / f"{item.stem}.png", camera)]
-    if item.index < plan.fid.num_images:
-        targets.append((output / "fid" / f"{item.stem}.png", plan.fid.cameras([item.index])[0]))
+    if item.fid_slot is not None:
+        targets.append((output / "fid" / f"{item.stem}.png", plan.fid.cameras([item.fid_slot])[0]))
     for view, target in item.mead_targets:
         targets.append((output / "mead" / item.stem / f"{view}.png",
                         torch.as_tensor(labels[target], dtype=torch.float32)))
-    is_figure_item = item.index < plan.figure_items
-    if is_figure_item:
+    if item.figure:
         for yaw in plan.figure_yaws_deg:
             targets.append((output / "views" / item.stem / f"{figure_view_name(yaw)}.png", camera_at_yaw(yaw)[0]))
     cameras = torch.stack([target_camera.reshape(25).cpu().float() for _, target_camera in targets])
@@ -175,13 +198,13 @@ def _write_item(output: Path, item: TestItem, inversion: Inversion, position: in
     for (path, _), image in zip(targets, frames.images):
         save_image(path, image.clamp(-1, 1))
     latents = {"ws": ws[0].detach().float().cpu()}
-    if is_figure_item:
+    if item.figure:
         latents["trigrid"] = trigrid[0].detach().to(torch.float16).cpu()
         if plan.mesh_resolution:
             _write_mesh(output / "meshes" / f"{item.stem}.ply", generator, trigrid, ws, plan.mesh_resolution)
     torch_save_atomic(output / "latents" / f"{item.stem}.pt", latents)
     write_json_atomic(item_record_path(output, item), {
-        "name": item.name, "index": item.index, "seconds": seconds,
+        "name": item.name, "index": item.index, "fid_slot": item.fid_slot, "seconds": seconds,
         "renders": [str(path.relative_to(output)) for path, _ in targets],
     })
 
@@ -195,28 +218,35 @@ def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, w
     write_ply(path, extract_mesh(density, resolution=resolution, device=trigrid.device))
 
 
-def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> None:
-    """A folder started by another method, test set or plan must not be mixed into this run."""
+def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The previous manifest of ``output`` (``{}`` if none); a folder started by another method, test set
+    or plan must not be mixed into this run."""
     import json
 
     path = output / MANIFEST_FILE
     if not path.is_file():
-        return
+        return {}
     try:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         raise DatasetFormatError(f"{path} is unreadable; delete {output} and run the inversion again") from None
-    for key in ("method", "dataset", "plan", "names"):
+    for key in ("format", "method", "dataset", "plan", "names"):
         if previous.get(key) != manifest[key]:
             raise ConfigError(f"{output} holds inversions made with another {key} ({previous.get(key)!r:.120}); "
                               "delete the folder to start over, or choose another output")
+    return previous
 
 
 def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: str | Path, plan: RenderPlan, *,
                    method: str, batch_size: int = 4, limit: int | None = None,
                    device: str | torch.device = "cpu", progress: bool = True,
                    provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest."""
+    """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest.
+
+    Seconds per image follow :data:`dualinv.eval.metrics.TIME_CONVENTION`: the first pending batch is
+    inverted once untimed (a warm-up, its time kept in the manifest's ``timing``), then every batch is
+    timed with :func:`~dualinv.eval.metrics.timed_per_image`.
+    """
     from tqdm.auto import tqdm
 
     from dualinv.data import HeadDataset
@@ -226,31 +256,44 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     output = Path(output)
     dataset = HeadDataset(dataset_dir)
-    items = plan_items(dataset.names, limit)
+    items = plan_items(dataset.names, plan, limit)
     position_of = {name: position for position, name in enumerate(dataset.names)}
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT, "method": method, "dataset": str(Path(dataset_dir).resolve()),
         "protocol": "mead" if items[0].mead_targets else "same_view", "stand_in": bool(inverter.stand_in),
-        "plan": plan.to_json(), "names": [item.name for item in items], "complete": False,
+        "plan": plan.to_json(), "names": [item.name for item in items],
+        "fid_names": [item.name for item in sorted((item for item in items if item.fid_slot is not None),
+                                                   key=lambda item: item.fid_slot)],
+        "figure_names": [items[position].name for position in plan.figure_positions(len(items))], "complete": False,
         "provenance": dict(provenance or {}),
     }
-    _check_resumable(output, manifest)
+    previous = _check_resumable(output, manifest)
     write_json_atomic(output / MANIFEST_FILE, manifest)
     pending = [item for item in items if not item_record_path(output, item).is_file()]
     step = min(batch_size, inverter.max_batch_size or batch_size)
+
+    def load(chunk: Sequence[TestItem]) -> tuple[torch.Tensor, torch.Tensor]:
+        samples = [dataset[position_of[item.name]] for item in chunk]
+        return (torch.stack([sample["image"] for sample in samples]).to(device),
+                torch.stack([sample["camera"] for sample in samples]).to(device))
+
+    # no torch.no_grad around invert: the optimisation baselines need gradients (encoders turn them off)
+    timing = previous.get("timing")
+    if pending:  # warm-up (CUDA context, kernel selection, allocator): run once, keep its time apart
+        images, cameras = load(pending[:step])
+        _, warmup = timed_per_image(lambda: inverter.invert(images, cameras), images.shape[0], device)
+        timing = {"batch_size": step, "device": str(device), "warmup_seconds_per_image": warmup}
     with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"invert {method}", disable=not progress,
               dynamic_ncols=True) as bar:
         for start in range(0, len(pending), step):
             chunk = pending[start:start + step]
-            samples = [dataset[position_of[item.name]] for item in chunk]
-            images = torch.stack([sample["image"] for sample in samples]).to(device)
-            cameras = torch.stack([sample["camera"] for sample in samples]).to(device)
-            # no torch.no_grad here: the optimisation baselines need gradients (encoders turn them off)
+            images, cameras = load(chunk)
             inversion, seconds = timed_per_image(lambda: inverter.invert(images, cameras), len(chunk), device)
             for position, item in enumerate(chunk):
                 spent = seconds if inversion.seconds_per_image is None else inversion.seconds_per_image[position]
                 _write_item(output, item, inversion, position, cameras[position], dataset.labels, plan, spent)
             bar.update(len(chunk))
+    manifest["timing"] = timing
     manifest["complete"] = True
     write_json_atomic(output / MANIFEST_FILE, manifest)
     return manifest

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from dualinv.eval.fid import FidProtocol
-from dualinv.eval.figures import STAND_IN_BANNER, loss_curves, read_loss_csv, render_mesh, write_figures
+from dualinv.eval.figures import (
+    THUMBNAIL,
+    GridLayout,
+    loss_curves,
+    read_loss_csv,
+    render_mesh,
+    write_figures,
+)
 from dualinv.eval.inverters import StandInInverter
 from dualinv.eval.runners import RenderPlan, run_inversions
 from dualinv.mesh import mesh_from_grid
@@ -21,11 +30,23 @@ def _red_banner(path) -> bool:
     return bool(((top[..., 0] > 200) & (top[..., 1] < 60) & (top[..., 2] < 60)).any())
 
 
+def _thumbnail(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB").resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX))
+
+
+def _tile(figure, layout: GridLayout, row: int, column: int) -> np.ndarray:
+    y, x = layout.tile_origin(row, column)
+    return np.asarray(Image.open(figure).convert("RGB"))[y:y + layout.tile, x:x + layout.tile]
+
+
 @pytest.mark.slow
 def test_figures_from_stand_in_inversions(tmp_path):
     generator = tiny128_generator()
     names = [f"images/{index:05d}.png" for index in range(2)]
     dataset = write_test_set(tmp_path / "val", names, yaws_deg=[0, 25])
+    shots = [f"images/M003__{view}__angry__level_1__001__000010.png" for view in ("front", "left_60", "right_60")]
+    mead = write_test_set(tmp_path / "mead", shots, yaws_deg=[0, 60, -60], seed=1)
     plan = RenderPlan(fid=FidProtocol(num_images=2), figure_items=1, figure_yaws_deg=(-90.0, 90.0, 180.0),
                       mesh_resolution=48)
     inversions = {}
@@ -33,15 +54,36 @@ def test_figures_from_stand_in_inversions(tmp_path):
         folder = tmp_path / "inversions" / method / "val"
         run_inversions(StandInInverter(generator, seed=seed), dataset, folder, plan, method=method, progress=False)
         inversions[method] = {"val": folder}
+    mead_folder = tmp_path / "inversions" / "dual" / "mead"
+    run_inversions(StandInInverter(generator, seed=2), mead, mead_folder, plan, method="dual", progress=False)
+    inversions["dual"]["mead"] = mead_folder
     log = tmp_path / "encoder1.losses.csv"
     log.write_text("step,loss_l2,loss_lpips\n0,1.0,0.8\n1,0.5,0.6\n2,0.25,0.5\n")
     written = write_figures(inversions, tmp_path / "figures", {"encoder1": [log]}, loss_stand_in=True)
     assert sorted(path.name for path in written) == ["fig5_dual_encoder.png", "fig6_comparison.png",
-                                                    "fig7_discriminator.png", "fig9_meshes.png", "loss_curves.png"]
+                                                    "fig7_discriminator.png", "fig8_mead.png", "fig9_meshes.png",
+                                                    "loss_curves.png"]
     for path in written:
         assert _red_banner(path), f"{path.name} lacks the stand-in banner"
-    grid = Image.open(tmp_path / "figures" / "fig5_dual_encoder.png")
-    assert grid.width > grid.height  # 3 rows (methods) x 5 columns (input, reconstruction, 3 views)
+
+    # Fig. 5: rows Encoder 1, Encoder 2, Dual for the one figure item; columns input, reconstruction, 3 views.
+    figure = tmp_path / "figures" / "fig5_dual_encoder.png"
+    layout = GridLayout(rows=3, columns=5, stand_in=True)
+    assert Image.open(figure).size == layout.size
+    (item,) = json.loads((inversions["dual"]["val"] / "inversion.json").read_text())["figure_names"]
+    for row, method in enumerate(("encoder1", "encoder2", "dual")):
+        assert np.array_equal(_tile(figure, layout, row, 0), _thumbnail(dataset / item))  # the input, first
+        same_view = inversions[method]["val"] / "same_view" / f"{Path(item).stem}.png"
+        assert np.array_equal(_tile(figure, layout, row, 1), _thumbnail(same_view))  # then its reconstruction
+    # Fig. 8: input (0°), reconstruction (0°), ground truth at -60° or +60°, the render at that camera.
+    figure = tmp_path / "figures" / "fig8_mead.png"
+    layout = GridLayout(rows=1, columns=4, stand_in=True)
+    stem = Path(shots[0]).stem
+    assert Image.open(figure).size == layout.size
+    assert np.array_equal(_tile(figure, layout, 0, 0), _thumbnail(mead / shots[0]))
+    assert np.array_equal(_tile(figure, layout, 0, 1), _thumbnail(mead_folder / "same_view" / f"{stem}.png"))
+    assert np.array_equal(_tile(figure, layout, 0, 2), _thumbnail(mead / shots[1]))  # figure item 0: left_60
+    assert np.array_equal(_tile(figure, layout, 0, 3), _thumbnail(mead_folder / "mead" / stem / "left_60.png"))
 
 
 def _sphere_mesh(radius: float = 0.3, resolution: int = 48):

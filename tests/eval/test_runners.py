@@ -4,6 +4,8 @@ evaluate_method turns its output into a metrics file the table makers accept."""
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ import torch
 from dualinv.errors import ConfigError
 from dualinv.eval.fid import FidProtocol
 from dualinv.eval.inverters import StandInInverter
+from dualinv.eval.metrics import timed_per_image
 from dualinv.eval.runners import RenderPlan, figure_view_name, plan_items, run_inversions
 from dualinv.fileio import load_image
 from tests.eval.standins import tiny128_generator, write_test_set
@@ -38,17 +41,22 @@ def test_runner_writes_every_render_and_resumes_without_recomputing(tmp_path, ge
     manifest = run_inversions(inverter, dataset, output, _plan(), method="standin", batch_size=2, progress=False)
 
     assert manifest["complete"] and manifest["stand_in"] and manifest["protocol"] == "same_view"
-    assert inverter.images_inverted == 3
+    assert inverter.images_inverted == 2 + 3  # a warm-up batch of 2, then every item once
     stems = ["00000", "00001", "00002"]
     assert sorted(path.stem for path in (output / "same_view").glob("*.png")) == stems
-    assert sorted(path.stem for path in (output / "fid").glob("*.png")) == stems[:2]  # FID: first num_images
-    assert sorted(path.name for path in (output / "views" / "00000").iterdir()) == ["yaw+090.png", "yaw+180.png"]
-    assert not (output / "views" / "00001").exists()  # only the figure items get novel views and meshes
-    assert (output / "meshes" / "00000.ply").is_file() and not (output / "meshes" / "00001.ply").exists()
+    # FID: num_images of the items, a seeded sample listed in camera order (tests/eval/test_sampling.py)
+    fid_stems = [Path(name).stem for name in manifest["fid_names"]]
+    assert len(fid_stems) == 2 and sorted(path.stem for path in (output / "fid").glob("*.png")) == sorted(fid_stems)
+    assert [json.loads((output / "items" / f"{stem}.json").read_text())["fid_slot"] for stem in fid_stems] == [0, 1]
+    (figure,) = [Path(name).stem for name in manifest["figure_names"]]
+    others = [stem for stem in stems if stem != figure]
+    assert sorted(path.name for path in (output / "views" / figure).iterdir()) == ["yaw+090.png", "yaw+180.png"]
+    assert not (output / "views" / others[0]).exists()  # only the figure items get novel views and meshes
+    assert (output / "meshes" / f"{figure}.ply").is_file() and not (output / "meshes" / f"{others[0]}.ply").exists()
     assert load_image(output / "same_view" / "00000.png").shape == (3, 128, 128)
-    latents = torch.load(output / "latents" / "00001.pt")
+    latents = torch.load(output / "latents" / f"{others[0]}.pt")
     assert latents["ws"].shape == (generator.num_ws, generator.w_dim) and "trigrid" not in latents
-    assert torch.load(output / "latents" / "00000.pt")["trigrid"].dtype == torch.float16
+    assert torch.load(output / "latents" / f"{figure}.pt")["trigrid"].dtype == torch.float16
     record = json.loads((output / "items" / "00002.json").read_text())
     assert record["name"] == NAMES[2] and record["seconds"] > 0
     assert not list(output.rglob("*.tmp"))  # atomic writes leave no temporaries
@@ -57,14 +65,15 @@ def test_runner_writes_every_render_and_resumes_without_recomputing(tmp_path, ge
     same_view = load_image(output / "same_view" / "00001.png")
     assert same_view.std() > 0.01
 
-    # Resume: a finished run recomputes nothing; a lost item record recomputes only that item.
+    # Resume: a finished run recomputes nothing; a lost item record recomputes only that item (plus its
+    # untimed warm-up call).
     again = StandInInverter(generator, seed=3)
     run_inversions(again, dataset, output, _plan(), method="standin", batch_size=2, progress=False)
     assert again.images_inverted == 0
     (output / "items" / "00001.json").unlink()
     before = load_image(output / "same_view" / "00001.png")
     run_inversions(again, dataset, output, _plan(), method="standin", batch_size=2, progress=False)
-    assert again.images_inverted == 1
+    assert again.images_inverted == 2
     # the same item re-rendered in another batch: equal up to float reordering and uint8 rounding
     assert (load_image(output / "same_view" / "00001.png") - before).abs().max() <= 2 / 127.5
 
@@ -88,9 +97,10 @@ def test_mead_items_render_at_the_target_cameras(tmp_path, generator):
 
 
 def test_plan_items_caps_and_names():
-    assert [item.stem for item in plan_items(NAMES, limit=2)] == ["00000", "00001"]
+    kept = [item.stem for item in plan_items(NAMES, _plan(), limit=2)]
+    assert len(kept) == 2 and kept == sorted(kept) and set(kept) < {"00000", "00001", "00002"}
     with pytest.raises(Exception, match="unique file stems"):
-        plan_items(["a/x.png", "b/x.png"])
+        plan_items(["a/x.png", "b/x.png"], _plan())
     assert figure_view_name(-90) == "yaw-090" and figure_view_name(45) == "yaw+045"
 
 
@@ -117,3 +127,52 @@ def test_invert_dataset_follows_the_study_config(tmp_path, generator, monkeypatc
     assert len(manifest["names"]) == config.data.test_images
     assert manifest["plan"]["fid"]["num_images"] == config.evaluation.fid_images
     assert manifest["provenance"]["generator"] == "stand-in:tiny"
+
+
+class _SleepingInverter(StandInInverter):
+    """A stand-in whose first call costs WARMUP_S (a cold start) and every later call BATCH_S."""
+
+    WARMUP_S, BATCH_S = 1.5, 0.2
+
+    def __init__(self, generator) -> None:
+        super().__init__(generator)
+        self.calls = 0
+
+    def invert(self, images, cameras):
+        self.calls += 1
+        time.sleep(self.WARMUP_S if self.calls == 1 else self.BATCH_S)
+        return super().invert(images, cameras)
+
+
+@pytest.mark.slow
+def test_seconds_per_image_exclude_the_warm_up_and_divide_by_the_batch(tmp_path, generator):
+    dataset = write_test_set(tmp_path / "val", NAMES)
+    output = tmp_path / "out"
+    inverter = _SleepingInverter(generator)
+    manifest = run_inversions(inverter, dataset, output, _plan(figure_items=0, mesh_resolution=0), method="standin",
+                              batch_size=2, progress=False)
+    assert inverter.calls == 3  # warm-up on the first batch, then batches of 2 and 1
+    timing = manifest["timing"]
+    assert timing["batch_size"] == 2 and timing["device"] == "cpu"
+    assert timing["warmup_seconds_per_image"] >= _SleepingInverter.WARMUP_S / 2
+    seconds = {Path(name).stem: json.loads((output / "items" / f"{Path(name).stem}.json").read_text())["seconds"]
+               for name in NAMES}
+    # the batch of two shares its call; the last item is a batch of one; none carries the warm-up's cost
+    assert _SleepingInverter.BATCH_S / 2 <= seconds["00000"] == seconds["00001"] < _SleepingInverter.WARMUP_S / 2
+    assert _SleepingInverter.BATCH_S <= seconds["00002"] < _SleepingInverter.WARMUP_S / 2
+
+
+def test_timed_per_image_reads_the_clock_after_synchronising_cuda(monkeypatch):
+    """On CUDA, work still queued when the call returns (here: a synchronize that takes 0.3 s) is counted."""
+    events = []
+
+    def synchronize(device=None):
+        events.append("synchronize")
+        if events.count("synchronize") == 2:
+            time.sleep(0.3)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", synchronize)
+    result, seconds = timed_per_image(lambda: events.append("call") or "done", batch_size=3, device="cuda")
+    assert result == "done" and events == ["synchronize", "call", "synchronize"]
+    assert seconds >= 0.3 / 3

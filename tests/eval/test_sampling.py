@@ -1,0 +1,61 @@
+"""The FID real images, the figure items and the test-image cap are seeded uniform samples, not the first N."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dualinv.eval.fid import FidProtocol
+from dualinv.eval.runners import RenderPlan, plan_items
+from dualinv.eval.sampling import sampled_positions
+from dualinv.seeding import derive_seed
+
+# The FFHQ + LPFF validation split as split_dataset writes it: sorted names, every ffhq__ before every lpff__.
+VALIDATION = sorted([f"images/ffhq__{index:05d}.png" for index in range(700)]
+                    + [f"images/lpff__{index:05d}.png" for index in range(300)])
+
+
+def _plan(fid_images: int = 100, figure_items: int = 8, seed: int = 0) -> RenderPlan:
+    return RenderPlan(fid=FidProtocol(num_images=fid_images, seed=seed), figure_items=figure_items, seed=seed)
+
+
+def test_the_draw_is_the_documented_seeded_permutation():
+    drawn = sampled_positions(1000, 100, seed=3, purpose="fid-real-images")
+    expected = np.random.default_rng(derive_seed(3, "fid-real-images")).permutation(1000)[:100]
+    assert drawn == expected.tolist()
+    assert drawn == sampled_positions(1000, 100, seed=3, purpose="fid-real-images")  # deterministic
+    assert drawn != sampled_positions(1000, 100, seed=4, purpose="fid-real-images")
+    assert drawn != sampled_positions(1000, 100, seed=3, purpose="figure-items")
+    assert len(set(drawn)) == 100 and drawn != list(range(100))
+    assert sorted(sampled_positions(5, 100, seed=3, purpose="x")) == [0, 1, 2, 3, 4]  # fewer items: all of them
+
+
+def test_fid_real_images_and_figure_items_reach_lpff():
+    items = plan_items(VALIDATION, _plan())
+    fid = sorted((item for item in items if item.fid_slot is not None), key=lambda item: item.fid_slot)
+    assert [item.fid_slot for item in fid] == list(range(100))
+    assert [item.name for item in fid] != VALIDATION[:100]
+    # a uniform sample of 100 from 700 FFHQ + 300 LPFF holds about 30 LPFF images (hypergeometric sd 4.3);
+    # the first 100 would hold none
+    lpff = sum(item.name.startswith("images/lpff__") for item in fid)
+    assert 30 - 4 * 4.3 < lpff < 30 + 4 * 4.3
+    figure = [item.name for item in items if item.figure]
+    assert len(figure) == 8 and figure != VALIDATION[:8]
+    assert figure == [VALIDATION[p] for p in sorted(_plan().figure_positions(len(VALIDATION)))]
+    # another method planning the same test set gets exactly the same items
+    assert plan_items(VALIDATION, _plan()) == items
+    assert plan_items(VALIDATION, _plan(seed=1)) != items
+
+
+def test_the_test_image_cap_keeps_a_seeded_sample_in_dataset_order():
+    kept = [item.name for item in plan_items(VALIDATION, _plan(), limit=50)]
+    assert len(kept) == 50 and kept == sorted(kept) and kept != VALIDATION[:50]
+    assert any(name.startswith("images/lpff__") for name in kept)
+    assert kept == [item.name for item in plan_items(VALIDATION, _plan(), limit=50)]
+    with pytest.raises(Exception, match="test_images"):
+        plan_items(VALIDATION, _plan(), limit=0)
+
+
+def test_the_fid_protocol_names_the_rule_beside_the_number():
+    assert "uniform sample without replacement" in FidProtocol(num_images=2, seed=5).describe()
+    assert "fid-real-images" in FidProtocol(num_images=2, seed=5).describe()

@@ -122,6 +122,22 @@ def test_every_baseline_recipe_value_of_the_study_config_reaches_the_policy():
             assert (list(got) if isinstance(got, tuple) else got) == pytest.approx(expected), (name, key)
 
 
+def test_the_mini_preset_switches_on_every_baselines_own_parts():
+    """In the mini DAG's few steps, e4e's deltas, TriPlaneNet v2's F stage and GOAE's groups all switch on."""
+    from dualinv.config import REPO_ROOT, load_config
+    from dualinv.training.baseline_parts import configured_policy
+
+    mini = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
+    settings = settings_from_study(mini, dataset="x")
+    steps = range(mini.training.iterations)
+    for name in ("e4e", "goae"):
+        stages = [configured_policy(name, settings).stage(step) for step in steps]
+        assert stages[0] < max(stages) and max(stages) >= 1, (name, stages)  # stages grow within the run
+    phases = [configured_policy("triplanenet_v2", settings).triplanenet.trains(step) for step in steps]
+    assert any(phase["feature_stage"] for phase in phases) and phases[0]["w_plus"]
+    assert not phases[0]["feature_stage"]  # the W+-alone phase runs first, as in the recipe
+
+
 def test_one_study_generator_for_data_training_and_evaluation():
     """Synthetic data, encoder training and evaluation build the same mini stand-in (weights and config)."""
     import torch

@@ -358,7 +358,9 @@ class ResourcesConfig:
     invert: ResourceConfig
     """Encoder inversion of one test set."""
     optimise: ResourceConfig
-    """Per-image optimisation baselines (W+ optimisation, PTI) on one test set."""
+    """One shard of a per-image optimisation baseline (W+ optimisation, PTI) on one test set."""
+    optimise_shards: int
+    """Parallel jobs per optimisation baseline and test set; shard k inverts the images with index k mod this."""
     evaluate: ResourceConfig
     """Metrics of one method on one test set."""
     report: ResourceConfig

@@ -215,8 +215,12 @@ def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> None:
 def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: str | Path, plan: RenderPlan, *,
                    method: str, batch_size: int = 4, limit: int | None = None,
                    device: str | torch.device = "cpu", progress: bool = True,
-                   provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest."""
+                   provenance: Mapping[str, Any] | None = None,
+                   shard: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest.
+
+    ``shard = (k, n)`` inverts only the items whose index is k modulo n, so n jobs can share one
+    ``output`` folder; ``complete`` turns true once every item of the set has its record."""
     from tqdm.auto import tqdm
 
     from dualinv.data import HeadDataset
@@ -236,9 +240,12 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
     }
     _check_resumable(output, manifest)
     write_json_atomic(output / MANIFEST_FILE, manifest)
-    pending = [item for item in items if not item_record_path(output, item).is_file()]
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        raise ConfigError(f"shard must be (k, n) with 0 <= k < n, got {shard}")
+    selected = items if shard is None else [item for item in items if item.index % shard[1] == shard[0]]
+    pending = [item for item in selected if not item_record_path(output, item).is_file()]
     step = min(batch_size, inverter.max_batch_size or batch_size)
-    with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"invert {method}", disable=not progress,
+    with tqdm(total=len(selected), initial=len(selected) - len(pending), desc=f"invert {method}", disable=not progress,
               dynamic_ncols=True) as bar:
         for start in range(0, len(pending), step):
             chunk = pending[start:start + step]
@@ -251,14 +258,16 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
                 spent = seconds if inversion.seconds_per_image is None else inversion.seconds_per_image[position]
                 _write_item(output, item, inversion, position, cameras[position], dataset.labels, plan, spent)
             bar.update(len(chunk))
-    manifest["complete"] = True
+    manifest["complete"] = all(item_record_path(output, item).is_file() for item in items)
     write_json_atomic(output / MANIFEST_FILE, manifest)
     return manifest
 
 
-def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path) -> dict[str, Any]:
+def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path,
+                   shard: tuple[int, int] | None = None) -> dict[str, Any]:
     """Workflow entry point (rules ``invert_dataset`` / ``optimise_inversions``): ``method`` of the experiment
-    registry over the test set ``dataset`` with the study config ``config`` (``dualinv.config.StudyConfig``)."""
+    registry over the test set ``dataset`` with the study config ``config`` (``dualinv.config.StudyConfig``);
+    ``shard`` as in :func:`run_inversions`."""
     from dualinv.eval.inverters import build_method_inverter, study_generator
     from dualinv.training.experiments import get_experiment
 
@@ -270,7 +279,8 @@ def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Pat
     return run_inversions(inverter, dataset, output, render_plan_of(config), method=method,
                           batch_size=4 if device == "cuda" else 2, limit=config.data.test_images, device=device,
                           progress=True, provenance={"generator": generator_label,
-                                                     "checkpoints": [str(path) for path in checkpoints]})
+                                                     "checkpoints": [str(path) for path in checkpoints]},
+                          shard=shard)
 
 
 def fid_protocol_of(config) -> FidProtocol:

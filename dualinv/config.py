@@ -42,9 +42,9 @@ class WeightsConfig:
     ir_se50: str | None
     """ArcFace IR-SE50: encoder backbone initialisation and the identity loss/metric."""
     lpips_alex: str | None
-    """AlexNet trunk for the LPIPS metric."""
+    """AlexNet trunk for LPIPS: the metric and the encoders' training loss (``training.lpips_net: alex``)."""
     lpips_vgg: str | None
-    """VGG16 trunk for the LPIPS training loss."""
+    """VGG16 trunk for LPIPS-VGG: the W+ optimisation and PTI loss (and ``training.lpips_net: vgg``)."""
     inception: str | None
     """Inception-v3 for FID."""
     u2net: str | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -67,17 +68,17 @@ def test_every_rule_with_an_action_has_log_benchmark_env_and_script(rules):
     for name, rule in acting.items():
         assert rule["log"] and f"/logs/{name}/" in rule["log"][0], name
         assert rule["benchmark"] and f"/benchmarks/{name}/" in rule["benchmark"], name
-        assert rule["script"] and (REPO_ROOT / "workflow_scripts" / rule["script"].split("/")[-1]).is_file(), name
-        assert rule["conda"], name
+        assert rule["script"] and Path(rule["script"]).is_file(), (name, rule["script"])  # resolved from the rule file
+        assert rule["conda"] and Path(rule["conda"]).is_file(), (name, rule["conda"])  # a typo passes -n and --lint
 
 
-def test_every_referenced_env_exists_and_follows_pyproject(rules):
+def test_every_referenced_env_exists_and_follows_pyproject(repo, rules):
     pins = {dependency.split("=")[0].split(">")[0].split("<")[0]: dependency
             for dependency in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
-    referenced = {rule["conda"].split("/")[-1] for rule in rules.values() if rule["conda"]}
-    assert referenced == {"torch.yaml", "prep.yaml"}
+    referenced = {Path(rule["conda"]).resolve().relative_to(repo.resolve()) for rule in rules.values() if rule["conda"]}
+    assert referenced == {Path("envs/torch.yaml"), Path("envs/prep.yaml")}
     for name in referenced:
-        env = yaml.safe_load((REPO_ROOT / "envs" / name).read_text())
+        env = yaml.safe_load((repo / name).read_text())
         assert set(env) == {"channels", "dependencies"}, name
         pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
         for requirement in pip:

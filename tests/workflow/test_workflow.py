@@ -91,8 +91,33 @@ def test_every_referenced_env_exists_and_follows_pyproject(repo, rules):
 def test_slurm_profile_resources_name_real_rules(rules):
     profile = yaml.safe_load((REPO_ROOT / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["jobs"] >= 1 and profile["retries"] >= 1
-    assert set(profile["set-resources"]) <= {name for name, rule in rules.items() if rule["has_action"]}
-    assert "cpus_per_task" not in profile["default-resources"]  # it would override cpus_per_gpu
+    assert set(profile.get("set-resources") or {}) <= {name for name, rule in rules.items() if rule["has_action"]}
+
+
+class _Resources(dict):
+    """A job's resources as the Slurm plugin reads them (``.get`` and attribute access)."""
+
+    __getattr__ = dict.__getitem__
+
+
+def test_slurm_jobs_ask_for_the_cpus_the_config_gives_each_rule(rules):
+    """Each job's CPUs are its rule's threads (``resources.<group>.threads``), with or without a GPU: no
+    cpus_per_gpu or cpus_per_task in the profile overrides them (the plugin's own flag function decides)."""
+    from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting
+
+    profile = yaml.safe_load((REPO_ROOT / "slurm" / "config.yaml").read_text())
+    acting = {name: rule for name, rule in rules.items() if rule["has_action"]}
+    assert all(isinstance(rule["threads"], int) for rule in acting.values()), acting
+    for name, rule in acting.items():
+        resources = _Resources({**profile["default-resources"], **(profile.get("set-resources") or {}).get(name, {})})
+        job = type("Job", (), {"threads": rule["threads"], "resources": resources})()
+        for gpu in (False, True):
+            assert get_cpu_setting(job, gpu) == f"--cpus-per-task={rule['threads']}", (name, gpu)
+
+
+def test_the_shipped_slurm_profile_dry_runs(repo):
+    done = snakemake(repo, "table5", "-n", "--profile", "slurm", *MINI)
+    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def test_test_cluster_profile_only_overrides_test_settings():

@@ -52,7 +52,9 @@ DATASET_ORIGINS: Mapping[str, str] = {
 """What each source dataset is and where a user gets it (dualinv never downloads), for the input report."""
 
 FIGURE_TABLES: tuple[int, ...] = (1, 2, 3)
-"""Figures 6-8 show the inversions behind Tables 1 (comparisons), 3 (ablation on D) and 2 (MEAD)."""
+"""The figures (5-9, dualinv.eval.figures) show the inversions behind Tables 1 (comparisons, Figure 6; the
+dual encoder and its two encoders, Figure 5; meshes, Figure 9), 3 (ablation on D, Figure 7) and 2 (MEAD,
+Figure 8)."""
 
 
 def table_methods(table: int, experiments: Iterable[str]) -> list[str]:

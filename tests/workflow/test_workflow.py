@@ -126,6 +126,16 @@ def test_test_cluster_profile_only_overrides_test_settings():
     assert overrides["slurm-status-command"] == "squeue"
 
 
+def test_the_ci_gpu_overlay_is_a_valid_mini_config_that_asks_for_a_gpu():
+    """CI's mini run on the test cluster adds ci/gpu-request.yaml (.ci/run): it must validate on top of the
+    mini preset and make a GPU rule group ask for one of the cluster's fake GPUs."""
+    from dualinv.config import load_config
+
+    config = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml", REPO_ROOT / "ci" / "gpu-request.yaml"))
+    assert config.preset == "mini" and config.resources.invert.gpus == 1
+    assert "ci/gpu-request.yaml" in (REPO_ROOT / ".ci" / "run").read_text()
+
+
 def test_a_bad_config_fails_the_dry_run_with_the_key_named(repo):
     (repo / "typo.yaml").write_text("training: {bach_size: 3}\ngenerator: {preset: huge}\n")
     done = snakemake(repo, "-n", *MINI, "typo.yaml")
@@ -147,3 +157,14 @@ def test_training_runs_as_a_chain_of_segments(repo):
     assert f"input: results/mini/data/train, results/mini/data/val, {models}/segments/1.pt\n" \
            f"    output: {models}/segments/2.pt" in done.stdout
     assert f"input: {models}/segments/2.pt\n    output: {models}/checkpoint.pt" in done.stdout
+
+
+def test_the_reports_figure_caption_lists_every_figure_the_library_makes():
+    import re
+
+    import dualinv.eval.figures
+
+    made = re.findall(r"``(\w+\.png)``", dualinv.eval.figures.__doc__)
+    assert len(made) >= 6, made
+    caption = (REPO_ROOT / "report" / "figures.rst").read_text()
+    assert set(re.findall(r"``(\w+\.png)``", caption)) == set(made)

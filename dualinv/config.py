@@ -458,10 +458,26 @@ def _build(kind: Any, value: Any) -> Any:
     return value
 
 
+def relation_problems(config: StudyConfig) -> list[str]:
+    """Constraints between keys that JSON Schema cannot state, as ``key: problem`` lines."""
+    problems = []
+    goae, triplanenet = config.baselines.goae, config.baselines.triplanenet_v2
+    if list(goae.progressive_steps) != sorted(goae.progressive_steps):
+        problems.append(f"baselines.goae.progressive_steps: must not decrease (got {list(goae.progressive_steps)})")
+    if triplanenet.stop_psp < triplanenet.add_triplanenet:
+        problems.append(f"baselines.triplanenet_v2.stop_psp: {triplanenet.stop_psp} comes before add_triplanenet "
+                        f"{triplanenet.add_triplanenet}; between them neither stage would train")
+    return problems
+
+
 def from_mapping(values: Mapping[str, Any], source: str = "config") -> StudyConfig:
     """Validate a merged config mapping (e.g. Snakemake's ``config``) and build the typed config."""
     validate(values, source)
-    return _build(StudyConfig, values)
+    config = _build(StudyConfig, values)
+    problems = relation_problems(config)
+    if problems:
+        raise ConfigError(f"{source} is invalid ({len(problems)} problem(s)):\n  - " + "\n  - ".join(problems))
+    return config
 
 
 def load_config(path: str | Path = REPO_ROOT / "config.yaml", presets: tuple[str | Path, ...] = ()) -> StudyConfig:

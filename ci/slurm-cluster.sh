@@ -50,6 +50,8 @@ write_config() {
         [[ -e /dev/fakegpu$index ]] || mknod /dev/fakegpu$index c 1 3  # like /dev/null; slurmd needs a File=
         echo "NodeName=$host Name=gpu Type=fake File=/dev/fakegpu$index" >>"$CONF_DIR/gres.conf"
     done
+    # MinJobAge: finished jobs stay known for an hour, so CI can read what each job asked for (scontrol)
+    # and squeue-based status checks (>= 3 x slurm-init-seconds-before-status-checks) keep working.
     cat >"$CONF_DIR/slurm.conf" <<CONF
 ClusterName=dualinv-test
 SlurmctldHost=$host
@@ -61,7 +63,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
-MinJobAge=300
+MinJobAge=3600
 ReturnToService=2
 StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd

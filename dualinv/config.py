@@ -42,9 +42,9 @@ class WeightsConfig:
     ir_se50: str | None
     """ArcFace IR-SE50: encoder backbone initialisation and the identity loss/metric."""
     lpips_alex: str | None
-    """AlexNet trunk for the LPIPS metric."""
+    """AlexNet trunk for LPIPS: the metric and the encoders' training loss (``training.lpips_net: alex``)."""
     lpips_vgg: str | None
-    """VGG16 trunk for the LPIPS training loss."""
+    """VGG16 trunk for LPIPS-VGG: the W+ optimisation and PTI loss (and ``training.lpips_net: vgg``)."""
     inception: str | None
     """Inception-v3 for FID."""
     u2net: str | None
@@ -213,13 +213,95 @@ class PTISettings:
 
 
 @dataclass(frozen=True)
+class PSPSettings:
+    """pSp baseline encoder, retrained on PanoHead (encoders-baselines.md §1.5)."""
+
+    lambda_lpips: float
+    """LPIPS weight (``--lpips_lambda``)."""
+    lambda_l2: float
+    """MSE weight (``--l2_lambda``)."""
+    lambda_id: float
+    """Identity weight (``--id_lambda``)."""
+
+
+@dataclass(frozen=True)
+class E4ESettings:
+    """e4e baseline encoder (encoders-baselines.md §2): progressive deltas, delta regularisation, latent GAN."""
+
+    lambda_lpips: float
+    """LPIPS weight."""
+    lambda_l2: float
+    """MSE weight."""
+    lambda_id: float
+    """Identity weight."""
+    progressive_start: int
+    """Step at which the first W+ delta switches on (``--progressive_start``)."""
+    progressive_step_every: int
+    """Steps between successive deltas (``--progressive_step_every``)."""
+    delta_norm_lambda: float
+    """Weight of the delta regularisation (``--delta_norm_lambda``)."""
+    delta_norm_p: int
+    """Norm of each delta (``--delta_norm``)."""
+    w_discriminator_lambda: float
+    """Weight of the encoder's latent adversarial term (``--w_discriminator_lambda``)."""
+    w_discriminator_lr: float
+    """Adam learning rate of the latent discriminator (``--w_discriminator_lr``)."""
+    w_pool_size: int
+    """Size of the fake-codes pool (``--use_w_pool``); 0 = no pool, the current codes go straight to D."""
+    r1_gamma: float
+    """R1 weight of the latent discriminator (``--r1``)."""
+    r1_every: int
+    """Lazy R1 interval of the latent discriminator (``--d_reg_every``)."""
+
+
+@dataclass(frozen=True)
+class TriPlaneNetSettings:
+    """TriPlaneNet v2 baseline encoder (encoders-baselines.md §3.1); its image discriminator (600k) is not implemented."""
+
+    lambda_lpips: float
+    """LPIPS weight of both stages."""
+    lambda_l2: float
+    """Pixel weight: MSE in the W+ stage, SmoothL1 in the F stage."""
+    lambda_id: float
+    """Identity weight."""
+    add_triplanenet: int
+    """Step at which the F stage starts training (``--add_triplanenet``)."""
+    stop_psp: int
+    """Step from which the W+ stage is frozen (``--stop_psp``)."""
+    mirror_lambda: float
+    """Weight of the loss on the mirrored-camera render (``--mirror_lambda``)."""
+
+
+@dataclass(frozen=True)
+class GOAESettings:
+    """GOAE baseline encoder (encoders-baselines.md §3.2); its training code is unpublished, losses as pSp's."""
+
+    lambda_lpips: float
+    """LPIPS weight."""
+    lambda_l2: float
+    """MSE weight."""
+    lambda_id: float
+    """Identity weight."""
+    progressive_steps: tuple[int, ...]
+    """Steps at which the coarse, mid and fine query groups switch on."""
+
+
+@dataclass(frozen=True)
 class BaselinesConfig:
-    """The per-image optimisation baselines (docs/baselines.md)."""
+    """The baselines of Tables 1 and 2 (docs/baselines.md): two per-image optimisations, four encoders."""
 
     w_optim: WOptimSettings
     """W+ optimisation, also PTI's pivot loop (with ``pti.pivot_steps``)."""
     pti: PTISettings
     """Pivotal tuning."""
+    psp: PSPSettings
+    """pSp, trained through the shared loop."""
+    e4e: E4ESettings
+    """e4e, trained through the shared loop."""
+    triplanenet_v2: TriPlaneNetSettings
+    """TriPlaneNet v2, trained through the shared loop."""
+    goae: GOAESettings
+    """GOAE, trained through the shared loop."""
 
 
 @dataclass(frozen=True)
@@ -280,7 +362,9 @@ class ResourcesConfig:
     invert: ResourceConfig
     """Encoder inversion of one test set."""
     optimise: ResourceConfig
-    """Per-image optimisation baselines (W+ optimisation, PTI) on one test set."""
+    """One shard of a per-image optimisation baseline (W+ optimisation, PTI) on one test set."""
+    optimise_shards: int
+    """Parallel jobs per optimisation baseline and test set; shard k inverts the images with index k mod this."""
     evaluate: ResourceConfig
     """Metrics of one method on one test set."""
     report: ResourceConfig
@@ -378,10 +462,26 @@ def _build(kind: Any, value: Any) -> Any:
     return value
 
 
+def relation_problems(config: StudyConfig) -> list[str]:
+    """Constraints between keys that JSON Schema cannot state, as ``key: problem`` lines."""
+    problems = []
+    goae, triplanenet = config.baselines.goae, config.baselines.triplanenet_v2
+    if list(goae.progressive_steps) != sorted(goae.progressive_steps):
+        problems.append(f"baselines.goae.progressive_steps: must not decrease (got {list(goae.progressive_steps)})")
+    if triplanenet.stop_psp < triplanenet.add_triplanenet:
+        problems.append(f"baselines.triplanenet_v2.stop_psp: {triplanenet.stop_psp} comes before add_triplanenet "
+                        f"{triplanenet.add_triplanenet}; between them neither stage would train")
+    return problems
+
+
 def from_mapping(values: Mapping[str, Any], source: str = "config") -> StudyConfig:
     """Validate a merged config mapping (e.g. Snakemake's ``config``) and build the typed config."""
     validate(values, source)
-    return _build(StudyConfig, values)
+    config = _build(StudyConfig, values)
+    problems = relation_problems(config)
+    if problems:
+        raise ConfigError(f"{source} is invalid ({len(problems)} problem(s)):\n  - " + "\n  - ".join(problems))
+    return config
 
 
 def load_config(path: str | Path = REPO_ROOT / "config.yaml", presets: tuple[str | Path, ...] = ()) -> StudyConfig:

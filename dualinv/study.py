@@ -13,6 +13,7 @@ from typing import Iterable, Mapping
 from dualinv.config import DatasetConfig, StudyConfig
 from dualinv.errors import ConfigError, MissingInputsError
 from dualinv.training.experiments import EXPERIMENTS, Experiment
+from dualinv.weights import REGISTRY as WEIGHTS_REGISTRY
 from dualinv.weights import weights_problem
 
 TABLES: tuple[int, ...] = (1, 2, 3, 4, 5)
@@ -36,8 +37,24 @@ TRAINING_SOURCES: tuple[str, ...] = ("ffhq", "lpff")
 SPLITS: tuple[str, ...] = ("train", "val")
 """Sets made by splitting the training sources."""
 
+DATASET_ORIGINS: Mapping[str, str] = {
+    "ffhq": "FFHQ, 70k portraits, trained on and validated with LPFF (paper §4.1): give the in-the-wild images "
+            "(in-the-wild-images/, not the 1024² crops) from https://github.com/NVlabs/ffhq-dataset",
+    "lpff": "LPFF, ~20k large-pose portraits, trained on and validated with FFHQ (paper §4.1): give its raw "
+            "images from https://github.com/oneThousand1000/LPFF-dataset",
+    "celebahq": "CelebA-HQ test images (Table 1): give CelebA-HQ-img/ (0.jpg ... 29999.jpg) of CelebAMask-HQ, "
+                "https://github.com/switchablenorms/CelebAMask-HQ",
+    "mead": "MEAD multi-view frames (Table 2), prepared: download MEAD from "
+            "https://wywu.github.io/projects/MEAD/MEAD.html, extract frames to "
+            "<actor>/<view>/<emotion>/<level>/<clip>/<frame>.jpg and run `dualinv prepare FRAMES OUT` "
+            "(docs/data.md, Expected input layouts)",
+}
+"""What each source dataset is and where a user gets it (dualinv never downloads), for the input report."""
+
 FIGURE_TABLES: tuple[int, ...] = (1, 2, 3)
-"""Figures 6-8 show the inversions behind Tables 1 (comparisons), 3 (ablation on D) and 2 (MEAD)."""
+"""The figures (5-9, dualinv.eval.figures) show the inversions behind Tables 1 (comparisons, Figure 6; the
+dual encoder and its two encoders, Figure 5; meshes, Figure 9), 3 (ablation on D, Figure 7) and 2 (MEAD,
+Figure 8)."""
 
 
 def table_methods(table: int, experiments: Iterable[str]) -> list[str]:
@@ -105,19 +122,20 @@ def prepared_dir(config: StudyConfig, name: str) -> Path:
 
 def _dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
     key = f"data.{name}"
+    problem = None
     if dataset.source in ("photos", "prepared") and dataset.path is None:
-        return f"{key}.path is null but source is {dataset.source!r}; set the folder"
-    if dataset.source == "photos":
+        problem = f"{key}.path is null but source is {dataset.source!r}; set the folder"
+    elif dataset.source == "photos":
         folder = Path(dataset.path).expanduser()
         if not folder.is_dir() or not any(folder.iterdir()):
-            return f"{key}.path = {dataset.path!r}: no photos there (missing or empty folder)"
-    if dataset.source == "prepared":
+            problem = f"{key}.path = {dataset.path!r}: no photos there (missing or empty folder)"
+    elif dataset.source == "prepared":
         labels = Path(dataset.path).expanduser() / "dataset.json"
         if not labels.is_file():
-            return f"{key}.path = {dataset.path!r}: no dataset.json there (not a prepared dataset)"
-    if dataset.source in ("synthetic", "public_domain") and dataset.path is not None:
+            problem = f"{key}.path = {dataset.path!r}: no dataset.json there (not a prepared dataset)"
+    elif dataset.path is not None:  # synthetic, public_domain
         return f"{key}.path must be null for source {dataset.source!r} (got {dataset.path!r})"
-    return None
+    return None if problem is None else f"{problem}. {DATASET_ORIGINS[name]}"
 
 
 def input_problems(config: StudyConfig) -> list[str]:
@@ -128,7 +146,9 @@ def input_problems(config: StudyConfig) -> list[str]:
         if problem is not None:
             problems.append(problem)
     if config.generator.network is not None and not Path(config.generator.network).expanduser().is_file():
-        problems.append(f"generator.network = {config.generator.network!r}: missing file")
+        panohead = WEIGHTS_REGISTRY["panohead"]
+        problems.append(f"generator.network = {config.generator.network!r}: missing file. A PanoHead network "
+                        f"pickle, e.g. the released {panohead.filename}; get it from {panohead.url}")
     for name in required_datasets(config.experiments):
         problem = _dataset_problem(name, getattr(config.data, name))
         if problem is not None:

@@ -65,7 +65,8 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
         WeightsFile(
             key="lpips_vgg",
             filename="vgg16-397923af.pth",
-            description="torchvision VGG16 trunk for LPIPS-VGG (optional alternative trunk)",
+            description="torchvision VGG16 trunk for LPIPS-VGG: the loss of the W+ optimisation and PTI baselines "
+                        "(as PanoHead's projector), and the training loss when training.lpips_net is vgg",
             url="https://download.pytorch.org/models/vgg16-397923af.pth",
             checksum="sha256-prefix:397923af",
         ),

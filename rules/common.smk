@@ -44,6 +44,7 @@ TEST_SETS = sorted({name for names in TABLE_TEST_SETS.values() for name in names
 wildcard_constraints:
     experiment=one_of(TRAINED),
     segment=r"\d+",
+    shard=r"\d+",
     table=one_of(map(str, TABLES)),
     test_set=one_of(TEST_SETS),
 
@@ -105,6 +106,12 @@ def metrics_path(method, test_set):
 
 def inversions_path(method, test_set):
     return f"{R}/inversions/{method}/{test_set}"
+
+
+def shard_records(wildcards):
+    """The records of every shard of an optimisation baseline on one test set."""
+    folder = f"{R}/optimisation_shards/{wildcards.method}/{wildcards.test_set}"
+    return [f"{folder}/{shard}.json" for shard in range(STUDY.resources.optimise_shards)]
 
 
 def table_metrics(wildcards):

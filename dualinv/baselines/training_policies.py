@@ -4,7 +4,8 @@ The loop (``dualinv.training.train_segment``) calls, around its usual encoder st
 ``policy.before_step(encoder, step)`` (progressive stages) and adds
 ``policy.extra_terms(ws, step, latent_discriminator)`` to the encoder objective. Every schedule is
 a pure function of the step, so resume stays exact. Published hyperparameters
-(encoders-baselines.md §1.5, §2, §3.1, §3.2) are the defaults here.
+(encoders-baselines.md §1.5, §2, §3.1, §3.2) are the defaults here; a study sets them from the
+``baselines:`` section of config.yaml (through ``TrainingSettings``).
 """
 
 from __future__ import annotations
@@ -21,34 +22,34 @@ from dualinv.losses.e4e import E4ELossWeights, active_codes, delta_regularisatio
 
 @dataclass(frozen=True)
 class ReconstructionWeights:
-    """Reconstruction weights of a baseline's own recipe (shared terms of ``dualinv.losses``)."""
+    """Reconstruction weights of a baseline's own recipe (shared terms of ``dualinv.losses``); pSp's by default."""
 
     lpips: float = 0.8
+    """LPIPS weight (``--lpips_lambda``)."""
     l2: float = 1.0
+    """Pixel weight (``--l2_lambda``): MSE, SmoothL1 in TriPlaneNet v2's F stage."""
     identity: float = 0.1
+    """ArcFace identity weight (``--id_lambda``)."""
 
 
 @dataclass(frozen=True)
 class TriPlaneNetSchedule:
-    """TriPlaneNet v2 phases (§3.1): W+ alone, then W+ and F with separate Ranger optimisers, then F alone."""
+    """TriPlaneNet v2 phases (§3.1): W+ alone, then W+ and F with separate Ranger optimisers, then F alone.
+
+    Not implemented: TriPlaneNet v2's image discriminator, which joins at ``--add_discriminator``
+    600k (adversarial weight 0.005), beyond the paper's 500k-step runs, so it never acts in them.
+    """
 
     add_triplanenet: int = 20_000
-    """Step at which the F stage starts training."""
+    """Step at which the F stage starts training (``--add_triplanenet``)."""
     stop_psp: int = 500_000
-    """Step after which the W+ encoder is frozen."""
-    add_discriminator: int = 600_000
-    """Step at which the image discriminator joins (adv weight 0.005); beyond the paper's 500k run."""
+    """Step from which the W+ encoder is frozen (``--stop_psp``)."""
     mirror_lambda: float = 0.1
-    """Weight of the mirrored-view loss."""
-    adversarial_lambda: float = 0.005
-    """Weight of the image adversarial term."""
-    f_stage_l1: str = "smooth_l1"
-    """The F stage's pixel term replaces MSE with SmoothL1."""
+    """Weight of the mirrored-view loss (``--mirror_lambda``); the F stage's pixel term is SmoothL1."""
 
     def trains(self, step: int) -> dict[str, bool]:
         """Which parts take an optimiser step at ``step``."""
-        return {"w_plus": step < self.stop_psp, "feature_stage": step >= self.add_triplanenet,
-                "discriminator": step >= self.add_discriminator}
+        return {"w_plus": step < self.stop_psp, "feature_stage": step >= self.add_triplanenet}
 
 
 @dataclass(frozen=True)
@@ -95,5 +96,7 @@ BASELINE_POLICIES: dict[str, BaselinePolicy] = {
     "goae": BaselinePolicy("goae", goae=GOAEConfig()),
 }
 """Published recipes: pSp (0.8 LPIPS, 1.0 L2, 0.1 ID), e4e README (ID 0.5, delta 2e-4, w-adv 0.1,
-progressive 20k + 2k), TriPlaneNet v2 (phases 20k / 500k / 600k), GOAE (groups at 10k/20k/30k;
-training code unreleased, losses as pSp's)."""
+progressive 20k + 2k), TriPlaneNet v2 (F stage from 20k, W+ frozen from 500k, mirror 0.1), GOAE
+(groups at 10k/20k/30k; training code unreleased, losses as pSp's). The study config
+(``baselines:`` in config.yaml) sets every one of these values; these defaults equal config.yaml's
+(tested), and :func:`dualinv.training.baseline_parts.configured_policy` applies a run's settings."""

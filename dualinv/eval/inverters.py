@@ -85,8 +85,8 @@ class DualMethod:
 class BaselineMethod:
     """A baseline ``Inverter`` (``dualinv.baselines``): its ``InversionResult`` carries per-image generators."""
 
-    def __init__(self, inverter, stand_in: bool, max_batch_size: int | None) -> None:
-        self.inverter, self.stand_in, self.max_batch_size = inverter, stand_in, max_batch_size
+    def __init__(self, inverter, stand_in: bool, max_batch_size: int | None, warm_up: bool = True) -> None:
+        self.inverter, self.stand_in, self.max_batch_size, self.warm_up = inverter, stand_in, max_batch_size, warm_up
 
     def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
         result = self.inverter.invert(images, cameras)
@@ -147,7 +147,7 @@ def build_method_inverter(experiment, checkpoints: Sequence[Path], generator: to
     lpips_loss = LPIPSLoss("vgg", lpips_file, seed=seed).to(device)
     settings = None if config is None else optimisation_config(experiment.name, config)
     return BaselineMethod(build_inverter(experiment.name, generator, lpips_loss=lpips_loss, config=settings),
-                          stand_in or lpips_file is None, 1)
+                          stand_in or lpips_file is None, 1, warm_up=False)
 
 
 def optimisation_config(name: str, config):

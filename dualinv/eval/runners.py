@@ -72,6 +72,9 @@ class MethodInverter(Protocol):
     """The inversions come from a stand-in (seeded generator or stand-in method): never the paper's numbers."""
     max_batch_size: int | None
     """Largest batch the method accepts (1 for per-image optimisation), or ``None``."""
+    warm_up: bool
+    """Run one untimed warm-up batch first (encoders). Per-image optimisation sets False: a repeat would
+    cost a whole optimisation, and its hundreds of steps dwarf start-up costs. Absent means True."""
 
     def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
         """images [B, 3, H, W] in [-1, 1] and their cameras [B, 25] → :class:`Inversion`."""
@@ -240,12 +243,15 @@ def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> dict[str, Any
 def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: str | Path, plan: RenderPlan, *,
                    method: str, batch_size: int = 4, limit: int | None = None,
                    device: str | torch.device = "cpu", progress: bool = True,
-                   provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   provenance: Mapping[str, Any] | None = None,
+                   shard: tuple[int, int] | None = None) -> dict[str, Any]:
     """Invert and render every item of ``dataset_dir`` into ``output`` (resumable); returns the manifest.
 
     Seconds per image follow :data:`dualinv.eval.metrics.TIME_CONVENTION`: the first pending batch is
     inverted once untimed (a warm-up, its time kept in the manifest's ``timing``), then every batch is
-    timed with :func:`~dualinv.eval.metrics.timed_per_image`.
+    timed with :func:`~dualinv.eval.metrics.timed_per_image`. ``shard = (k, n)`` inverts only the items
+    whose index is k modulo n, so n jobs can share one ``output`` folder; ``complete`` turns true once
+    every item of the set has its record.
     """
     from tqdm.auto import tqdm
 
@@ -269,7 +275,10 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
     }
     previous = _check_resumable(output, manifest)
     write_json_atomic(output / MANIFEST_FILE, manifest)
-    pending = [item for item in items if not item_record_path(output, item).is_file()]
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        raise ConfigError(f"shard must be (k, n) with 0 <= k < n, got {shard}")
+    selected = items if shard is None else [item for item in items if item.index % shard[1] == shard[0]]
+    pending = [item for item in selected if not item_record_path(output, item).is_file()]
     step = min(batch_size, inverter.max_batch_size or batch_size)
 
     def load(chunk: Sequence[TestItem]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -279,11 +288,11 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
 
     # no torch.no_grad around invert: the optimisation baselines need gradients (encoders turn them off)
     timing = previous.get("timing")
-    if pending:  # warm-up (CUDA context, kernel selection, allocator): run once, keep its time apart
+    if pending and getattr(inverter, "warm_up", True):  # CUDA context, kernel choice, allocator: time apart
         images, cameras = load(pending[:step])
         _, warmup = timed_per_image(lambda: inverter.invert(images, cameras), images.shape[0], device)
         timing = {"batch_size": step, "device": str(device), "warmup_seconds_per_image": warmup}
-    with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"invert {method}", disable=not progress,
+    with tqdm(total=len(selected), initial=len(selected) - len(pending), desc=f"invert {method}", disable=not progress,
               dynamic_ncols=True) as bar:
         for start in range(0, len(pending), step):
             chunk = pending[start:start + step]
@@ -294,14 +303,16 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
                 _write_item(output, item, inversion, position, cameras[position], dataset.labels, plan, spent)
             bar.update(len(chunk))
     manifest["timing"] = timing
-    manifest["complete"] = True
+    manifest["complete"] = all(item_record_path(output, item).is_file() for item in items)
     write_json_atomic(output / MANIFEST_FILE, manifest)
     return manifest
 
 
-def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path) -> dict[str, Any]:
+def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path,
+                   shard: tuple[int, int] | None = None) -> dict[str, Any]:
     """Workflow entry point (rules ``invert_dataset`` / ``optimise_inversions``): ``method`` of the experiment
-    registry over the test set ``dataset`` with the study config ``config`` (``dualinv.config.StudyConfig``)."""
+    registry over the test set ``dataset`` with the study config ``config`` (``dualinv.config.StudyConfig``);
+    ``shard`` as in :func:`run_inversions`."""
     from dualinv.eval.inverters import build_method_inverter, study_generator
     from dualinv.training.experiments import get_experiment
 
@@ -313,7 +324,8 @@ def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Pat
     return run_inversions(inverter, dataset, output, render_plan_of(config), method=method,
                           batch_size=4 if device == "cuda" else 2, limit=config.data.test_images, device=device,
                           progress=True, provenance={"generator": generator_label,
-                                                     "checkpoints": [str(path) for path in checkpoints]})
+                                                     "checkpoints": [str(path) for path in checkpoints]},
+                          shard=shard)
 
 
 def fid_protocol_of(config) -> FidProtocol:

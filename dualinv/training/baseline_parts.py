@@ -18,10 +18,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from dualinv.baselines.training_policies import BASELINE_POLICIES, BaselinePolicy
+from dualinv.baselines.training_policies import (BASELINE_POLICIES, BaselinePolicy, ReconstructionWeights,
+                                                  TriPlaneNetSchedule)
 from dualinv.encoders import EncoderConfig, GOAEConfig, build_encoder
 from dualinv.encoders.e4e import LatentCodesPool, LatentDiscriminator
 from dualinv.errors import ConfigError
+from dualinv.losses.e4e import E4ELossWeights
 from dualinv.seeding import derive_seed
 from dualinv.standin import build_seeded
 from dualinv.training.config import TrainingSettings
@@ -29,6 +31,10 @@ from dualinv.training.config import TrainingSettings
 GOAE_TINY = dict(embed_dim=16, depths=(1, 1, 1, 1), heads=(1, 1, 2, 2), window=4, attention_heads=4, feedforward=32,
                  afa_channels=(8, 8, 8), afa_resolution=16, input_resolution=64)
 """GOAE at test size (Swin 16 wide, one block per stage, AFA at 16²), as tests/encoders/test_goae.py."""
+
+
+RECIPE_PREFIXES = {"psp": "psp", "e4e": "e4e", "triplanenet_v2": "triplanenet", "goae": "goae"}
+"""Baseline name -> prefix of its recipe fields in :class:`TrainingSettings` (``e4e_lambda_id``, ...)."""
 
 
 @dataclass
@@ -64,21 +70,32 @@ class BaselineTraining:
 
 
 def configured_policy(name: str, settings: TrainingSettings) -> BaselinePolicy:
-    """``BASELINE_POLICIES[name]`` with the schedule steps of ``settings`` (paper values by default)."""
+    """``BASELINE_POLICIES[name]`` with this run's recipe values from ``settings`` (the ``baselines:``
+    section of the study config; the published values by default): reconstruction weights, e4e's
+    schedule, delta regularisation and latent GAN, TriPlaneNet v2's phases and mirror weight, GOAE's
+    group schedule."""
     try:
         policy = BASELINE_POLICIES[name]
     except KeyError:
         raise ConfigError(f"no training policy for baseline {name!r}; known: {sorted(BASELINE_POLICIES)}") from None
-    changes: dict[str, Any] = {}
+    prefix = RECIPE_PREFIXES[name]
+    changes: dict[str, Any] = {"reconstruction": ReconstructionWeights(
+        lpips=getattr(settings, f"{prefix}_lambda_lpips"), l2=getattr(settings, f"{prefix}_lambda_l2"),
+        identity=getattr(settings, f"{prefix}_lambda_id"))}
     if policy.e4e is not None:
         changes["e4e"] = dataclasses.replace(policy.e4e, progressive_start=settings.e4e_progressive_start,
                                              progressive_step_every=settings.e4e_progressive_step_every)
+        changes["e4e_losses"] = E4ELossWeights(
+            delta_norm=settings.e4e_delta_norm_lambda, delta_norm_p=settings.e4e_delta_norm_p,
+            latent_adversarial=settings.e4e_w_discriminator_lambda,
+            discriminator_learning_rate=settings.e4e_w_discriminator_lr, w_pool_size=settings.e4e_w_pool_size,
+            r1_gamma=settings.e4e_r1_gamma, r1_interval=settings.e4e_r1_every)
     if policy.goae is not None:
         changes["goae"] = dataclasses.replace(policy.goae, progressive_steps=settings.goae_progressive_steps)
     if policy.triplanenet is not None:
-        changes["triplanenet"] = dataclasses.replace(policy.triplanenet,
-                                                     add_triplanenet=settings.triplanenet_add_feature_stage,
-                                                     stop_psp=settings.triplanenet_stop_wplus)
+        changes["triplanenet"] = TriPlaneNetSchedule(add_triplanenet=settings.triplanenet_add_feature_stage,
+                                                     stop_psp=settings.triplanenet_stop_wplus,
+                                                     mirror_lambda=settings.triplanenet_mirror_lambda)
     return dataclasses.replace(policy, **changes)
 
 

@@ -2,7 +2,8 @@
 
 Defaults are the paper's: batch 3, 500k iterations, Ranger at 1e-4 for encoder and discriminator,
 λ_LPIPS 0.8, λ_L2 1.0, λ_ID 0.5, λ_adv 0.001, discriminator weight 0.5, R1 γ 10 every 16 steps,
-camera and image mirroring. What the experiment registry decides (latent space, F stage,
+camera and image mirroring; the encoder baselines' fields (``psp_*``, ``e4e_*``, ``triplanenet_*``,
+``goae_*``) default to their published recipes. What the experiment registry decides (latent space, F stage,
 discriminator kind, data mix) is *not* repeated here: it comes from the registry entry.
 """
 
@@ -84,16 +85,56 @@ class TrainingSettings:
     """Rendered opacity below which a depth pixel is background and marks no visible cell (Eq. 3 mask)."""
     novel_yaw_range_deg: float = 180.0
     """The image discriminator (ablation d_image) sees renders at yaw uniform in ±this around the front."""
+    psp_lambda_lpips: float = 0.8
+    """pSp baseline: LPIPS weight (encoders-baselines.md §1.5)."""
+    psp_lambda_l2: float = 1.0
+    """pSp baseline: MSE weight."""
+    psp_lambda_id: float = 0.1
+    """pSp baseline: identity weight (README encoding recipe)."""
+    e4e_lambda_lpips: float = 0.8
+    """e4e baseline: LPIPS weight (§2.4)."""
+    e4e_lambda_l2: float = 1.0
+    """e4e baseline: MSE weight."""
+    e4e_lambda_id: float = 0.5
+    """e4e baseline: identity weight (README recipe ``--id_lambda 0.5``)."""
     e4e_progressive_start: int = 20_000
     """e4e baseline: step at which its first W+ delta switches on (e4e ``--progressive_start``)."""
     e4e_progressive_step_every: int = 2_000
     """e4e baseline: steps between switching on successive deltas (``--progressive_step_every``)."""
-    goae_progressive_steps: tuple[int, int, int] = (10_000, 20_000, 30_000)
-    """GOAE baseline: steps at which its coarse, mid and fine query groups switch on (GOAE ``Net``)."""
+    e4e_delta_norm_lambda: float = 2e-4
+    """e4e baseline: weight of the delta regularisation (``--delta_norm_lambda``, §2.2)."""
+    e4e_delta_norm_p: int = 2
+    """e4e baseline: norm of each delta (``--delta_norm``)."""
+    e4e_w_discriminator_lambda: float = 0.1
+    """e4e baseline: weight of the encoder's latent adversarial term (``--w_discriminator_lambda``, §2.3)."""
+    e4e_w_discriminator_lr: float = 2e-5
+    """e4e baseline: Adam learning rate of the latent discriminator (``--w_discriminator_lr``)."""
+    e4e_w_pool_size: int = 50
+    """e4e baseline: size of the fake-codes pool (``--use_w_pool``, 50); 0 = no pool, current codes go to D."""
+    e4e_r1_gamma: float = 10.0
+    """e4e baseline: R1 weight on the latent discriminator's real codes (``--r1``)."""
+    e4e_r1_every: int = 16
+    """e4e baseline: lazy R1 interval of the latent discriminator (``--d_reg_every``)."""
+    triplanenet_lambda_lpips: float = 0.8
+    """TriPlaneNet v2 baseline: LPIPS weight of both stages (§3.1)."""
+    triplanenet_lambda_l2: float = 1.0
+    """TriPlaneNet v2 baseline: pixel weight (MSE in the W+ stage, SmoothL1 in the F stage)."""
+    triplanenet_lambda_id: float = 0.1
+    """TriPlaneNet v2 baseline: identity weight."""
     triplanenet_add_feature_stage: int = 20_000
     """TriPlaneNet v2 baseline: step at which its F stage starts training (``--add_triplanenet``)."""
     triplanenet_stop_wplus: int = 500_000
     """TriPlaneNet v2 baseline: step from which its W+ stage is frozen (``--stop_psp``)."""
+    triplanenet_mirror_lambda: float = 0.1
+    """TriPlaneNet v2 baseline: weight of the loss on the mirrored-camera render (``--mirror_lambda``)."""
+    goae_lambda_lpips: float = 0.8
+    """GOAE baseline: LPIPS weight (its training code is unpublished: pSp's recipe, §3.2)."""
+    goae_lambda_l2: float = 1.0
+    """GOAE baseline: MSE weight."""
+    goae_lambda_id: float = 0.1
+    """GOAE baseline: identity weight."""
+    goae_progressive_steps: tuple[int, int, int] = (10_000, 20_000, 30_000)
+    """GOAE baseline: steps at which its coarse, mid and fine query groups switch on (GOAE ``Net``)."""
     seed: int = 0
     """Base seed; every random draw of step k derives from (seed, k)."""
     device: str = "cpu"
@@ -124,12 +165,20 @@ class TrainingSettings:
         object.__setattr__(self, "goae_progressive_steps", tuple(int(v) for v in self.goae_progressive_steps))
         steps = self.goae_progressive_steps
         if len(steps) != 3 or list(steps) != sorted(steps) or min(steps) < 0:
-            problems.append(f"goae_progressive_steps must be 3 increasing steps >= 0 (got {list(steps)})")
-        for name in ("e4e_progressive_start", "triplanenet_add_feature_stage", "triplanenet_stop_wplus"):
-            if int(getattr(self, name)) < 0:
+            problems.append(f"goae_progressive_steps must be 3 non-decreasing steps >= 0 (got {list(steps)})")
+        for name in ("e4e_progressive_start", "triplanenet_add_feature_stage", "triplanenet_stop_wplus",
+                     "e4e_w_pool_size", "e4e_r1_gamma", *(item.name for item in fields(self) if "lambda" in item.name)):
+            if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0 (got {getattr(self, name)})")
-        if self.e4e_progressive_step_every < 1:
-            problems.append(f"e4e_progressive_step_every must be >= 1 (got {self.e4e_progressive_step_every})")
+        for name in ("e4e_progressive_step_every", "e4e_delta_norm_p", "e4e_r1_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.e4e_w_discriminator_lr <= 0:
+            problems.append(f"e4e_w_discriminator_lr must be > 0 (got {self.e4e_w_discriminator_lr})")
+        if self.triplanenet_stop_wplus < self.triplanenet_add_feature_stage:
+            problems.append(f"triplanenet_stop_wplus ({self.triplanenet_stop_wplus}) must not come before "
+                            f"triplanenet_add_feature_stage ({self.triplanenet_add_feature_stage}): between them "
+                            "neither stage would train")
         if problems:
             raise ConfigError("training config: " + "; ".join(problems))
 
@@ -196,7 +245,26 @@ def settings_from_study(study, dataset: str | None = None) -> TrainingSettings:
         zplus_fraction=training.zplus_fraction, zplus_truncation_psi=training.zplus_truncation_psi,
         occlusion_opacity_threshold=training.occlusion_opacity_threshold, bf16=training.bf16,
         checkpoint_every=training.checkpoint_every, seed=training.seed,
-        device="cuda" if torch.cuda.is_available() else "cpu", progress=False)
+        device="cuda" if torch.cuda.is_available() else "cpu", progress=False, **baseline_recipes(study.baselines))
+
+
+def baseline_recipes(baselines) -> dict:
+    """The encoder baselines' recipe fields of :class:`TrainingSettings` from the study config's
+    ``baselines`` section (``dualinv.config.BaselinesConfig``): every value of ``baselines.psp``,
+    ``.e4e``, ``.triplanenet_v2`` and ``.goae``."""
+    psp, e4e, triplanenet, goae = baselines.psp, baselines.e4e, baselines.triplanenet_v2, baselines.goae
+    return dict(
+        psp_lambda_lpips=psp.lambda_lpips, psp_lambda_l2=psp.lambda_l2, psp_lambda_id=psp.lambda_id,
+        e4e_lambda_lpips=e4e.lambda_lpips, e4e_lambda_l2=e4e.lambda_l2, e4e_lambda_id=e4e.lambda_id,
+        e4e_progressive_start=e4e.progressive_start, e4e_progressive_step_every=e4e.progressive_step_every,
+        e4e_delta_norm_lambda=e4e.delta_norm_lambda, e4e_delta_norm_p=e4e.delta_norm_p,
+        e4e_w_discriminator_lambda=e4e.w_discriminator_lambda, e4e_w_discriminator_lr=e4e.w_discriminator_lr,
+        e4e_w_pool_size=e4e.w_pool_size, e4e_r1_gamma=e4e.r1_gamma, e4e_r1_every=e4e.r1_every,
+        triplanenet_lambda_lpips=triplanenet.lambda_lpips, triplanenet_lambda_l2=triplanenet.lambda_l2,
+        triplanenet_lambda_id=triplanenet.lambda_id, triplanenet_add_feature_stage=triplanenet.add_triplanenet,
+        triplanenet_stop_wplus=triplanenet.stop_psp, triplanenet_mirror_lambda=triplanenet.mirror_lambda,
+        goae_lambda_lpips=goae.lambda_lpips, goae_lambda_l2=goae.lambda_l2, goae_lambda_id=goae.lambda_id,
+        goae_progressive_steps=tuple(goae.progressive_steps))
 
 
 def study_generator_source(study) -> GeneratorSource:

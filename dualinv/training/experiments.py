@@ -32,7 +32,9 @@ class Experiment:
     discriminator: DiscriminatorKind = "none"
     """Adversarial signal for the occluded regions (Table 3)."""
     training_data: TrainingData | None = None
-    """Real images, Z+ generator samples, or both (Table 4, paper §3.5)."""
+    """Real images, Z+ generator samples, or both (Table 4, paper §3.5). The encoder baselines train on
+    the real FFHQ + LPFF split only: the paper retrains them on "the same dataset" with their authors'
+    code (§4.1-4.2), and mixing in Z+ samples is the paper's own choice (Table 4), not theirs."""
     components: tuple[str, ...] = ()
     """Other experiments this one is assembled from (``dual`` = ``encoder1`` + ``encoder2``)."""
 
@@ -72,15 +74,15 @@ EXPERIMENTS: Mapping[str, Experiment] = MappingProxyType({
         _ours("zplus_wplus", "Ablation: W+ latent space, Z+ generator samples only", ("T4:Z+ gens. / W+",),
               latent="w+", training_data="zplus"),
         Experiment(name="psp", kind="baseline_encoder", description="pSp retrained on PanoHead",
-                   feeds=("T1:pSp", "T2:pSp"), latent="w+", training_data="real+zplus"),
+                   feeds=("T1:pSp", "T2:pSp"), latent="w+", training_data="real"),
         Experiment(name="e4e", kind="baseline_encoder", description="e4e retrained on PanoHead",
-                   feeds=("T1:e4e", "T2:e4e"), latent="w+", training_data="real+zplus"),
+                   feeds=("T1:e4e", "T2:e4e"), latent="w+", training_data="real"),
         Experiment(name="triplanenet_v2", kind="baseline_encoder",
                    description="TriPlaneNet v2 (W+ stage + F stage) retrained on PanoHead",
                    feeds=("T1:TriplaneNetv2", "T2:Tpn.v2"), latent="w+", feature_stage=True,
-                   training_data="real+zplus"),
+                   training_data="real"),
         Experiment(name="goae", kind="baseline_encoder", description="GOAE retrained on PanoHead",
-                   feeds=("T1:GOAE", "T2:GOAE"), latent="w+", training_data="real+zplus"),
+                   feeds=("T1:GOAE", "T2:GOAE"), latent="w+", training_data="real"),
         Experiment(name="w_optim", kind="baseline_optimisation", description="W+ optimisation per image",
                    feeds=("T1:W+ optim.", "T2:W+ opt.")),
         Experiment(name="pti", kind="baseline_optimisation",

@@ -32,9 +32,9 @@ def test_e4e_policy_sets_the_stage_and_weights_its_terms():
 
 def test_triplanenet_phases():
     schedule = TriPlaneNetSchedule()
-    assert schedule.trains(0) == {"w_plus": True, "feature_stage": False, "discriminator": False}
-    assert schedule.trains(20_000) == {"w_plus": True, "feature_stage": True, "discriminator": False}
-    assert schedule.trains(500_000) == {"w_plus": False, "feature_stage": True, "discriminator": False}
+    assert schedule.trains(0) == {"w_plus": True, "feature_stage": False}
+    assert schedule.trains(20_000) == {"w_plus": True, "feature_stage": True}
+    assert schedule.trains(500_000) == {"w_plus": False, "feature_stage": True}
 
 
 def test_psp_and_goae_add_no_terms():

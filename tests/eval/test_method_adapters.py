@@ -106,7 +106,7 @@ def test_optimisation_baseline_adapter_uses_the_study_settings(batch):
                                                pti=replace(baselines.pti, pivot_steps=1, steps=1)))
     # a label that is not a stand-in: the missing LPIPS-VGG file alone must still mark the method stand-in
     method = build_method_inverter(get_experiment("pti"), [], generator, "released.pkl", config=config, seed=1)
-    assert isinstance(method, BaselineMethod) and method.stand_in and method.max_batch_size == 1
+    assert isinstance(method, BaselineMethod) and method.stand_in and method.max_batch_size == 1 and not method.warm_up
     assert method.inverter.config == optimisation_config("pti", config)
     assert method.inverter.lpips_loss.net_name == "vgg"
 

@@ -162,6 +162,16 @@ def test_seconds_per_image_exclude_the_warm_up_and_divide_by_the_batch(tmp_path,
     assert _SleepingInverter.BATCH_S <= seconds["00002"] < _SleepingInverter.WARMUP_S / 2
 
 
+def test_a_method_without_warm_up_inverts_each_item_once(tmp_path, generator):
+    """Per-image optimisation (``warm_up = False``): no untimed repeat of a whole optimisation."""
+    dataset = write_test_set(tmp_path / "val", NAMES)
+    inverter = _SleepingInverter(generator)
+    inverter.warm_up = False
+    manifest = run_inversions(inverter, dataset, tmp_path / "out", _plan(figure_items=0, mesh_resolution=0),
+                              method="standin", batch_size=2, progress=False)
+    assert inverter.calls == 2 and manifest["complete"] and manifest["timing"] is None
+
+
 def test_timed_per_image_reads_the_clock_after_synchronising_cuda(monkeypatch):
     """On CUDA, work still queued when the call returns (here: a synchronize that takes 0.3 s) is counted."""
     events = []

@@ -61,11 +61,81 @@ def test_baseline_schedules_default_to_the_published_recipes_and_follow_the_sett
                              triplanenet_add_feature_stage=5, triplanenet_stop_wplus=9)
     assert [configured_policy("e4e", short).stage(step) for step in (2, 3, 4, 5)] == [0, 1, 1, 2]
     assert [configured_policy("goae", short).stage(step) for step in (0, 1, 3, 4)] == [0, 1, 2, 3]
-    assert configured_policy("triplanenet_v2", short).triplanenet.trains(5) == {
-        "w_plus": True, "feature_stage": True, "discriminator": False}
+    assert configured_policy("triplanenet_v2", short).triplanenet.trains(5) == {"w_plus": True, "feature_stage": True}
     assert configured_policy("triplanenet_v2", short).triplanenet.trains(9)["w_plus"] is False
     with pytest.raises(ConfigError, match="goae_progressive_steps"):
         TrainingSettings(goae_progressive_steps=(3, 2, 1))
+    with pytest.raises(ConfigError, match="triplanenet_stop_wplus"):
+        TrainingSettings(triplanenet_add_feature_stage=10, triplanenet_stop_wplus=5)
+    with pytest.raises(ConfigError, match="e4e_delta_norm_lambda"):
+        TrainingSettings(e4e_delta_norm_lambda=-1.0)
+
+
+# Where each value of the config's `baselines` encoder sections lands in the policy the loop runs.
+BASELINE_KEYS_IN_POLICY = {
+    "psp": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
+            "lambda_id": "reconstruction.identity"},
+    "e4e": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
+            "lambda_id": "reconstruction.identity", "progressive_start": "e4e.progressive_start",
+            "progressive_step_every": "e4e.progressive_step_every", "delta_norm_lambda": "e4e_losses.delta_norm",
+            "delta_norm_p": "e4e_losses.delta_norm_p", "w_discriminator_lambda": "e4e_losses.latent_adversarial",
+            "w_discriminator_lr": "e4e_losses.discriminator_learning_rate", "w_pool_size": "e4e_losses.w_pool_size",
+            "r1_gamma": "e4e_losses.r1_gamma", "r1_every": "e4e_losses.r1_interval"},
+    "triplanenet_v2": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
+                       "lambda_id": "reconstruction.identity", "add_triplanenet": "triplanenet.add_triplanenet",
+                       "stop_psp": "triplanenet.stop_psp", "mirror_lambda": "triplanenet.mirror_lambda"},
+    "goae": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
+             "lambda_id": "reconstruction.identity", "progressive_steps": "goae.progressive_steps"},
+}
+
+
+def _attribute(policy, dotted):
+    for name in dotted.split("."):
+        policy = getattr(policy, name)
+    return policy
+
+
+def _changed(value):
+    if isinstance(value, list):
+        return [item + 1 + index for index, item in enumerate(value)]
+    return value + 3 if isinstance(value, int) else value * 3 + 0.25
+
+
+def test_every_baseline_recipe_value_of_the_study_config_reaches_the_policy():
+    from dualinv.baselines.training_policies import BASELINE_POLICIES
+    from dualinv.config import REPO_ROOT, from_mapping, read_yaml
+    from dualinv.training.baseline_parts import configured_policy
+
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    for name, keys in BASELINE_KEYS_IN_POLICY.items():
+        assert set(keys) == set(values["baselines"][name]), name  # a new config key needs a row here
+        published = configured_policy(name, settings_from_study(from_mapping(values)))
+        assert published == BASELINE_POLICIES[name]  # config.yaml and the library's defaults agree
+        for key, where in keys.items():  # config.yaml holds the published recipe, i.e. the library defaults
+            assert _attribute(published, where) == pytest.approx(values["baselines"][name][key]), (name, key)
+        changed = {key: _changed(value) for key, value in values["baselines"][name].items()}
+        study = from_mapping({**values, "baselines": {**values["baselines"], name: changed}})
+        policy = configured_policy(name, settings_from_study(study))
+        for key, where in keys.items():
+            expected = changed[key]
+            got = _attribute(policy, where)
+            assert (list(got) if isinstance(got, tuple) else got) == pytest.approx(expected), (name, key)
+
+
+def test_the_mini_preset_switches_on_every_baselines_own_parts():
+    """In the mini DAG's few steps, e4e's deltas, TriPlaneNet v2's F stage and GOAE's groups all switch on."""
+    from dualinv.config import REPO_ROOT, load_config
+    from dualinv.training.baseline_parts import configured_policy
+
+    mini = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
+    settings = settings_from_study(mini, dataset="x")
+    steps = range(mini.training.iterations)
+    for name in ("e4e", "goae"):
+        stages = [configured_policy(name, settings).stage(step) for step in steps]
+        assert stages[0] < max(stages) and max(stages) >= 1, (name, stages)  # stages grow within the run
+    phases = [configured_policy("triplanenet_v2", settings).triplanenet.trains(step) for step in steps]
+    assert any(phase["feature_stage"] for phase in phases) and phases[0]["w_plus"]
+    assert not phases[0]["feature_stage"]  # the W+-alone phase runs first, as in the recipe
 
 
 def test_one_study_generator_for_data_training_and_evaluation():

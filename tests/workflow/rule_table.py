@@ -22,6 +22,7 @@ with SnakemakeApi(OutputSettings()) as api:
             "benchmark": str(rule.benchmark) if rule.benchmark else None,
             "conda": str(Path(rule.basedir) / rule.conda_env) if rule.conda_env else None,
             "script": str(Path(rule.basedir) / rule.script) if rule.script else None,
+            "threads": rule.resources["_cores"].value if "_cores" in rule.resources else None,
         }
         for rule in workflow._workflow.rules
     }

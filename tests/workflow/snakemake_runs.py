@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,9 +26,14 @@ def copy_repository(target: Path) -> Path:
 
 
 def snakemake(repository: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python -m snakemake ARGS`` in ``repository``; stdout and stderr together in ``.stdout``."""
+    """``python -m snakemake ARGS`` in ``repository``; stdout and stderr together in ``.stdout``.
+
+    ``PYTHONPATH`` is dropped so that the workflow and its jobs import the ``dualinv`` of ``repository``
+    (a copy, perhaps with stubs: Snakemake puts the working directory on the jobs' path), not the
+    checkout the tests run from."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=repository, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout, env=environment)
 
 
 def job_counts(output: str) -> dict[str, int]:

@@ -59,9 +59,11 @@ def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out
                  checkpoint_in=checkpoint_in, config=config)
 ''',
     "dualinv/eval/runners.py": '''
-def invert_dataset(config, method, dataset, checkpoints, output):
+def invert_dataset(config, method, dataset, checkpoints, output, shard=None):
     assert all(path.is_file() for path in checkpoints), checkpoints
-    _stub_record(output, "invert_dataset", method=method, dataset=dataset, checkpoints=checkpoints, config=config)
+    _stub_record(output, "invert_dataset", method=method, dataset=dataset, checkpoints=checkpoints, config=config,
+                 shard=shard)
+    return {"names": [], "complete": shard is None}
 ''',
     "dualinv/eval/__init__.py": '''
 def evaluate_method(config, method, dataset, inversions, output):

@@ -91,6 +91,14 @@ def test_every_problem_is_reported_at_once():
     assert "training.batch_size" in message and "data.mead.source" in message and "2 problem(s)" in message
 
 
+def test_relations_between_keys_are_checked_at_the_door_with_the_keys_named():
+    values = paper_values()
+    values["baselines"]["goae"]["progressive_steps"] = [30000, 20000, 10000]
+    values["baselines"]["triplanenet_v2"]["stop_psp"] = 10
+    message = rejected(values)
+    assert "baselines.goae.progressive_steps" in message and "baselines.triplanenet_v2.stop_psp" in message
+
+
 def test_a_missing_key_is_rejected():
     values = paper_values()
     del values["training"]["seed"]

@@ -118,8 +118,17 @@ def test_invert_script_without_checkpoints(tmp_path, monkeypatch):
         tmp_path, input=Names(test_set=str(tmp_path / "val")), output=Names(inversions=str(tmp_path / "inv")),
         wildcards=Names(method="pti", test_set="val"))
     name, kwargs = run_script("invert_dataset.py", snakemake, monkeypatch)
-    assert name == "dualinv.eval.runners.invert_dataset"
+    assert name == "dualinv.inversion_jobs.invert_resumably"
     assert kwargs["checkpoints"] == [] and kwargs["method"] == "pti" and kwargs["output"] == tmp_path / "inv"
+
+
+def test_shard_script_passes_its_shard_and_the_final_inversions_folder(tmp_path, monkeypatch):
+    snakemake = fake_snakemake(
+        tmp_path, input=Names(test_set=str(tmp_path / "val")), output=Names(record=str(tmp_path / "3.json")),
+        params=Names(inversions=str(tmp_path / "inv")), wildcards=Names(method="w_optim", test_set="val", shard="3"))
+    name, kwargs = run_script("optimise_shard.py", snakemake, monkeypatch)
+    assert name == "dualinv.inversion_jobs.optimise_shard"
+    assert kwargs["shard"] == 3 and kwargs["inversions"] == tmp_path / "inv" and kwargs["record"] == tmp_path / "3.json"
 
 
 def test_table_script_writes_under_its_prefix(tmp_path, monkeypatch):
@@ -137,7 +146,8 @@ def test_every_script_is_glue_around_one_planned_call():
         "make_synthetic_dataset.py": "dualinv.data.synthetic.make_synthetic_dataset",
         "split_dataset.py": "dualinv.data.split_dataset",
         "train_segment.py": "dualinv.training.train_segment",
-        "invert_dataset.py": "dualinv.eval.runners.invert_dataset",
+        "invert_dataset.py": "dualinv.inversion_jobs.invert_resumably",
+        "optimise_shard.py": "dualinv.inversion_jobs.optimise_shard",
         "evaluate_method.py": "dualinv.eval.evaluate_method",
         "make_table.py": "dualinv.eval.tables.write_table",
         "make_figures.py": "dualinv.eval.figures.make_figures",

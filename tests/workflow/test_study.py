@@ -80,6 +80,33 @@ def test_every_missing_input_is_reported_together(tmp_path):
     assert "data.ffhq" not in message and "facenet" not in message
 
 
+def test_every_missing_input_says_what_it_is_and_where_to_get_it(tmp_path):
+    from dualinv.study import DATASET_ORIGINS, SOURCE_DATASETS
+    from dualinv.weights import REGISTRY
+
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    values["generator"]["network"] = str(tmp_path / "missing.pkl")
+    problems = input_problems(from_mapping(values))
+    assert len(problems) == len(values["weights"]) - 1 + 1 + len(SOURCE_DATASETS)  # facenet is null in config.yaml
+    by_key = {problem.split(" = ")[0].split(". ")[-1]: problem for problem in problems}
+    for key, path in values["weights"].items():
+        if path is not None:
+            entry = REGISTRY[key]
+            assert entry.description in by_key[f"weights.{key}"] and entry.url in by_key[f"weights.{key}"]
+    for name in SOURCE_DATASETS:
+        origin = DATASET_ORIGINS[name]
+        assert "https://" in origin and origin in by_key[f"data.{name}.path"], name
+    assert REGISTRY["panohead"].url in by_key["generator.network"]
+
+
+def test_lpips_vgg_is_described_as_what_the_optimisation_baselines_use():
+    """W+ optimisation and PTI compute LPIPS-VGG from weights.lpips_vgg (dualinv.eval.inverters)."""
+    from dualinv.weights import REGISTRY
+
+    description = REGISTRY["lpips_vgg"].description
+    assert "optional" not in description and "W+ optimisation" in description and "PTI" in description
+
+
 def test_an_unused_dataset_is_not_required():
     merged = merge_overrides(read_yaml(REPO_ROOT / "config.yaml"), read_yaml(REPO_ROOT / "presets" / "mini.yaml"))
     merged["experiments"] = ["encoder1"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -67,17 +68,17 @@ def test_every_rule_with_an_action_has_log_benchmark_env_and_script(rules):
     for name, rule in acting.items():
         assert rule["log"] and f"/logs/{name}/" in rule["log"][0], name
         assert rule["benchmark"] and f"/benchmarks/{name}/" in rule["benchmark"], name
-        assert rule["script"] and (REPO_ROOT / "workflow_scripts" / rule["script"].split("/")[-1]).is_file(), name
-        assert rule["conda"], name
+        assert rule["script"] and Path(rule["script"]).is_file(), (name, rule["script"])  # resolved from the rule file
+        assert rule["conda"] and Path(rule["conda"]).is_file(), (name, rule["conda"])  # a typo passes -n and --lint
 
 
-def test_every_referenced_env_exists_and_follows_pyproject(rules):
+def test_every_referenced_env_exists_and_follows_pyproject(repo, rules):
     pins = {dependency.split("=")[0].split(">")[0].split("<")[0]: dependency
             for dependency in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
-    referenced = {rule["conda"].split("/")[-1] for rule in rules.values() if rule["conda"]}
-    assert referenced == {"torch.yaml", "prep.yaml"}
+    referenced = {Path(rule["conda"]).resolve().relative_to(repo.resolve()) for rule in rules.values() if rule["conda"]}
+    assert referenced == {Path("envs/torch.yaml"), Path("envs/prep.yaml")}
     for name in referenced:
-        env = yaml.safe_load((REPO_ROOT / "envs" / name).read_text())
+        env = yaml.safe_load((repo / name).read_text())
         assert set(env) == {"channels", "dependencies"}, name
         pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
         for requirement in pip:
@@ -90,14 +91,49 @@ def test_every_referenced_env_exists_and_follows_pyproject(rules):
 def test_slurm_profile_resources_name_real_rules(rules):
     profile = yaml.safe_load((REPO_ROOT / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["jobs"] >= 1 and profile["retries"] >= 1
-    assert set(profile["set-resources"]) <= {name for name, rule in rules.items() if rule["has_action"]}
-    assert "cpus_per_task" not in profile["default-resources"]  # it would override cpus_per_gpu
+    assert set(profile.get("set-resources") or {}) <= {name for name, rule in rules.items() if rule["has_action"]}
+
+
+class _Resources(dict):
+    """A job's resources as the Slurm plugin reads them (``.get`` and attribute access)."""
+
+    __getattr__ = dict.__getitem__
+
+
+def test_slurm_jobs_ask_for_the_cpus_the_config_gives_each_rule(rules):
+    """Each job's CPUs are its rule's threads (``resources.<group>.threads``), with or without a GPU: no
+    cpus_per_gpu or cpus_per_task in the profile overrides them (the plugin's own flag function decides)."""
+    from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting
+
+    profile = yaml.safe_load((REPO_ROOT / "slurm" / "config.yaml").read_text())
+    acting = {name: rule for name, rule in rules.items() if rule["has_action"]}
+    assert all(isinstance(rule["threads"], int) for rule in acting.values()), acting
+    for name, rule in acting.items():
+        resources = _Resources({**profile["default-resources"], **(profile.get("set-resources") or {}).get(name, {})})
+        job = type("Job", (), {"threads": rule["threads"], "resources": resources})()
+        for gpu in (False, True):
+            assert get_cpu_setting(job, gpu) == f"--cpus-per-task={rule['threads']}", (name, gpu)
+
+
+def test_the_shipped_slurm_profile_dry_runs(repo):
+    done = snakemake(repo, "table5", "-n", "--profile", "slurm", *MINI)
+    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def test_test_cluster_profile_only_overrides_test_settings():
     overrides = yaml.safe_load((REPO_ROOT / "ci" / "slurm-test" / "config.yaml").read_text())
     assert "default-resources" not in overrides and "executor" not in overrides
     assert overrides["slurm-status-command"] == "squeue"
+
+
+def test_the_ci_gpu_overlay_is_a_valid_mini_config_that_asks_for_a_gpu():
+    """CI's mini run on the test cluster adds ci/gpu-request.yaml (.ci/run): it must validate on top of the
+    mini preset and make a GPU rule group ask for one of the cluster's fake GPUs."""
+    from dualinv.config import load_config
+
+    config = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml", REPO_ROOT / "ci" / "gpu-request.yaml"))
+    assert config.preset == "mini" and config.resources.invert.gpus == 1
+    assert "ci/gpu-request.yaml" in (REPO_ROOT / ".ci" / "run").read_text()
 
 
 def test_a_bad_config_fails_the_dry_run_with_the_key_named(repo):
@@ -121,3 +157,14 @@ def test_training_runs_as_a_chain_of_segments(repo):
     assert f"input: results/mini/data/train, results/mini/data/val, {models}/segments/1.pt\n" \
            f"    output: {models}/segments/2.pt" in done.stdout
     assert f"input: {models}/segments/2.pt\n    output: {models}/checkpoint.pt" in done.stdout
+
+
+def test_the_reports_figure_caption_lists_every_figure_the_library_makes():
+    import re
+
+    import dualinv.eval.figures
+
+    made = re.findall(r"``(\w+\.png)``", dualinv.eval.figures.__doc__)
+    assert len(made) >= 6, made
+    caption = (REPO_ROOT / "report" / "figures.rst").read_text()
+    assert set(re.findall(r"``(\w+\.png)``", caption)) == set(made)

@@ -26,7 +26,10 @@ class TimeLimit(Exception):
 
 
 class CountingInverter(StandInInverter):
-    """The stand-in method; counts the images it inverts and can be 'killed' after some of them."""
+    """The stand-in method; counts the images it inverts and can be 'killed' after some of them. It stands
+    for W+ optimisation / PTI, which invert each image once (no untimed warm-up batch)."""
+
+    warm_up = False
 
     def __init__(self, generator, fail_after: int | None = None):
         super().__init__(generator, seed=0)

@@ -94,7 +94,7 @@ def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, featur
     timing = manifest.get("timing") or {}
     metrics["time_sec"] = dataclasses.replace(
         summarize(_item_seconds(inversions, manifest), resamples=resamples, seed=seed),
-        protocol=time_protocol(timing.get("batch_size", "?"), timing.get("device", "?")))
+        protocol=time_protocol(timing.get("batch_size", "?"), timing.get("device", "?"), timing.get("warm_up", True)))
     if manifest["stand_in"]:
         metrics = {name: dataclasses.replace(value, stand_in=True) for name, value in metrics.items()}
     record = {"inversions": str(inversions), "inversion": manifest.get("provenance", {}),

@@ -287,11 +287,13 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
                 torch.stack([sample["camera"] for sample in samples]).to(device))
 
     # no torch.no_grad around invert: the optimisation baselines need gradients (encoders turn them off)
-    timing = previous.get("timing")
-    if pending and getattr(inverter, "warm_up", True):  # CUDA context, kernel choice, allocator: time apart
+    warm_up = getattr(inverter, "warm_up", True)
+    timing = previous.get("timing") or {"batch_size": step, "device": str(device), "warm_up": warm_up,
+                                        "warmup_seconds_per_image": None}
+    if pending and warm_up:  # CUDA context, kernel choice, allocator: run once, keep its time apart
         images, cameras = load(pending[:step])
         _, warmup = timed_per_image(lambda: inverter.invert(images, cameras), images.shape[0], device)
-        timing = {"batch_size": step, "device": str(device), "warmup_seconds_per_image": warmup}
+        timing = {"batch_size": step, "device": str(device), "warm_up": True, "warmup_seconds_per_image": warmup}
     with tqdm(total=len(selected), initial=len(selected) - len(pending), desc=f"invert {method}", disable=not progress,
               dynamic_ncols=True) as bar:
         for start in range(0, len(pending), step):

@@ -13,7 +13,7 @@ import torch
 from dualinv.errors import ConfigError
 from dualinv.eval.fid import FidProtocol
 from dualinv.eval.inverters import StandInInverter
-from dualinv.eval.metrics import timed_per_image
+from dualinv.eval.metrics import time_protocol, timed_per_image
 from dualinv.eval.runners import RenderPlan, figure_view_name, plan_items, run_inversions
 from dualinv.fileio import load_image
 from tests.eval.standins import tiny128_generator, write_test_set
@@ -169,7 +169,10 @@ def test_a_method_without_warm_up_inverts_each_item_once(tmp_path, generator):
     inverter.warm_up = False
     manifest = run_inversions(inverter, dataset, tmp_path / "out", _plan(figure_items=0, mesh_resolution=0),
                               method="standin", batch_size=2, progress=False)
-    assert inverter.calls == 2 and manifest["complete"] and manifest["timing"] is None
+    assert inverter.calls == 2 and manifest["complete"]
+    assert manifest["timing"] == {"batch_size": 2, "device": "cpu", "warm_up": False, "warmup_seconds_per_image": None}
+    assert "no warm-up batch" in time_protocol(2, "cpu", warm_up=False)
+    assert "after one untimed warm-up batch" in time_protocol(2, "cpu")
 
 
 def test_timed_per_image_reads_the_clock_after_synchronising_cuda(monkeypatch):

@@ -303,26 +303,40 @@ def read_loss_csv(paths: Sequence[Path]) -> dict[str, tuple[np.ndarray, np.ndarr
     return {term: (np.asarray(steps), np.asarray(values)) for term, (steps, values) in sorted(curves.items())}
 
 
+TOTAL_LOSS_TERMS = ("loss_encoder", "loss_discriminator", "loss_f_encoder", "loss_w_discriminator")
+"""The per-update totals of a training log, drawn bold; every other ``loss_*`` column is one of their terms."""
+
+
 def loss_curves(logs: Mapping[str, Sequence[Path]], path: Path, stand_in: bool = False) -> Path | None:
-    """One panel per training run: every ``loss_*`` term against the step (log scale when all positive)."""
+    """One panel per training run: every ``loss_*`` term against the step, totals bold, terms that stay
+    zero left out (e.g. ``adv`` of a run without a discriminator); log scale when all are positive;
+    the legend beside the panel, so it never hides a curve."""
     runs = {name: read_loss_csv(files) for name, files in logs.items() if files}
+    runs = {name: {term: curve for term, curve in curves.items() if np.any(curve[1] != 0)} for name, curves in runs.items()}
     runs = {name: curves for name, curves in runs.items() if curves}
     if not runs:
         return None
     plt = _pyplot()
-    columns = min(3, len(runs))
+    columns = min(2, len(runs))
     rows = math.ceil(len(runs) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows + 0.4), squeeze=False)
+    longest = max(len(curves) for curves in runs.values())
+    figure, axes = plt.subplots(rows, columns, figsize=(6.6 * columns, max(2.4, 0.13 * longest + 0.8) * rows + 0.5),
+                                squeeze=False)
     for axis, (name, curves) in zip(axes.flat, runs.items()):
         for term, (steps, values) in curves.items():
-            axis.plot(steps, values, label=term.removeprefix("loss_"), linewidth=1)
+            total = term in TOTAL_LOSS_TERMS
+            axis.plot(steps, values, label=term.removeprefix("loss_"), linewidth=2.2 if total else 0.9,
+                      zorder=3 if total else 2)
         if all((values > 0).all() for _, values in curves.values()):
             axis.set_yscale("log")
-        axis.set_title(name, fontsize=9), axis.set_xlabel("step", fontsize=8), axis.legend(fontsize=7)
+        axis.set_title(name, fontsize=9), axis.set_xlabel("step", fontsize=8)
+        axis.tick_params(labelsize=7)
+        axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False,
+                    ncol=2 if len(curves) > 12 else 1)
         axis.xaxis.get_major_locator().set_params(integer=True)
     for axis in list(axes.flat)[len(runs):]:
         axis.axis("off")
-    _finish(figure, "Training losses", stand_in)
+    _finish(figure, "Training losses (totals bold)", stand_in)
     figure.tight_layout(rect=(0, 0, 1, 1 - (_title_top(stand_in) + 22) / (figure.get_figheight() * figure.dpi)))
     return _save(figure, path)
 

@@ -117,6 +117,9 @@ def test_loss_csv_segments_concatenate_and_plot(tmp_path):
     path = loss_curves({"encoder2": [first, second]}, tmp_path / "loss_curves.png")
     assert Image.open(path).size[0] > 100 and not _red_banner(path)
     assert loss_curves({}, tmp_path / "none.png") is None
+    silent = tmp_path / "silent.losses.csv"  # a term that stays zero (adv without a D) is not drawn
+    silent.write_text("step,loss_adv\n0,0.0\n1,0.0\n")
+    assert loss_curves({"encoder1": [silent]}, tmp_path / "silent.png") is None
 
 
 def test_make_figures_reads_the_training_logs_of_the_study(tmp_path):

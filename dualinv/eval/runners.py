@@ -178,8 +178,10 @@ def item_record_path(output: Path, item: TestItem) -> Path:
 
 
 def _write_item(output: Path, item: TestItem, inversion: Inversion, position: int, camera: torch.Tensor,
-                labels: Mapping[str, Any], plan: RenderPlan, seconds: float) -> None:
-    """Render, save and record one item of a batch (the record last)."""
+                labels: Mapping[str, Any], plan: RenderPlan, seconds: float, stand_in: bool = False) -> None:
+    """Render, save and record one item of a batch (the record last). Figure meshes are cut at PanoHead's
+    σ = 10, or for stand-in methods at the fallback level of ``dualinv invert`` (whose faint random
+    density never reaches 10); the level is recorded."""
     from dualinv.camera import camera_at_yaw
     from dualinv.seeding import derive_seed, make_generator
     from dualinv.views import render_turntable
@@ -201,24 +203,32 @@ def _write_item(output: Path, item: TestItem, inversion: Inversion, position: in
     for (path, _), image in zip(targets, frames.images):
         save_image(path, image.clamp(-1, 1))
     latents = {"ws": ws[0].detach().float().cpu()}
+    record: dict[str, Any] = {"name": item.name, "index": item.index, "fid_slot": item.fid_slot, "seconds": seconds,
+                              "renders": [str(path.relative_to(output)) for path, _ in targets]}
     if item.figure:
         latents["trigrid"] = trigrid[0].detach().to(torch.float16).cpu()
         if plan.mesh_resolution:
-            _write_mesh(output / "meshes" / f"{item.stem}.ply", generator, trigrid, ws, plan.mesh_resolution)
+            record["mesh_iso_level"] = _write_mesh(output / "meshes" / f"{item.stem}.ply", generator, trigrid, ws,
+                                                   plan.mesh_resolution, "auto" if stand_in else None)
     torch_save_atomic(output / "latents" / f"{item.stem}.pt", latents)
-    write_json_atomic(item_record_path(output, item), {
-        "name": item.name, "index": item.index, "fid_slot": item.fid_slot, "seconds": seconds,
-        "renders": [str(path.relative_to(output)) for path, _ in targets],
-    })
+    write_json_atomic(item_record_path(output, item), record)
 
 
 @torch.no_grad()
-def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tensor, resolution: int) -> None:
-    from dualinv.mesh import extract_mesh, write_ply
+def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tensor, resolution: int,
+                iso_level: str | None = None) -> float:
+    """The figure mesh of one item at σ = 10 (``iso_level=None``) or the ``"auto"`` level; returns the level."""
+    from dualinv.dual.outputs import choose_iso_level
+    from dualinv.mesh import PANOHEAD_ISO_LEVEL, density_grid, mesh_from_grid, write_ply
     from dualinv.views import trigrid_fields
 
     density, _ = trigrid_fields(generator, trigrid, ws)
-    write_ply(path, extract_mesh(density, resolution=resolution, device=trigrid.device))
+    border = int(30 * resolution / 256)
+    grid = density_grid(lambda points: density(points).reshape(-1), resolution, device=trigrid.device,
+                        border_voxels=border)
+    level = choose_iso_level(grid, iso_level or PANOHEAD_ISO_LEVEL, border)
+    write_ply(path, mesh_from_grid(grid, iso_level=level))
+    return level
 
 
 def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -302,7 +312,8 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
             inversion, seconds = timed_per_image(lambda: inverter.invert(images, cameras), len(chunk), device)
             for position, item in enumerate(chunk):
                 spent = seconds if inversion.seconds_per_image is None else inversion.seconds_per_image[position]
-                _write_item(output, item, inversion, position, cameras[position], dataset.labels, plan, spent)
+                _write_item(output, item, inversion, position, cameras[position], dataset.labels, plan, spent,
+                            stand_in=bool(inverter.stand_in))
             bar.update(len(chunk))
     manifest["timing"] = timing
     manifest["complete"] = all(item_record_path(output, item).is_file() for item in items)

@@ -16,6 +16,7 @@ from dualinv.eval.inverters import StandInInverter
 from dualinv.eval.metrics import time_protocol, timed_per_image
 from dualinv.eval.runners import RenderPlan, figure_view_name, plan_items, run_inversions
 from dualinv.fileio import load_image
+from dualinv.mesh import PANOHEAD_ISO_LEVEL, read_ply
 from tests.eval.standins import tiny128_generator, write_test_set
 
 NAMES = [f"images/{index:05d}.png" for index in range(3)]
@@ -53,6 +54,9 @@ def test_runner_writes_every_render_and_resumes_without_recomputing(tmp_path, ge
     assert sorted(path.name for path in (output / "views" / figure).iterdir()) == ["yaw+090.png", "yaw+180.png"]
     assert not (output / "views" / others[0]).exists()  # only the figure items get novel views and meshes
     assert (output / "meshes" / f"{figure}.ply").is_file() and not (output / "meshes" / f"{others[0]}.ply").exists()
+    # a stand-in's faint density never reaches σ = 10: its figure mesh is cut at the recorded fallback level
+    level = json.loads((output / "items" / f"{figure}.json").read_text())["mesh_iso_level"]
+    assert level < PANOHEAD_ISO_LEVEL and len(read_ply(output / "meshes" / f"{figure}.ply").faces) > 0
     assert load_image(output / "same_view" / "00000.png").shape == (3, 128, 128)
     latents = torch.load(output / "latents" / f"{others[0]}.pt")
     assert latents["ws"].shape == (generator.num_ws, generator.w_dim) and "trigrid" not in latents

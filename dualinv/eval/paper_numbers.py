@@ -46,18 +46,36 @@ class PaperRow:
     """Group printed before the row (Table 1, 2: ``Optimization``/``Encoder``)."""
 
 
+LABEL_SEPARATOR = " / "
+"""Separates the parts of a row label printed in several label columns (Table 4: train data / projection)."""
+
+
 @dataclass(frozen=True)
 class PaperTable:
     number: int
     caption: str
     columns: tuple[Column, ...]
     rows: tuple[PaperRow, ...]
+    label_headers: tuple[str, ...] = ("Method",)
+    """Headers of the row-label columns as printed (Table 3: none; Table 4: "Train data", "Proj.")."""
 
     def __post_init__(self) -> None:
         for row in self.rows:
             if len(row.values) != len(self.columns):
                 raise ValueError(f"Table {self.number} row {row.label!r}: {len(row.values)} values "
                                  f"for {len(self.columns)} columns")
+            if len(self.label_parts(row.label)) != len(self.label_headers):
+                raise ValueError(f"Table {self.number} row {row.label!r} does not split into "
+                                 f"{len(self.label_headers)} label columns {self.label_headers}")
+
+    def label_parts(self, label: str) -> tuple[str, ...]:
+        """A row label as the paper prints it across the label columns."""
+        return tuple(label.split(LABEL_SEPARATOR)) if len(self.label_headers) > 1 else (label,)
+
+    @property
+    def has_categories(self) -> bool:
+        """Whether rows are grouped (Tables 1, 2: Optimization / Encoder)."""
+        return any(row.category for row in self.rows)
 
     def row(self, label: str) -> PaperRow:
         for row in self.rows:
@@ -139,6 +157,7 @@ TABLE_3 = PaperTable(
     number=3,
     caption="Ablation on the occlusion-aware discriminator D (FFHQ + LPFF validation).",
     columns=_ABLATION_COLUMNS,
+    label_headers=("",),
     rows=(
         PaperRow("No D", ("0.10", "0.87", "89.50")),
         PaperRow("D w image domain", ("0.17", "0.67", "72.86")),
@@ -151,6 +170,7 @@ TABLE_4 = PaperTable(
     number=4,
     caption="Ablation on training data and latent space (FFHQ + LPFF validation).",
     columns=_ABLATION_COLUMNS,
+    label_headers=("Train data", "Proj."),
     rows=(
         PaperRow("Real img. / Z", ("0.29", "0.31", "45.79")),
         PaperRow("Real img. / Z+", ("0.22", "0.60", "76.54")),
@@ -165,8 +185,8 @@ TABLE_5 = PaperTable(
     caption="Ablation on the dual encoder (FFHQ + LPFF validation).",
     columns=_ABLATION_COLUMNS,
     rows=(
-        PaperRow("E1", ("0.10", "0.87", "89.50")),
-        PaperRow("E2", ("0.14", "0.75", "64.02")),
+        PaperRow("E₁", ("0.10", "0.87", "89.50")),
+        PaperRow("E₂", ("0.14", "0.75", "64.02")),
         PaperRow("Dual", ("0.10", "0.87", "65.44")),
     ),
 )

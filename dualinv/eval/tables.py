@@ -198,17 +198,28 @@ def render_csv(number: int, rows: Sequence[TableRow]) -> str:
     return buffer.getvalue()
 
 
+def _label_headers(table: PaperTable) -> list[str]:
+    """The row-label headers as the paper prints them, after a Category column where rows are grouped."""
+    return (["Category"] if table.has_categories else []) + list(table.label_headers)
+
+
+def _label_cells(table: PaperTable, row: TableRow, category: str) -> list[str]:
+    return ([category] if table.has_categories else []) + list(table.label_parts(row.label))
+
+
 def render_markdown(number: int, rows: Sequence[TableRow]) -> str:
     table = paper_table(number)
-    headers = ["Category", "Method", "", *(column_header(table, column) for column in table.columns)]
+    headers = [*_label_headers(table), "", *(column_header(table, column) for column in table.columns)]
+    blank = [""] * len(_label_headers(table))
     lines = [f"**Table {number}.** {table.caption}", "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row, category in zip(rows, _shown_categories(rows)):
-        lines.append("| " + " | ".join([category, row.label, "paper", *(c.paper_text() for c in row.cells)]) + " |")
-        lines.append("| " + " | ".join(["", "", "ours", *(c.ours_text() for c in row.cells)]) + " |")
+        lines.append("| " + " | ".join([*_label_cells(table, row, category), "paper",
+                                        *(c.paper_text() for c in row.cells)]) + " |")
+        lines.append("| " + " | ".join([*blank, "ours", *(c.ours_text() for c in row.cells)]) + " |")
         if any(cell.ours and cell.ours.ci95 for cell in row.cells):
-            lines.append("| " + " | ".join(["", "", "95% CI", *(c.ci_text() for c in row.cells)]) + " |")
-        lines.append("| " + " | ".join(["", "", "Δ", *(c.difference_text() for c in row.cells)]) + " |")
+            lines.append("| " + " | ".join([*blank, "95% CI", *(c.ci_text() for c in row.cells)]) + " |")
+        lines.append("| " + " | ".join([*blank, "Δ", *(c.difference_text() for c in row.cells)]) + " |")
     lines.append("")
     lines.extend(f"- {note}" for note in _notes(number, rows))
     return "\n".join(lines) + "\n"
@@ -218,7 +229,7 @@ _LATEX_REPLACEMENTS = (
     ("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"),
     ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}"),
     ("±", r"$\pm$"), ("°", r"$^\circ$"), ("Δ", r"$\Delta$"), ("−", "-"), ("—", "---"),
-    ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), (STAND_IN_MARK, r"$^\dagger$"),
+    ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), ("₁", r"$_1$"), ("₂", r"$_2$"), (STAND_IN_MARK, r"$^\dagger$"),
     (SYNTHETIC_MARK, r"$^\ddagger$"),
 )
 
@@ -235,16 +246,18 @@ def render_latex(number: int, rows: Sequence[TableRow]) -> str:
     """A booktabs table: for each row the paper's line, ours and Δ; footnotes below."""
     table = paper_table(number)
     columns = table.columns
+    labels = _label_headers(table)
+    blank = [""] * len(labels)
     body = [r"\begin{table}[t]", r"\centering", r"\small",
             rf"\caption{{Table {number} (reproduction). {latex_escape(table.caption)}}}",
-            r"\begin{tabular}{lll" + "r" * len(columns) + "}", r"\toprule",
-            " & ".join(["Category", "Method", "", *(latex_escape(column_header(table, c)) for c in columns)])
-            + r" \\", r"\midrule"]
+            r"\begin{tabular}{" + "l" * (len(labels) + 1) + "r" * len(columns) + "}", r"\toprule",
+            " & ".join([*(latex_escape(header) for header in labels), "",
+                        *(latex_escape(column_header(table, c)) for c in columns)]) + r" \\", r"\midrule"]
     for row, category in zip(rows, _shown_categories(rows)):
-        body.append(" & ".join([latex_escape(category), latex_escape(row.label), "paper",
+        body.append(" & ".join([*(latex_escape(cell) for cell in _label_cells(table, row, category)), "paper",
                                 *(latex_escape(c.paper_text()) for c in row.cells)]) + r" \\")
-        body.append(" & ".join(["", "", "ours", *(latex_escape(c.ours_text()) for c in row.cells)]) + r" \\")
-        body.append(" & ".join(["", "", r"$\Delta$", *(latex_escape(c.difference_text()) for c in row.cells)])
+        body.append(" & ".join([*blank, "ours", *(latex_escape(c.ours_text()) for c in row.cells)]) + r" \\")
+        body.append(" & ".join([*blank, r"$\Delta$", *(latex_escape(c.difference_text()) for c in row.cells)])
                     + r" \\")
     body += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip\footnotesize"]
     body += [latex_escape(note) + r"\\" for note in _notes(number, rows)]

@@ -24,7 +24,7 @@ class Experiment:
     """Trained encoder of ours, the stitched dual inverter, a baseline encoder, or a per-image optimisation."""
     description: str
     feeds: tuple[str, ...]
-    """Paper table rows this experiment fills, e.g. ``("T3:No D", "T5:E1")``."""
+    """Paper table rows this experiment fills, e.g. ``("T3:No D", "T5:E₁")``."""
     latent: LatentSpace | None = None
     """Latent space the encoder predicts (Table 4); ``None`` for non-encoders."""
     feature_stage: bool = False
@@ -52,10 +52,10 @@ EXPERIMENTS: Mapping[str, Experiment] = MappingProxyType({
     experiment.name: experiment
     for experiment in (
         _ours("encoder1", "Encoder 1 (visible regions): W+ and F stage, reconstruction losses only",
-              ("T3:No D", "T4:Real imgs. + Z+ / W+", "T5:E1"),
+              ("T3:No D", "T4:Real imgs. + Z+ / W+", "T5:E₁"),
               latent="w+", feature_stage=True, discriminator="none", training_data="real+zplus"),
         _ours("encoder2", "Encoder 2 (occluded regions): adds the occlusion-aware triplane discriminator",
-              ("T3:D w/ triplane occ.", "T5:E2"),
+              ("T3:D w/ triplane occ.", "T5:E₂"),
               latent="w+", feature_stage=True, discriminator="triplane_occlusion", training_data="real+zplus"),
         Experiment(name="dual", kind="dual",
                    description="Dual encoder: visible cells from Encoder 1, occluded cells from Encoder 2 (§3.4)",

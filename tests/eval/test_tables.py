@@ -43,32 +43,40 @@ def test_table5_paper_ours_difference_and_missing(tmp_path, table5_files):
     written = write_table(5, table5_files, tmp_path / "tables" / "table5")
     assert sorted(written) == ["csv", "md", "tex"]
     rows = {(r["row"], r["metric"]): r for r in _csv_rows(written["csv"])}
-    e1_lpips = rows[("E1", "lpips")]
+    e1_lpips = rows[("E₁", "lpips")]
     assert (e1_lpips["method"], e1_lpips["paper"], float(e1_lpips["ours"])) == ("encoder1", "0.10", 0.126)
     assert float(e1_lpips["difference"]) == pytest.approx(0.126 - 0.10)
     assert (float(e1_lpips["ci95_low"]), float(e1_lpips["ci95_high"])) == (0.11, 0.14)
     # encoder2 has no metrics file: its row is there, with "—", never 0.
-    e2 = rows[("E2", "fid")]
+    e2 = rows[("E₂", "fid")]
     assert (e2["method"], e2["paper"], e2["ours"], e2["difference"]) == ("encoder2", "64.02", MISSING, MISSING)
     assert rows[("Dual", "fid")]["stand_in"] == "true" and rows[("Dual", "fid")]["synthetic_data"] == "true"
     assert rows[("Dual", "lpips")]["stand_in"] == "false"
 
     markdown = written["md"].read_text(encoding="utf-8")
     lines = markdown.splitlines()
-    e1 = lines.index("|  | E1 | paper | 0.10 | 0.87 | 89.50 |")
-    assert lines[e1 + 1] == "|  |  | ours | 0.13 | 0.80 | 90.00 |"  # 0.126 at the paper's 2 decimals
-    assert lines[e1 + 2] == "|  |  | 95% CI | [0.11, 0.14] | [0.75, 0.85] | — |"
-    assert lines[e1 + 3] == "|  |  | Δ | +0.03 | -0.07 | +0.50 |"
-    e2_line = lines.index("|  | E2 | paper | 0.14 | 0.75 | 64.02 |")
-    assert lines[e2_line + 1] == f"|  |  | ours | {MISSING} | {MISSING} | {MISSING} |"
-    dual = lines.index("|  | Dual | paper | 0.10 | 0.87 | 65.44 |")
-    assert lines[dual + 1] == f"|  |  | ours | 0.10{SYNTHETIC_MARK} | 0.90{SYNTHETIC_MARK} | 70.00{STAND_IN_MARK}{SYNTHETIC_MARK} |"
-    assert "Protocol: yaw rule" in markdown and "E2 = encoder2" in markdown
+    assert "| Method |  | LPIPS ↓ | ID ↑ | FID ↓ |" in lines  # the paper's columns; no empty Category column
+    e1 = lines.index("| E₁ | paper | 0.10 | 0.87 | 89.50 |")
+    assert lines[e1 + 1] == "|  | ours | 0.13 | 0.80 | 90.00 |"  # 0.126 at the paper's 2 decimals
+    assert lines[e1 + 2] == "|  | 95% CI | [0.11, 0.14] | [0.75, 0.85] | — |"
+    assert lines[e1 + 3] == "|  | Δ | +0.03 | -0.07 | +0.50 |"
+    e2_line = lines.index("| E₂ | paper | 0.14 | 0.75 | 64.02 |")
+    assert lines[e2_line + 1] == f"|  | ours | {MISSING} | {MISSING} | {MISSING} |"
+    dual = lines.index("| Dual | paper | 0.10 | 0.87 | 65.44 |")
+    assert lines[dual + 1] == f"|  | ours | 0.10{SYNTHETIC_MARK} | 0.90{SYNTHETIC_MARK} | 70.00{STAND_IN_MARK}{SYNTHETIC_MARK} |"
+    assert "Protocol: yaw rule" in markdown and "E₂ = encoder2" in markdown
     assert any(line.startswith(f"- {STAND_IN_MARK}: computed with stand-in") for line in lines)
 
     latex = written["tex"].read_text(encoding="utf-8")
     assert r"70.00$^\dagger$$^\ddagger$" in latex and r" & ours & --- & --- & --- \\" in latex
-    assert r"\begin{tabular}{lllrrr}" in latex
+    assert r"\begin{tabular}{llrrr}" in latex and r"E$_1$ & paper" in latex
+
+
+def test_table4_prints_train_data_and_projection_as_two_columns(tmp_path):
+    markdown = write_table(4, [], tmp_path / "table4")["md"].read_text(encoding="utf-8")
+    assert "| Train data | Proj. |  | LPIPS ↓ | ID ↑ | FID ↓ |" in markdown
+    assert "| Real imgs. + Z+ | W+ | paper | 0.10 | 0.87 | 89.50 |" in markdown
+    assert f"|  |  | ours | {MISSING} | {MISSING} | {MISSING} |" in markdown
 
 
 def test_table1_uses_both_test_sets_and_time(tmp_path):

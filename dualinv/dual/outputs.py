@@ -107,19 +107,28 @@ def choose_iso_level(grid: np.ndarray, requested: float | Literal["auto"], borde
     return float(np.percentile(inner, FALLBACK_PERCENTILE))
 
 
+def head_mesh(generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tensor, resolution: int,
+              iso_level: float | Literal["auto"], color: bool = True):
+    """Marching cubes of one head's density at ``iso_level`` (see the module doc), vertex-coloured when
+    ``color``; returns ``(mesh, level used)``."""
+    from dualinv.mesh import color_mesh, density_grid, mesh_from_grid
+    from dualinv.views import trigrid_fields
+
+    density, color_field = trigrid_fields(generator, trigrid, ws)
+    border = int(30 * resolution / 256)
+    grid = density_grid(lambda points: density(points).reshape(-1), resolution, device=trigrid.device,
+                        border_voxels=border)
+    level = choose_iso_level(grid, iso_level, border)
+    mesh = mesh_from_grid(grid, iso_level=level)
+    return (color_mesh(mesh, color_field, device=trigrid.device) if color else mesh), level
+
+
 def write_mesh_files(directory: Path, generator: torch.nn.Module, head: HeadCode, options: HeadOutputOptions
                      ) -> tuple[dict[str, Path], float, int]:
     """``mesh.ply`` and ``mesh.obj`` with vertex colours; returns (files, iso-level, face count)."""
-    from dualinv.mesh import color_mesh, density_grid, mesh_from_grid, write_obj, write_ply
-    from dualinv.views import trigrid_fields
+    from dualinv.mesh import write_obj, write_ply
 
-    density, color = trigrid_fields(generator, head.trigrid, head.ws)
-    device = head.trigrid.device
-    border = int(30 * options.mesh_resolution / 256)
-    grid = density_grid(lambda points: density(points).reshape(-1), options.mesh_resolution, device=device,
-                        border_voxels=border)
-    level = choose_iso_level(grid, options.mesh_iso_level, border)
-    mesh = color_mesh(mesh_from_grid(grid, iso_level=level), color, device=device)
+    mesh, level = head_mesh(generator, head.trigrid, head.ws, options.mesh_resolution, options.mesh_iso_level)
     files = {"mesh_ply": directory / "mesh.ply", "mesh_obj": directory / "mesh.obj"}
     write_ply(files["mesh_ply"], mesh)
     write_obj(files["mesh_obj"], mesh)

@@ -218,16 +218,11 @@ def _write_item(output: Path, item: TestItem, inversion: Inversion, position: in
 def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tensor, resolution: int,
                 iso_level: str | None = None) -> float:
     """The figure mesh of one item at σ = 10 (``iso_level=None``) or the ``"auto"`` level; returns the level."""
-    from dualinv.dual.outputs import choose_iso_level
-    from dualinv.mesh import PANOHEAD_ISO_LEVEL, density_grid, mesh_from_grid, write_ply
-    from dualinv.views import trigrid_fields
+    from dualinv.dual.outputs import head_mesh
+    from dualinv.mesh import PANOHEAD_ISO_LEVEL, write_ply
 
-    density, _ = trigrid_fields(generator, trigrid, ws)
-    border = int(30 * resolution / 256)
-    grid = density_grid(lambda points: density(points).reshape(-1), resolution, device=trigrid.device,
-                        border_voxels=border)
-    level = choose_iso_level(grid, iso_level or PANOHEAD_ISO_LEVEL, border)
-    write_ply(path, mesh_from_grid(grid, iso_level=level))
+    mesh, level = head_mesh(generator, trigrid, ws, resolution, iso_level or PANOHEAD_ISO_LEVEL, color=False)
+    write_ply(path, mesh)
     return level
 
 

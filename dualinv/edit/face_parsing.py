@@ -27,6 +27,7 @@ import torch
 from dualinv.edit.bisenet import NUM_CLASSES, BiSeNet
 from dualinv.edit.parts import PartName, check_part
 from dualinv.errors import CheckpointError
+from dualinv.state_dicts import layout_problem, read_state_dict, with_batch_counters
 
 WEIGHTS_KEY = "face_parsing"
 """Key of the parser's file under ``weights:`` and in :data:`dualinv.weights.REGISTRY`."""
@@ -66,39 +67,16 @@ def part_mask_from_labels(labels: np.ndarray, part: str) -> np.ndarray:
     return np.isin(labels, class_indices(part))
 
 
-def state_layout_problem(network: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> str | None:
-    """What keeps ``state`` from loading into ``network`` by exact name and shape, or ``None``."""
-    own = network.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(name for name in set(own) & set(state) if tuple(own[name].shape) != tuple(state[name].shape))
-    parts = [f"{len(missing)} missing (e.g. {missing[:3]})" if missing else "",
-             f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})" if unexpected else "",
-             "shape mismatch " + ", ".join(f"{name} {tuple(state[name].shape)} != {tuple(own[name].shape)}"
-                                           for name in wrong[:3]) if wrong else ""]
-    return "; ".join(part for part in parts if part) or None
-
-
 def load_face_parser(path: str | Path, device: str | torch.device = "cpu") -> BiSeNet:
     """The BiSeNet of ``path`` in eval mode on ``device``; a missing, unreadable or foreign file is
     refused (``MissingWeightsError`` / ``CheckpointError``) with the file's name and where to get it."""
-    from dualinv.weights import REGISTRY, require_weights
+    from dualinv.weights import REGISTRY
 
     entry = REGISTRY[WEIGHTS_KEY]
     where = f"Expected {entry.filename}, the BiSeNet face-parsing checkpoint; get it from {entry.url}"
-    checked = require_weights(WEIGHTS_KEY, path)
-    try:
-        state = torch.load(checked, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any failure of the weights-only unpickler is a bad file
-        raise CheckpointError(f"weights.{WEIGHTS_KEY} = {str(path)!r} cannot be read as a PyTorch state dict by "
-                              f"torch.load(weights_only=True) ({type(error).__name__}; nothing in it was run). "
-                              f"{where}") from error
-    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise CheckpointError(f"weights.{WEIGHTS_KEY} = {str(path)!r} is not a flat state dict of tensors. {where}")
     network = BiSeNet(NUM_CLASSES)
-    counters = {name: value for name, value in network.state_dict().items() if name.endswith("num_batches_tracked")}
-    state = {**counters, **state}
-    problem = state_layout_problem(network, state)
+    state = with_batch_counters(network, read_state_dict(WEIGHTS_KEY, path, hint=where))
+    problem = layout_problem(network, state)
     if problem is not None:
         raise CheckpointError(f"weights.{WEIGHTS_KEY} = {str(path)!r} is not the BiSeNet face-parsing checkpoint "
                               f"({problem}). {where}")

@@ -20,7 +20,6 @@ from dualinv.encoders.backbone import (
     BackboneConfig,
     IRBackbone,
     load_ir_se50_state,
-    read_state_dict,
     widen_input_layer,
 )
 from dualinv.encoders.goae import GOAEConfig, GOAEncoder
@@ -28,6 +27,7 @@ from dualinv.encoders.goae_fusion import GOAE
 from dualinv.encoders.feature_stage import FeatureStageConfig, TriPlaneFeatureEncoder, feature_stage_input
 from dualinv.encoders.gradual_style import EncoderConfig, GradualStyleEncoder
 from dualinv.encoders.latent_spaces import WPlusEncoder, ZEncoder, ZPlusEncoder, map_z_codes
+from dualinv.state_dicts import read_state_dict
 from dualinv.errors import ConfigError
 from dualinv.seeding import make_generator
 from dualinv.standin import build_seeded

@@ -18,14 +18,13 @@ State-dict names are pSp's (``input_layer.*``, ``body.<unit>.res_layer.<i>.*``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, Mapping
 
 import torch
 from torch import nn
 
 from dualinv.errors import CheckpointError, ConfigError
-from dualinv.weights import require_weights
+from dualinv.state_dicts import layout_problem, with_batch_counters
 
 
 @dataclass(frozen=True)
@@ -195,18 +194,6 @@ class ArcFace(IRBackbone):
         return nn.functional.normalize(self.output_layer(features), dim=1)
 
 
-def read_state_dict(key: str, path: str | Path | None, checksum: str | None = None) -> dict[str, torch.Tensor]:
-    """Tensors of a configured weights file, read safely (``weights_only=True``) after the registry check."""
-    checked = require_weights(key, path, checksum)
-    try:
-        state = torch.load(checked, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise CheckpointError(f"weights.{key} = {str(path)!r} cannot be read as a state dict: {error}") from error
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"weights.{key} = {str(path)!r} is not a flat state dict of tensors")
-    return state
-
-
 def load_ir_se50_state(module: nn.Module, state: Mapping[str, torch.Tensor], *, source: str) -> None:
     """Load pSp/TreB1eN IR-SE50 tensors into ``module`` by exact name and shape (STYLE.md §13).
 
@@ -215,24 +202,13 @@ def load_ir_se50_state(module: nn.Module, state: Mapping[str, torch.Tensor], *, 
     lack ``num_batches_tracked``; those buffers keep the module's value. Every other missing,
     unexpected or mis-shaped tensor raises :class:`CheckpointError` naming it.
     """
-    own = module.state_dict()
     wanted = dict(state)
-    if not any(name.startswith("output_layer.") for name in own):
+    if not any(name.startswith("output_layer.") for name in module.state_dict()):
         wanted = {k: v for k, v in wanted.items() if not k.startswith("output_layer.")}
-    for name, value in own.items():
-        if name.endswith("num_batches_tracked") and name not in wanted:
-            wanted[name] = value
-    missing = sorted(set(own) - set(wanted))
-    unexpected = sorted(set(wanted) - set(own))
-    wrong_shape = sorted(n for n in set(own) & set(wanted) if tuple(own[n].shape) != tuple(wanted[n].shape))
-    if missing or unexpected or wrong_shape:
-        detail = "; ".join(part for part in (
-            f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}" if missing else "",
-            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}" if unexpected else "",
-            "shape mismatch " + ", ".join(f"{n} {tuple(wanted[n].shape)} != {tuple(own[n].shape)}"
-                                          for n in wrong_shape[:5]) if wrong_shape else "",
-        ) if part)
-        raise CheckpointError(f"{source} does not match the IR-SE50 layout of this network: {detail}. "
+    wanted = with_batch_counters(module, wanted)
+    problem = layout_problem(module, wanted)
+    if problem is not None:
+        raise CheckpointError(f"{source} does not match the IR-SE50 layout of this network: {problem}. "
                               "Use pSp's model_ir_se50.pth with a paper-size backbone (width 1, units 3/4/14/3).")
     module.load_state_dict(wanted, strict=True)
 

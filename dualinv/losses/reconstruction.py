@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dualinv.encoders.backbone import ArcFace, BackboneConfig, load_ir_se50_state, read_state_dict
+from dualinv.encoders.backbone import ArcFace, BackboneConfig, load_ir_se50_state
+from dualinv.state_dicts import read_state_dict
 from dualinv.errors import CheckpointError
 from dualinv.shapes import assert_shape
 from dualinv.standin import build_seeded

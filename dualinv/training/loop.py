@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError
+from dualinv.fileio import remove_stale_temporaries
 from dualinv.training import schedule
 from dualinv.training.checkpoint import (check_generator, load_training_checkpoint, restore_rng_states,
                                          rng_states, save_training_checkpoint)
@@ -92,6 +93,7 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
         if done == stop:
             save_training_checkpoint(checkpoint_out, training_state(components, done))
             partial.unlink(missing_ok=True)
+            remove_stale_temporaries(partial)  # a kill during a partial write left its temporary
         elif done % config.checkpoint_every == 0:
             save_training_checkpoint(partial, training_state(components, done))
             last_good = partial

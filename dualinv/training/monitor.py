@@ -1,6 +1,7 @@
 """What a training run reports: a progress bar and a CSV row of every loss term per step.
 
-No control flow lives here. On resume the log is cut back to the rows before the resume step, so a
+No control flow lives here. Every line ends in ``\n`` (the csv module's default is ``\r\n``; the
+rewritten header and kept rows are joined with ``\n``, so a resumed log would mix both). On resume the log is cut back to the rows before the resume step, so a
 segment that died after logging but before checkpointing does not leave duplicated steps behind.
 """
 
@@ -36,7 +37,7 @@ class LossLog:
         if self.columns is None or not set(terms) <= set(self.columns):
             self._widen(sorted(set(terms) | set(self.columns or ())))
         with self.path.open("a", newline="") as handle:
-            csv.writer(handle).writerow([step, *(_format(terms.get(name)) for name in self.columns)])
+            csv.writer(handle, lineterminator="\n").writerow([step, *(_format(terms.get(name)) for name in self.columns)])
 
     def _widen(self, columns: list[str]) -> None:
         """Rewrite the header (and earlier rows) when a term first appears, e.g. lazy R1 mid-segment."""

@@ -7,12 +7,21 @@ data, and refuses any other global with :class:`UnsafeCheckpointError` naming it
 file is ever executed: persistent objects become :class:`PersistentRecord` (their ``meta``, with the
 source text kept as text), and storages are parsed by :func:`read_legacy_storage`, a second
 restricted reader for the legacy ``torch.save`` payload of ``torch.storage._load_from_bytes`` (§7.5).
+
+Nothing a pickle does can outlive its load (docs/security.md): both readers are the pure-Python
+unpickler with ``BUILD`` taken over, so a pickle can set state only on the inert stand-ins created
+for this one load (never on a class, a function or a tensor: ``BUILD`` with a slot state on a class
+would set class attributes that later loads see), and every callable handed out is either immutable
+or created afresh per load. Declared sizes are checked before anything is allocated: a read never
+asks for more bytes than the file has left, and a tensor view may not hold more elements than its
+storage (a stride-0 view of one float would otherwise be cloned into gigabytes).
 """
 
 from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import struct
 from dataclasses import dataclass
@@ -98,6 +107,13 @@ def _rebuild_tensor(storage: torch.Tensor, storage_offset: int, size: Any, strid
     """``torch._utils._rebuild_tensor_v2``: a view of the flat storage, copied into its own tensor."""
     if not isinstance(storage, torch.Tensor):
         raise CheckpointError(f"a tensor is built from {type(storage).__name__}, not from a storage")
+    if not (isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list)) and len(size) == len(stride)
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (*size, *stride))
+            and isinstance(storage_offset, int) and storage_offset >= 0):
+        raise CheckpointError("a tensor's size, stride or offset is not a list of non-negative integers")
+    if math.prod(size) > storage.numel():
+        raise CheckpointError(f"a tensor of size {tuple(size)} declares more elements than its storage holds "
+                              f"({storage.numel()}); refused before allocating (e.g. a stride-0 view)")
     try:
         return torch.as_strided(storage, tuple(size), tuple(stride), int(storage_offset)).clone()
     except (RuntimeError, TypeError, ValueError) as error:
@@ -128,6 +144,65 @@ def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
     return np.frombuffer(bytes(data), dtype=dtype)[0]
 
 
+class _BoundedReader:
+    """A file whose ``read(n)`` never asks for more than what is left of it: a pickle's declared
+    length (BINBYTES8, FRAME) cannot make the reader allocate beyond the file's size."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        position = handle.tell()
+        handle.seek(0, io.SEEK_END)
+        self.end = handle.tell()
+        handle.seek(position)
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.end - self.handle.tell()
+        return self.handle.read(left if size is None or size < 0 else min(size, left))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.handle.readline(size)
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.end - self.handle.tell()
+        if len(buffer) > left:
+            raise CheckpointError(f"a pickle declares {len(buffer)} bytes but only {left} are left in the file")
+        return self.handle.readinto(buffer)
+
+
+def _same_dtype_state(dtype: np.dtype, state: Any) -> bool:
+    """Whether ``state`` is the state ``dtype`` pickles itself with (builtin dtypes are shared
+    singletons: setting another state on one would change it for the whole process)."""
+    if not isinstance(state, tuple):
+        return False
+    try:
+        return bool(state == dtype.__reduce__()[2])
+    except Exception:  # noqa: BLE001 - an odd comparison result is simply not the same state
+        return False
+
+
+class _GuardedUnpickler(pickle._Unpickler):
+    """The pure-Python unpickler with ``BUILD`` restricted to :meth:`may_build` objects (module docstring)."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+    source = "?"
+
+    def may_build(self, instance: Any) -> bool:
+        return False
+
+    def load_build(self) -> None:
+        state = self.stack.pop()
+        instance = self.stack[-1]
+        if isinstance(instance, np.dtype) and _same_dtype_state(instance, state):
+            return  # numpy pickles a dtype as np.dtype(code) + BUILD(its own state): nothing to change
+        if not self.may_build(instance):
+            raise UnsafeCheckpointError(
+                f"{self.source}: refused BUILD (set state) on a {type(instance).__name__}; a network pickle only "
+                "sets the state of its plain objects. Nothing from the file was executed; do not use this file.")
+        instance.__setstate__(state)
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+
 class _StorageKey:
     """Placeholder for the BINPERSID tuple of a legacy storage (§7.5, pickle 4)."""
 
@@ -135,8 +210,8 @@ class _StorageKey:
         self.dtype, self.key, self.numel = dtype, key, numel
 
 
-class _LegacyStorageUnpickler(pickle.Unpickler):
-    """Reads the small pickles of a legacy storage payload; only ``torch.<X>Storage`` globals."""
+class _LegacyStorageUnpickler(_GuardedUnpickler):
+    """Reads the small pickles of a legacy storage payload; only ``torch.<X>Storage`` globals, no BUILD."""
 
     def __init__(self, stream: io.BytesIO, source: str) -> None:
         super().__init__(stream)
@@ -200,31 +275,45 @@ def read_legacy_storage(payload: bytes, source: str) -> torch.Tensor:
     return torch.frombuffer(bytearray(data), dtype=record.dtype)
 
 
-class NetworkUnpickler(pickle.Unpickler):
-    """The allowlist unpickler of §7.3: every global maps to a data-only stand-in, or is refused."""
+class NetworkUnpickler(_GuardedUnpickler):
+    """The allowlist unpickler of §7.3: every global maps to a data-only stand-in, or is refused.
+
+    What it hands out cannot carry state from one load to the next: ``collections.OrderedDict`` is
+    an immutable built-in type, the other callables and classes are made for this load only, and
+    ``BUILD`` only reaches this load's inert objects (:meth:`may_build`)."""
 
     def __init__(self, stream: Any, source: str) -> None:
         super().__init__(stream)
         self.source = source
         self._inert_classes: dict[tuple[str, str], type] = {}
+        self._handed_out: dict[tuple[str, str], Any] = {}
+
+    def may_build(self, instance: Any) -> bool:
+        return type(instance) in self._inert_classes.values()
 
     def _allowed(self, module: str, name: str) -> Callable[..., Any] | type | None:
+        if (module, name) not in self._handed_out:
+            self._handed_out[module, name] = self._fresh(module, name)
+        return self._handed_out[module, name]
+
+    def _fresh(self, module: str, name: str) -> Callable[..., Any] | type | None:
+        """A new callable for this load (a function object has a writable ``__dict__``/``__defaults__``)."""
         if (module, name) == ("torch_utils.persistence", "_reconstruct_persistent_obj"):
-            return PersistentRecord
+            return lambda meta: PersistentRecord(meta)
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
         if (module, name) == ("dnnlib.util", "EasyDict"):
-            return PickledEasyDict
+            return type("EasyDict", (PickledEasyDict,), {})
         if module == "torch._utils" and name in ("_rebuild_parameter", "_rebuild_parameter_with_state"):
-            return _rebuild_parameter
+            return lambda *args: _rebuild_parameter(*args)
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return _rebuild_tensor
+            return lambda *args: _rebuild_tensor(*args)
         if (module, name) == ("torch.storage", "_load_from_bytes"):
             return lambda payload: read_legacy_storage(payload, self.source)
         if (module, name) == ("numpy", "dtype"):
-            return _numpy_dtype
+            return lambda *args: _numpy_dtype(*args)
         if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "scalar":
-            return _numpy_scalar
+            return lambda *args: _numpy_scalar(*args)
         if (module, name) in INERT_CLASSES:
             if (module, name) not in self._inert_classes:
                 self._inert_classes[module, name] = type(name, (InertObject,), {"global_name": (module, name)})
@@ -250,7 +339,7 @@ def read_network_pickle(path: str | Path) -> Any:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            return NetworkUnpickler(handle, str(path)).load()
+            return NetworkUnpickler(_BoundedReader(handle), str(path)).load()
     except CheckpointError:
         raise
     except FileNotFoundError as error:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dualinv.errors import CheckpointError
+from dualinv.tensor_checks import check_tensor_values, check_zip_members
 from dualinv.weights import require_weights
 
 EXAMPLES = 5
@@ -27,6 +28,7 @@ def read_state_dict(key: str, path: str | Path | None, checksum: str | None = No
     ``hint`` (what the file is, where to get it) ends the error of an unreadable or foreign file."""
     checked = require_weights(key, path, checksum)
     suffix = f". {hint}" if hint else ""
+    check_zip_members(checked, f"weights.{key} = {str(path)!r}")
     try:
         state = torch.load(checked, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any failure of the weights-only unpickler is a bad file
@@ -36,6 +38,7 @@ def read_state_dict(key: str, path: str | Path | None, checksum: str | None = No
                               f"it was run){suffix}") from error
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
         raise CheckpointError(f"weights.{key} = {str(path)!r} is not a flat state dict of tensors{suffix}")
+    check_tensor_values(state, f"weights.{key} = {str(path)!r}")
     return state
 
 
@@ -52,8 +55,12 @@ def layout_problem(module: nn.Module, state: Mapping[str, torch.Tensor]) -> str 
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(name for name in set(own) & set(state) if tuple(own[name].shape) != tuple(state[name].shape))
+    integer = sorted(name for name in set(own) & set(state)
+                     if own[name].is_floating_point() and not state[name].is_floating_point())
     parts = [f"{len(missing)} missing (e.g. {missing[:EXAMPLES]})" if missing else "",
              f"{len(unexpected)} unexpected (e.g. {unexpected[:EXAMPLES]})" if unexpected else "",
              "shape mismatch " + ", ".join(f"{name} {tuple(state[name].shape)} != {tuple(own[name].shape)}"
-                                           for name in wrong[:EXAMPLES]) if wrong else ""]
+                                           for name in wrong[:EXAMPLES]) if wrong else "",
+             f"{len(integer)} integer tensor(s) where weights are real numbers (e.g. {integer[:EXAMPLES]})"
+             if integer else ""]
     return "; ".join(part for part in parts if part) or None

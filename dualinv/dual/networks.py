@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from dualinv.devices import check_device
 from dualinv.errors import ConfigError, MissingWeightsError
 from dualinv.weights import STAND_IN
 
@@ -116,13 +117,6 @@ def check_sources(sources: NetworkSources) -> None:
         raise MissingWeightsError(f"{len(problems)} file(s) cannot be used:\n  - " + "\n  - ".join(problems)
                                   + "\nFix the paths, or run with --stand-in (seeded networks; outputs are "
                                   "labelled stand-in).")
-
-
-def check_device(device: str) -> torch.device:
-    """The torch device, or a ``ConfigError`` when CUDA is asked for and absent."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: no CUDA device is available here; use --device cpu")
-    return torch.device(device)
 
 
 def build_inverter(sources: NetworkSources):

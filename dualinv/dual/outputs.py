@@ -68,8 +68,10 @@ class HeadOutputOptions:
     """Seed of the renderer's sample jitter."""
 
     def __post_init__(self) -> None:
-        if self.frames < 1 or self.fps <= 0 or self.mesh_resolution < 8:
-            raise ConfigError(f"outputs need frames >= 1, fps > 0 and mesh_resolution >= 8, got {self}")
+        for flag, value, fine in (("--frames", self.frames, self.frames >= 1), ("fps", self.fps, self.fps > 0),
+                                  ("--mesh-resolution", self.mesh_resolution, self.mesh_resolution >= 8)):
+            if not fine:
+                raise ConfigError(f"{flag} {value}: must be {'at least 8' if 'mesh' in flag else 'positive'}")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from dualinv.errors import CheckpointError, ConfigError, UnsafeCheckpointError
 from dualinv.fileio import torch_save_atomic
 from dualinv.panohead.safe_pickle import InertObject, PersistentRecord, read_network_pickle
 from dualinv.panohead.trigrid import plane_axes as panohead_plane_axes
+from dualinv.tensor_checks import check_tensor_values, check_zip_members
 
 OWN_FORMAT = "dualinv-panohead"
 OWN_FORMAT_VERSION = 1
@@ -39,6 +40,9 @@ TOLERATED_EXTRA_KEYS = frozenset({"dataset_label_std"})
 """Registered by the training loop after construction (§1.2); not used by the forward pass."""
 
 _ZIP_MAGIC = b"PK\x03\x04"
+MAX_GENERATOR_ELEMENTS = 400_000_000
+"""Parameters and buffers a generator may have (the release: 55.5M); counted on the meta device,
+before anything is allocated."""
 _MAX_NAMED_KEYS = 8
 
 
@@ -152,6 +156,7 @@ def _weights_only_cause(message: str) -> str:
 def read_own_network(path: str | Path) -> NetworkRecord:
     """Read dualinv's own checkpoint format with ``torch.load(weights_only=True)``."""
     source = str(path)
+    check_zip_members(path, source)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -232,8 +237,15 @@ def build_generator(record: NetworkRecord, *, device: str | torch.device = "cpu"
         )
     except ConfigError as error:
         raise CheckpointError(f"{record.source}: its constructor arguments are not a PanoHead config: {error}") from error
+    with torch.device("meta"):  # shapes and sizes first, nothing allocated
+        layout = PanoHeadGenerator(config)
+    elements = sum(tensor.numel() for tensor in (*layout.parameters(), *layout.buffers()))
+    if elements > MAX_GENERATOR_ELEMENTS:
+        raise CheckpointError(f"{record.source}: its constructor arguments ask for a generator of {elements:,} "
+                              f"elements, more than the {MAX_GENERATOR_ELEMENTS:,} supported; refused before building")
+    check_state_dict(layout.state_dict(), record.state_dict, record.source)
+    check_tensor_values(record.state_dict, record.source, layout.state_dict())
     generator = PanoHeadGenerator(config)
-    check_state_dict(generator.state_dict(), record.state_dict, record.source)
     generator.load_official_state_dict(record.state_dict)
     return generator.eval().requires_grad_(False).to(device)
 

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from dualinv import camera
 from dualinv.errors import ConfigError
+from dualinv.devices import check_device
 from dualinv.fileio import write_json_atomic
 from dualinv.mesh import PANOHEAD_ISO_LEVEL, extract_mesh, write_ply
 from dualinv.seeding import make_generator
@@ -48,10 +49,12 @@ def latent_for_seed(seed: int, z_dim: int) -> torch.Tensor:
 def _render(args: argparse.Namespace) -> int:
     from dualinv.panohead.checkpoint import load_network
 
-    if args.frames < 1 or args.mesh_resolution < 8 or args.batch < 1:
-        raise ConfigError("--frames and --batch must be ≥ 1 and --mesh-resolution ≥ 8")
+    for flag, value, least in (("--frames", args.frames, 1), ("--batch", args.batch, 1),
+                               ("--mesh-resolution", args.mesh_resolution, 8)):
+        if value < least:
+            raise ConfigError(f"{flag} {value}: must be at least {least}")
     seeds = parse_seeds(args.seeds)
-    device = torch.device(args.device)
+    device = check_device(args.device)
     generator = load_network(args.network, device=device)
     radius = float(generator.rendering_kwargs.get("avg_camera_radius") or camera.CAMERA_RADIUS)
     # Conditioning and path as gen_videos.py --cfg Head (§6.5): frontal, lookat origin, f = 4.2647.

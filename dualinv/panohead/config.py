@@ -101,6 +101,7 @@ class RenderingConfig:
         for key in ("triplane_depth", "depth_resolution"):
             if getattr(self, key) < (2 if key == "depth_resolution" else 1):
                 raise ConfigError(f"rendering_kwargs.{key}: too small ({getattr(self, key)})")
+        _check_bounds("rendering_kwargs", self, RENDERING_BOUNDS)
         if not 0 < self.ray_start < self.ray_end:
             raise ConfigError(f"rendering_kwargs.ray_start/ray_end: need 0 < ray_start < ray_end, got {self.ray_start}, {self.ray_end}")
 
@@ -125,6 +126,30 @@ _RENDERING_KINDS: dict[str, Any] = {
     "gpc_reg_prob": _NUM, "density_reg": _NUM, "density_reg_p_dist": _NUM, "reg_type": _STR,
     "trans_reg": _NUM, "avg_camera_radius": _NUM, "avg_camera_pivot": "vec3",
 }  # fmt: skip
+
+
+GENERATOR_BOUNDS: dict[str, tuple[int, int]] = {
+    "z_dim": (1, 4096), "c_dim": (0, 256), "w_dim": (1, 4096), "img_channels": (1, 4), "mapping_layers": (1, 32),
+    "channel_base": (1, 1 << 17), "channel_max": (1, 4096), "num_fp16_res": (0, 16), "sr_num_fp16_res": (0, 16),
+    "neural_rendering_resolution": (1, 512),
+}  # fmt: skip
+"""Inclusive ranges of the constructor values (the release: 512, 25, 512, 3, 8, 32768, 512, 0, 4, 64).
+Checked before anything is built, so a file cannot make the loader allocate a giant network
+(docs/security.md); :data:`dualinv.panohead.checkpoint.MAX_GENERATOR_ELEMENTS` bounds the total."""
+RENDERING_BOUNDS: dict[str, tuple[int, int]] = {
+    "triplane_size": (4, 2048), "triplane_depth": (1, 64), "depth_resolution": (2, 1024),
+    "depth_resolution_importance": (0, 1024), "image_resolution": (1, 4096),
+}  # fmt: skip
+SR_BOUNDS: dict[str, tuple[int, int]] = {"channel_base": (1, 1 << 17), "channel_max": (1, 4096)}
+
+
+def _check_bounds(prefix: str, config: Any, bounds: dict[str, tuple[int, int]]) -> None:
+    """Raise ConfigError naming the first value of ``config`` outside its inclusive range."""
+    for key, (low, high) in bounds.items():
+        value = getattr(config, key, None)
+        if isinstance(value, int) and not low <= value <= high:
+            name = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"{name}: {value} is outside the supported range [{low}, {high}]")
 
 
 def _check_value(key: str, value: Any, kind: Any) -> None:
@@ -177,6 +202,7 @@ class SuperresolutionKwargs:
         for key in ("channel_base", "channel_max"):
             if getattr(self, key) is not None:
                 _check_value(f"sr_kwargs.{key}", getattr(self, key), _INT)
+        _check_bounds("sr_kwargs", self, SR_BOUNDS)
         if self.fused_modconv_default is not None:
             _check_value("sr_kwargs.fused_modconv_default", self.fused_modconv_default, (True, False, "inference_only"))
 
@@ -235,6 +261,7 @@ class PanoHeadConfig:
         for key in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_layers", "channel_base",
                     "channel_max", "num_fp16_res", "sr_num_fp16_res", "neural_rendering_resolution"):  # fmt: skip
             _check_value(key, getattr(self, key), _INT)
+        _check_bounds("", self, GENERATOR_BOUNDS)
         _check_value("architecture", self.architecture, ("skip",))
         _check_value("fused_modconv_default", self.fused_modconv_default, (True, False, "inference_only"))
         if self.conv_clamp is not None:

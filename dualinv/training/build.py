@@ -13,6 +13,7 @@ import torch
 
 from dualinv.baselines.training_policies import BaselinePolicy
 from dualinv.camera import camera_at_yaw, canonical_cameras, mirror_label
+from dualinv.devices import check_device
 from dualinv.discriminators import DiscriminatorConfig, build_discriminator
 from dualinv.encoders import BackboneConfig, EncoderConfig, FeatureStageConfig, build_encoder
 from dualinv.errors import ConfigError
@@ -132,7 +133,7 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
     from dualinv.losses import discriminator_loss, encoder_loss
     from dualinv.occlusion import expand_mask, occlusion_mask
 
-    device = torch.device(settings.device)
+    device = check_device(settings.device, "device")
     if generator is None:
         generator, identity = build_generator(settings.generator, device)
     generator = generator.to(device)

@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -409,15 +410,38 @@ def merge_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     return merged
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``1e-4`` as the number it means.
+
+    PyYAML follows YAML 1.1, whose floats need a dot (``1.0e-4``), so ``learning_rate: 1e-4`` would
+    arrive as the string ``"1e-4"``; YAML 1.2 (and JSON) read it as a float, and so does every config
+    file here. Anything else that is not a number stays a string and fails the type check by key."""
+
+
+ConfigLoader.yaml_implicit_resolvers = {key: list(value) for key, value in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping read safely (no tags that build objects)."""
+    """A YAML mapping read safely (no tags that build objects); a syntax error names the file and line."""
     try:
         with open(path, encoding="utf-8") as handle:
-            loaded = yaml.safe_load(handle)
+            loaded = yaml.load(handle, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder, not a YAML file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML ({problem}); fix the syntax there") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -443,6 +467,53 @@ def validate(values: Mapping[str, Any], source: str = "config") -> None:
         lines = [f"{_key_path(error)}: {error.message}" for error in errors]
         raise ConfigError(f"{source} is invalid ({len(lines)} problem(s)); see config.schema.yaml for every key:\n  - "
                           + "\n  - ".join(lines))
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def type_problem(kind: Any, value: Any) -> str | None:
+    """Why ``value`` (plain YAML data) is not of the annotated ``kind``, or ``None`` when it is.
+
+    The one type check of config values at the door, for every config file (the study config after
+    its schema, the training settings): ``batch_size: two`` is refused by key, never met later as a
+    crash. An integer is accepted where a number is expected, a bool never where a number is."""
+    origin = typing.get_origin(kind)
+    if kind is Any:
+        return None
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        return None if value in choices and type(value) in {type(c) for c in choices} else f"one of {list(choices)}"
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        problems = [type_problem(option, value) for option in options if option is not type(None)]
+        if any(problem is None for problem in problems):
+            return None
+        return " or ".join(problems) + (" or null" if type(None) in options else "")
+    if origin is tuple or kind is tuple:
+        if not isinstance(value, (list, tuple)):
+            return "a list"
+        args = [arg for arg in typing.get_args(kind) if arg is not Ellipsis]
+        problems = [type_problem(args[0], item) for item in value] if args else []
+        return next((f"a list of {problem}" for problem in problems if problem), None)
+    if dataclasses.is_dataclass(kind):
+        return None if isinstance(value, (Mapping, kind)) else "a mapping"
+    if kind is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else _TYPE_WORDS[float]
+    if kind is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else _TYPE_WORDS[int]
+    if kind in (str, bool):
+        return None if isinstance(value, kind) else _TYPE_WORDS[kind]
+    return None
+
+
+def check_type(kind: Any, value: Any, key: str, source: str) -> None:
+    """Raise a ``ConfigError`` naming ``source`` and ``key`` unless ``value`` is of ``kind``."""
+    problem = type_problem(kind, value)
+    if problem is not None:
+        raise ConfigError(f"{source}: {key}: expected {problem}, got {value!r}")
 
 
 def _build(kind: Any, value: Any) -> Any:

@@ -9,27 +9,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
-from dualinv.errors import ConfigError
 from dualinv.training.experiments import EXPERIMENTS
 
 
 def _settings(args: argparse.Namespace):
+    from dualinv.config import read_yaml
     from dualinv.training.config import TrainingSettings, tiny_training_config
 
-    values: dict = {}
-    if args.settings:
-        import yaml
-
-        try:
-            values = yaml.safe_load(Path(args.settings).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigError(f"--settings {args.settings}: cannot read it as YAML ({error})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"--settings {args.settings}: expected a mapping of training settings")
+    values: dict = read_yaml(args.settings) if args.settings else {}
     settings = tiny_training_config(progress=True) if args.tiny else TrainingSettings()
-    settings = TrainingSettings.from_dict({**dataclasses.asdict(settings), **values})
+    settings = TrainingSettings.from_dict({**dataclasses.asdict(settings), **values},
+                                          source=f"--settings {args.settings}")
     overrides = {key: value for key, value in (("dataset", args.dataset), ("device", args.device)) if value}
     if args.bf16:
         overrides["bf16"] = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
@@ -183,18 +184,26 @@ class TrainingSettings:
             raise ConfigError("training config: " + "; ".join(problems))
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainingSettings":
-        """Build from plain values (YAML), refusing unknown keys by name."""
+    def from_dict(cls, values: dict, source: str = "training config") -> "TrainingSettings":
+        """Build from plain values (YAML), refusing unknown keys and wrong types by name."""
+        from dualinv.config import check_type
+
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"training config: unknown key(s) {unknown}; known keys: {sorted(known)}")
+            raise ConfigError(f"{source}: unknown key(s) {unknown}; known keys: {sorted(known)}")
         values = dict(values)
+        hints = typing.get_type_hints(cls)
+        for key, value in values.items():
+            check_type(hints[key], value, key, source)
         if isinstance(values.get("generator"), dict):
             generator_known = {item.name for item in fields(GeneratorSource)}
             bad = sorted(set(values["generator"]) - generator_known)
             if bad:
-                raise ConfigError(f"training config: unknown key(s) generator.{bad}; known: {sorted(generator_known)}")
+                raise ConfigError(f"{source}: unknown key(s) generator.{bad}; known: {sorted(generator_known)}")
+            generator_hints = typing.get_type_hints(GeneratorSource)
+            for key, value in values["generator"].items():
+                check_type(generator_hints[key], value, f"generator.{key}", source)
             values["generator"] = GeneratorSource(**values["generator"])
         return cls(**values)
 

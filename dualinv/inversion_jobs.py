@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 from dualinv.config import StudyConfig, as_dict
 from dualinv.fileio import write_json_atomic
+from dualinv.output_names import item_stem
 from dualinv.weights import file_digest
 
 PARTIAL_SUFFIX = ".partial"
@@ -88,7 +89,7 @@ def optimise_shard(config: StudyConfig, method: str, dataset: Path, shard: int, 
     work = work_dir(inversions, inversion_fingerprint(config, method, dataset, ()))
     manifest = invert_dataset(config=config, method=method, dataset=Path(dataset), checkpoints=[], output=work,
                               shard=(shard, shards))
-    items = [TestItem(index, name, Path(name).stem) for index, name in enumerate(manifest["names"])
+    items = [TestItem(index, name, item_stem(name)) for index, name in enumerate(manifest["names"])
              if index % shards == shard]  # the runner's item index is the position in the manifest
     done = [item.name for item in items if item_record_path(work, item).is_file()]
     summary = {"method": method, "shard": shard, "shards": shards, "work_dir": str(work), "items": done}

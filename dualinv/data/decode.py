@@ -17,7 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dualinv.errors import UnusableImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+"""Photos a folder is searched for; a GIF is read as its first frame (as ``dualinv invert`` reads one)."""
 """File suffixes (lower case) that ``prepare`` picks up from a folder."""
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -42,6 +43,7 @@ from dualinv.data.pose import FaceFinder, FaceFinderConfig, pose_angles
 from dualinv.data.rejects import REJECTS_FILE, Reject, count_reasons, write_rejects
 from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError, NoFaceError, UnusableImageError
 from dualinv.fileio import atomic_path, write_json_atomic
+from dualinv.output_names import output_stem
 
 LABELS_DIR = "labels"
 SUMMARY_FILE = "summary.json"
@@ -101,25 +103,54 @@ class PrepareSummary:
 
 
 def list_inputs(source: str | Path | Sequence[str | Path]) -> list[tuple[Path, str]]:
-    """(path, source key) of every photo: a folder (searched recursively for JPEG, PNG, WebP), a text
-    file listing one path per line, or a sequence of paths. Keys are folder-relative or as given."""
+    """(path, source key) of every photo: a folder (searched recursively for JPEG, PNG, WebP, GIF), a
+    text file listing one path per line, or a sequence of paths. Keys are folder-relative or as given."""
+    return list_inputs_and_rejects(source)[0]
+
+
+def folder_entries(folder: Path) -> tuple[list[tuple[Path, str]], list[Reject]]:
+    """The photos of ``folder`` (recursively) and a :class:`Reject` for every other entry that is not
+    a folder: another file type, a folder named like a photo is listed as its contents plus a row of
+    its own, a dangling symbolic link. Nothing is skipped without a ``rejects.csv`` row."""
+    photos, rejects = [], []
+    for path in sorted(folder.rglob("*")):
+        key = path.relative_to(folder).as_posix()
+        named_like_photo = path.suffix.lower() in IMAGE_SUFFIXES
+        if path.is_symlink() and not path.exists():
+            rejects.append(Reject(key, "broken_link", f"{path}: a symbolic link to {os.readlink(path)!r}, "
+                                                      "which does not exist; fix or remove the link"))
+        elif path.is_dir():
+            if named_like_photo:
+                rejects.append(Reject(key, "not_a_file", f"{path}: a folder named like a photo; its photos "
+                                                         "are listed on their own"))
+        elif not path.is_file():
+            rejects.append(Reject(key, "not_a_file", f"{path}: not a regular file (a device, socket or pipe)"))
+        elif named_like_photo:
+            photos.append((path, key))
+        else:
+            rejects.append(Reject(key, "unsupported_format", f"{path}: {path.suffix or 'no suffix'} is not one of "
+                                                             f"{', '.join(IMAGE_SUFFIXES)}; convert it or move it out"))
+    return photos, rejects
+
+
+def list_inputs_and_rejects(source: str | Path | Sequence[str | Path]) -> tuple[list[tuple[Path, str]], list[Reject]]:
+    """:func:`list_inputs` plus the entries of a folder that are not photos (:func:`folder_entries`)."""
     if isinstance(source, (str, Path)):
         source = Path(source)
         if source.is_dir():
-            files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            return [(path, path.relative_to(source).as_posix()) for path in files]
-        if source.is_file() and source.suffix.lower() in (".txt", ".lst"):
-            lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
-            return [(Path(line), line) for line in lines if line and not line.startswith("#")]
-        if source.is_file():
-            return [(source, source.name)]
-        raise DatasetFormatError(f"{source}: no such folder or list file; give a folder of photos or a .txt list of paths")
-    return [(Path(item), str(item)) for item in source]
+            return folder_entries(source)
+        return _listed(source), []
+    return [(Path(item), str(item)) for item in source], []
 
 
-def output_stem(key: str) -> str:
-    """The file stem of an input's outputs: its key without suffix, folders joined by ``__``."""
-    return Path(key).with_suffix("").as_posix().replace("/", "__")
+def _listed(source: Path) -> list[tuple[Path, str]]:
+    """The photos of a list file (one path a line, ``#`` comments), or the one photo ``source``."""
+    if source.is_file() and source.suffix.lower() in (".txt", ".lst"):
+        lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
+        return [(Path(line), line) for line in lines if line and not line.startswith("#")]
+    if source.is_file():
+        return [(source, source.name)]
+    raise DatasetFormatError(f"{source}: no such folder or list file; give a folder of photos or a .txt list of paths")
 
 
 @dataclass(frozen=True)
@@ -250,7 +281,7 @@ def prepare_images(
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    inputs = list_inputs(source)
+    inputs, listing_rejects = list_inputs_and_rejects(source)
     stems: dict[str, str] = {}
     for _, key in inputs:
         other = stems.setdefault(output_stem(key), key)
@@ -261,7 +292,7 @@ def prepare_images(
     if matting.fallback is not None:
         warnings.warn(matting.fallback, MattingFallbackWarning, stacklevel=2)
     config = replace(config, background=replace(config.background, matting=matting.kind))
-    rejects: list[Reject] = []
+    rejects: list[Reject] = list(listing_rejects)
     prepared = 0
     with tqdm(total=len(todo), desc="prepare", unit="img", disable=not config.progress) as bar:
         for outcome in _run(todo, out_dir, config):
@@ -274,7 +305,7 @@ def prepare_images(
     write_rejects(out_dir / REJECTS_FILE, rejects)
     write_labels(out_dir, assemble_labels(out_dir))
     summary = PrepareSummary(
-        inputs=len(inputs),
+        inputs=len(inputs) + len(listing_rejects),
         prepared=prepared,
         already_prepared=len(inputs) - len(todo),
         rejected=len(rejects),
@@ -284,9 +315,9 @@ def prepare_images(
         seconds=time.perf_counter() - started,
     )
     write_json_atomic(out_dir / SUMMARY_FILE, asdict(summary))
-    if inputs and len(rejects) > config.max_reject_share * len(inputs):
+    if summary.inputs and len(rejects) > config.max_reject_share * summary.inputs:
         raise DatasetLossError(
-            f"{len(rejects)} of {len(inputs)} inputs rejected ({summary.reasons}), more than the allowed share "
+            f"{len(rejects)} of {summary.inputs} inputs rejected ({summary.reasons}), more than the allowed share "
             f"{config.max_reject_share:.0%}; see {out_dir / REJECTS_FILE}, fix the inputs or raise max_reject_share"
         )
     return summary

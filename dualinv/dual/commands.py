@@ -36,6 +36,7 @@ def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list:
     from dualinv.data.dataset import read_labels
     from dualinv.data.decode import decode_image
     from dualinv.dual.photos import AlignedPhoto
+    from dualinv.output_names import output_stem
 
     labels = None
     if labels_file is not None:
@@ -57,7 +58,7 @@ def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list:
             camera = torch.from_numpy(labels[key].astype(np.float32))
         image = torch.from_numpy(np.array(pixels)).permute(2, 0, 1).float() / 127.5 - 1.0
         yaw, pitch = yaw_pitch_from_label(camera)
-        inputs.append(AlignedPhoto(photo.stem, str(photo), image, camera, float(yaw[0]), float(pitch[0])))
+        inputs.append(AlignedPhoto(output_stem(photo.name), str(photo), image, camera, float(yaw[0]), float(pitch[0])))
     return inputs
 
 

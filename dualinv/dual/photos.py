@@ -19,10 +19,11 @@ from typing import Protocol, Sequence
 import numpy as np
 import torch
 
-from dualinv.data.prepare import ImagePreparer, PrepareConfig, output_stem
+from dualinv.data.prepare import ImagePreparer, PrepareConfig
 from dualinv.data.rejects import REJECTS_FILE, Reject, write_rejects
 from dualinv.dual.outputs import HeadCode, HeadOutputOptions, HeadReport, Panel, write_head_outputs
 from dualinv.errors import NoFaceError
+from dualinv.output_names import inside, output_stem
 
 PREPARED_DIR = "prepared"
 OCCLUSION_CAPTION = "occlusion mask O (XY | XZ | YZ, v up; white = occluded in every depth slice, black = visible)"
@@ -127,7 +128,7 @@ def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverte
     for photo in aligned:
         inversion, batch.seconds[photo.stem] = timed_per_image(
             lambda: inverter.invert(photo.image[None].to(device), photo.camera[None].to(device)), 1, device)
-        directory = out_dir / photo.stem
+        directory = inside(out_dir, photo.stem)
         save_occlusion_debug(inversion.occlusion_mask.cpu(), directory / "occlusion.png")
         report = HeadReport(f"{photo.source}: dual-encoder inversion", stand_in=stand_in,
                             notes=[f"pose: yaw {photo.yaw:+.1f}°, pitch {photo.pitch:+.1f}°",

@@ -27,6 +27,7 @@ from dualinv.eval.metrics import MetricNetworks, evaluate_pairs, stand_in_flags,
 from dualinv.eval.results import MetricsResult, MetricValue, write_metrics
 from dualinv.eval.runners import MANIFEST_FILE, MANIFEST_FORMAT
 from dualinv.fileio import load_image
+from dualinv.output_names import item_stem
 
 Synthesize = Callable[[FidProtocol, int], Iterable[torch.Tensor]]
 """``(protocol, count)`` → batches [B, 3, S, S] of synthesized heads ``0..count-1`` at the protocol's cameras."""
@@ -49,14 +50,14 @@ def read_manifest(inversions: str | Path) -> dict[str, Any]:
 
 
 def _item_seconds(inversions: Path, manifest: Mapping[str, Any]) -> np.ndarray:
-    records = [json.loads((inversions / "items" / f"{Path(name).stem}.json").read_text(encoding="utf-8"))
+    records = [json.loads((inversions / "items" / f"{item_stem(name)}.json").read_text(encoding="utf-8"))
                for name in manifest["names"]]
     return np.asarray([record["seconds"] for record in records], dtype=np.float64)
 
 
 def _fid_features(inversions: Path, manifest: Mapping[str, Any], model: FeatureModel,
                   batch_size: int) -> tuple[np.ndarray, int]:
-    stems = [Path(name).stem for name in manifest["fid_names"]]  # in camera order (dualinv.eval.sampling)
+    stems = [item_stem(name) for name in manifest["fid_names"]]  # in camera order (dualinv.eval.sampling)
 
     def batches() -> Iterable[torch.Tensor]:
         for start in range(0, len(stems), batch_size):
@@ -84,7 +85,7 @@ def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, featur
         metrics.update(evaluate_mead(pairs, inversions / "mead", lambda name: dataset_dir / name, networks,
                                      feature_model, batch_size=batch_size, resamples=resamples, seed=seed))
     else:
-        pairs = [(inversions / "same_view" / f"{Path(name).stem}.png", dataset_dir / name) for name in manifest["names"]]
+        pairs = [(inversions / "same_view" / f"{item_stem(name)}.png", dataset_dir / name) for name in manifest["names"]]
         metrics.update(evaluate_pairs(pairs, networks, batch_size=batch_size, resamples=resamples, seed=seed))
         encoded, count = _fid_features(inversions, manifest, feature_model, batch_size)
         if synthesize is not None and count >= 2:

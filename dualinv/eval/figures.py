@@ -29,6 +29,7 @@ import numpy as np
 
 from dualinv.fileio import atomic_path
 from dualinv.eval.runners import MANIFEST_FILE, figure_view_name
+from dualinv.output_names import item_stem
 
 STAND_IN_BANNER = "STAND-IN: seeded generator/method, not the paper's results"
 THUMBNAIL = 128
@@ -150,7 +151,7 @@ def _novel_view_row(folder: Path, index: int) -> tuple[list[np.ndarray], list[st
     if index >= len(manifest["figure_names"]):
         return None
     name = manifest["figure_names"][index]
-    stem = Path(name).stem
+    stem = item_stem(name)
     yaws = manifest["plan"]["figure_yaws_deg"]
     images = [_read_image(Path(manifest["dataset"]) / name), _read_image(folder / "same_view" / f"{stem}.png")]
     images += [_read_image(folder / "views" / stem / f"{figure_view_name(yaw)}.png") for yaw in yaws]
@@ -194,7 +195,7 @@ def mead_grid(inversions: Mapping[str, Path], path: Path, items: int = 2) -> Pat
             pair = next((views[view] for view in sides if view in views), None)
             if pair is None:
                 continue
-            stem = Path(name).stem
+            stem = item_stem(name)
             stand_in |= bool(manifest["stand_in"])
             rows.append((f"{label}\n#{index} {pair['view']}", [
                 _read_image(dataset / name), _read_image(folder / "same_view" / f"{stem}.png"),
@@ -271,7 +272,7 @@ def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str]
             if index >= len(manifest["figure_names"]):
                 continue
             name = manifest["figure_names"][index]
-            mesh_file = folder / "meshes" / f"{Path(name).stem}.ply"
+            mesh_file = folder / "meshes" / f"{item_stem(name)}.ply"
             if not mesh_file.is_file():
                 continue
             mesh = read_ply(mesh_file)
@@ -279,7 +280,7 @@ def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str]
             renders = [render_mesh(mesh.vertices, mesh.faces, yaw) for yaw in MESH_YAWS_DEG]
             rows.append((f"{labels.get(method, method)}\n#{index}", [
                 _read_image(Path(manifest["dataset"]) / name),
-                _read_image(folder / "same_view" / f"{Path(name).stem}.png"), *renders]))
+                _read_image(folder / "same_view" / f"{item_stem(name)}.png"), *renders]))
     titles = ["input", "reconstruction", *[f"mesh {yaw:+.0f}°" for yaw in MESH_YAWS_DEG]]
     return image_grid(rows, titles, "360° mesh renders (Fig. 9)", path, stand_in) if rows else None
 

@@ -25,6 +25,7 @@ from dualinv.eval.fid import FeatureModel, fid_metric, image_features
 from dualinv.eval.metrics import MetricNetworks, at_eval_resolution
 from dualinv.eval.results import MetricValue
 from dualinv.fileio import load_image
+from dualinv.output_names import item_stem
 
 YAW_GROUPS: Mapping[str, tuple[str, ...]] = {"60": ("left_60", "right_60"), "30": ("left_30", "right_30")}
 """Table 2 columns (±60°, ±30°) and the MEAD views each one averages."""
@@ -42,7 +43,7 @@ def yaw_group(view: str) -> str:
 
 def mead_render_path(renders_dir: str | Path, pair: Mapping[str, str]) -> Path:
     """Where the render of ``pair`` (the input's inversion seen from the target's camera) is."""
-    return Path(renders_dir) / Path(pair["input"]).stem / f"{pair['view']}.png"
+    return Path(renders_dir) / item_stem(pair["input"]) / f"{pair['view']}.png"
 
 
 def pairs_by_group(pairs: Sequence[Mapping[str, str]]) -> dict[str, list[Mapping[str, str]]]:

@@ -36,6 +36,7 @@ from dualinv.errors import ConfigError, DatasetFormatError
 from dualinv.eval.fid import FidProtocol
 from dualinv.eval.sampling import sampled_positions
 from dualinv.fileio import save_image, torch_save_atomic, write_json_atomic
+from dualinv.output_names import item_stem
 
 MANIFEST_FILE = "inversion.json"
 MANIFEST_FORMAT = "dualinv-inversions/2"
@@ -162,7 +163,7 @@ def plan_items(names: Sequence[str], plan: RenderPlan, limit: int | None = None)
         chosen = [(name, ()) for name in names]
     if limit is not None:
         chosen = [chosen[position] for position in sorted(sampled_positions(len(chosen), limit, plan.seed, TEST_IMAGES))]
-    stems = [Path(name).stem for name, _ in chosen]
+    stems = [item_stem(name) for name, _ in chosen]
     duplicated = sorted({stem for stem in stems if stems.count(stem) > 1})
     if duplicated:
         raise DatasetFormatError(f"test images must have unique file stems (outputs are named by them); "

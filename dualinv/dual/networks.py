@@ -27,7 +27,7 @@ import torch
 
 from dualinv.devices import check_device
 from dualinv.errors import ConfigError, MissingWeightsError
-from dualinv.weights import STAND_IN
+from dualinv.weights import STAND_IN, weights_provenance
 
 ENCODER_EXPERIMENTS = ("encoder1", "encoder2")
 """Registry names of the paper's Encoder 1 (visible regions) and Encoder 2 (occluded regions)."""
@@ -157,7 +157,9 @@ def network_provenance(sources: NetworkSources, inverter) -> dict:
     """What ``outputs.json`` records about the networks."""
     standin = {name: f"{STAND_IN}:{name}:tiny:seed={sources.seed}" for name in ENCODER_EXPERIMENTS}
     return {"encoder1": sources.encoder1 or standin["encoder1"], "encoder2": sources.encoder2 or standin["encoder2"],
-            "generator": inverter.generator_source, "device": str(inverter.device),
+            "generator": inverter.generator_source,
+            "generator_file": weights_provenance("panohead", sources.network) if sources.network else None,
+            "device": str(inverter.device),
             "opacity_threshold": inverter.opacity_threshold}
 
 

@@ -469,7 +469,7 @@ def validate(values: Mapping[str, Any], source: str = "config") -> None:
                           + "\n  - ".join(lines))
 
 
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_TYPE_WORDS = types.MappingProxyType({int: "an integer", float: "a number", str: "a string", bool: "true or false"})
 
 
 def type_problem(kind: Any, value: Any) -> str | None:

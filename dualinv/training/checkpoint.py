@@ -19,6 +19,7 @@ import torch
 
 from dualinv.errors import CheckpointError, GeneratorMismatchError
 from dualinv.fileio import torch_save_atomic
+from dualinv.tensor_checks import check_zip_members
 
 CHECKPOINT_FORMAT = "dualinv-encoder-training"
 CHECKPOINT_VERSION = 1
@@ -88,6 +89,7 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; give the file written by the previous segment")
+    check_zip_members(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files

@@ -175,6 +175,30 @@ def check_weights(paths: Mapping[str, str | Path | None], checksums: Mapping[str
         )
 
 
+LPIPS_HEADS_SHA256: Mapping[str, str] = MappingProxyType({
+    "alex": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+    "vgg": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+})
+"""Full sha256 of the calibrated linear heads that ship in the ``lpips==0.1.4`` wheel
+(``lpips/weights/v0.1/<net>.pth``), computed from the installed files. They are not the
+torchvision trunks (``weights.lpips_alex``/``lpips_vgg``), whose published prefixes they do not share."""
+
+
+def lpips_heads_provenance(net: str) -> str:
+    """``"sha256:<hex>"`` of the installed LPIPS heads of ``net``, or ``MissingWeightsError`` when the
+    file differs from the one ``lpips==0.1.4`` ships (a damaged or altered install)."""
+    import lpips
+
+    path = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+    if not path.is_file():
+        raise MissingWeightsError(f"{path}: the lpips package's {net} heads are missing; reinstall lpips==0.1.4")
+    actual = file_digest(path, "sha256")
+    if net in LPIPS_HEADS_SHA256 and actual != LPIPS_HEADS_SHA256[net]:
+        raise MissingWeightsError(f"{path}: sha256 {actual} is not that of the lpips==0.1.4 {net} heads "
+                                  f"({LPIPS_HEADS_SHA256[net]}); reinstall lpips==0.1.4")
+    return "sha256:" + actual
+
+
 def require_weights(key: str, path: str | Path | None, checksum: str | None = None) -> Path:
     """The checked path of one configured file (raises :class:`MissingWeightsError` otherwise)."""
     if path is None:

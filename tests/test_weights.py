@@ -52,3 +52,24 @@ def test_unset_required_file_says_where_to_get_it():
 def test_unknown_key_is_named():
     with pytest.raises(MissingWeightsError, match="unknown weights key 'foo'"):
         weights_problem("foo", "x")
+
+
+def test_lpips_heads_are_the_ones_lpips_0_1_4_ships(tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    import lpips
+
+    from dualinv.weights import lpips_heads_provenance
+
+    for net in ("alex", "vgg"):
+        installed = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+        digest = hashlib.sha256(installed.read_bytes()).hexdigest()
+        assert lpips_heads_provenance(net) == f"sha256:{digest}"
+        # the published prefix belongs to the torchvision trunk, not to these heads
+        assert not digest.startswith(REGISTRY[f"lpips_{net}"].checksum.split(":")[1])
+    altered = tmp_path / "lpips"
+    (altered / "weights" / "v0.1").mkdir(parents=True)
+    (altered / "weights" / "v0.1" / "alex.pth").write_bytes(b"altered")
+    monkeypatch.setattr(lpips, "__file__", str(altered / "__init__.py"))
+    with pytest.raises(MissingWeightsError, match="reinstall lpips"):
+        lpips_heads_provenance("alex")

@@ -26,6 +26,7 @@ from dualinv.state_dicts import read_state_dict
 from dualinv.errors import CheckpointError
 from dualinv.shapes import assert_shape
 from dualinv.standin import build_seeded
+from dualinv.weights import lpips_heads_provenance
 
 LpipsNet = Literal["alex", "vgg"]
 
@@ -65,6 +66,7 @@ class LPIPSLoss(nn.Module):
                  checksum: str | None = None, seed: int = 0):
         super().__init__()
         self.net_name = net
+        self.heads_provenance = lpips_heads_provenance(net)  # the heads lpips loads from its install
         with warnings.catch_warnings():  # torchvision's "pretrained=False is deprecated" from inside lpips
             warnings.simplefilter("ignore", UserWarning)
             self.metric = build_seeded(lambda: lpips.LPIPS(net=net, pnet_rand=True, verbose=False), seed)

@@ -83,8 +83,9 @@ class TrainingSettings:
     """Truncation of the Z / Z+ encoders' codes through the mapping (paper A.2)."""
     occlusion_opacity_threshold: float = 0.5
     """Rendered opacity below which a depth pixel is background and marks no visible cell (Eq. 3 mask)."""
-    novel_yaw_range_deg: float = 180.0
-    """The image discriminator (ablation d_image) sees renders at yaw uniform in ±this around the front."""
+    back_view_min_yaw_deg: float = 90.0
+    """The image discriminator (ablation d_image) sees back views: |yaw| uniform in [this, 180°] (A.1;
+    PanoHead's back views are |yaw| ≥ 90°, dualinv.training.back_views)."""
     psp_lambda_lpips: float = 0.8
     """pSp baseline: LPIPS weight (encoders-baselines.md §1.5)."""
     psp_lambda_l2: float = 1.0

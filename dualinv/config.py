@@ -53,6 +53,8 @@ class WeightsConfig:
     """Optional second identity metric."""
     face_parsing: str | None
     """Optional BiSeNet face parser (``79999_iter.pth``) for ``dualinv edit``; ``None``: mediapipe part masks."""
+    goae_swin: str | None = None
+    """Published ImageNet SwinV2-B the GOAE baseline starts from (``dualinv.encoders.swin_v2``)."""
 
 
 @dataclass(frozen=True)

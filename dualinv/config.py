@@ -82,6 +82,16 @@ class SyntheticConfig:
 
 
 @dataclass(frozen=True)
+class CelebAHQSplitConfig:
+    """The two published files that define the CelebA-HQ test split (``dualinv.data.celebahq``)."""
+
+    partition_file: str
+    """CelebA's ``Eval/list_eval_partition.txt``."""
+    mapping_file: str
+    """``CelebA-HQ-to-CelebA-mapping.txt`` of CelebA-HQ / CelebAMask-HQ."""
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """The four datasets of the paper (§4.1) and how the training set is split."""
 
@@ -99,6 +109,8 @@ class DataConfig:
     """Preparing a dataset fails (``DatasetLossError``) when more than this share of its photos is rejected."""
     test_images: int | None
     """Cap on the images inverted per test set; ``None`` = all."""
+    celebahq_test_split: CelebAHQSplitConfig | None
+    """Prepare only CelebA-HQ's 2,824-image test split (pSp, e4e, GOAE); ``None`` = every photo."""
     synthetic: SyntheticConfig
     """How ``synthetic`` datasets are made."""
 
@@ -467,6 +479,9 @@ def _build(kind: Any, value: Any) -> Any:
 def relation_problems(config: StudyConfig) -> list[str]:
     """Constraints between keys that JSON Schema cannot state, as ``key: problem`` lines."""
     problems = []
+    if config.data.celebahq_test_split is not None and config.data.celebahq.source != "photos":
+        problems.append(f"data.celebahq_test_split: selects photos to prepare, so data.celebahq.source must be "
+                        f"photos (got {config.data.celebahq.source!r}); set it to null otherwise")
     goae, triplanenet = config.baselines.goae, config.baselines.triplanenet_v2
     if list(goae.progressive_steps) != sorted(goae.progressive_steps):
         problems.append(f"baselines.goae.progressive_steps: must not decrease (got {list(goae.progressive_steps)})")

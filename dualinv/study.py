@@ -50,6 +50,14 @@ DATASET_ORIGINS: Mapping[str, str] = {
             "(docs/data.md, Expected input layouts)",
 }
 """What each source dataset is and where a user gets it (dualinv never downloads), for the input report."""
+CELEBAHQ_SPLIT_ORIGINS: Mapping[str, str] = {
+    "partition_file": "CelebA's official partition file Eval/list_eval_partition.txt, from "
+                      "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (or set data.celebahq_test_split: null to "
+                      "evaluate every CelebA-HQ photo)",
+    "mapping_file": "CelebA-HQ-to-CelebA-mapping.txt, in the CelebAMask-HQ download of "
+                    "https://github.com/switchablenorms/CelebAMask-HQ (or set data.celebahq_test_split: null)",
+}
+"""Where a user gets the two files that define the CelebA-HQ test split (docs/data.md)."""
 
 FIGURE_TABLES: tuple[int, ...] = (1, 2, 3)
 """The figures (5-9, dualinv.eval.figures) show the inversions behind Tables 1 (comparisons, Figure 6; the
@@ -149,10 +157,16 @@ def input_problems(config: StudyConfig) -> list[str]:
         panohead = WEIGHTS_REGISTRY["panohead"]
         problems.append(f"generator.network = {config.generator.network!r}: missing file. A PanoHead network "
                         f"pickle, e.g. the released {panohead.filename}; get it from {panohead.url}")
-    for name in required_datasets(config.experiments):
+    needed = required_datasets(config.experiments)
+    for name in needed:
         problem = _dataset_problem(name, getattr(config.data, name))
         if problem is not None:
             problems.append(problem)
+    split = config.data.celebahq_test_split
+    if split is not None and "celebahq" in needed:
+        for key, path in (("partition_file", split.partition_file), ("mapping_file", split.mapping_file)):
+            if not Path(path).expanduser().is_file():
+                problems.append(f"data.celebahq_test_split.{key} = {path!r}: missing file. {CELEBAHQ_SPLIT_ORIGINS[key]}")
     return problems
 
 

@@ -154,3 +154,9 @@ def photos_of(name):
     """The raw photos of a dataset: its folder (``photos``) or the bundled portraits (``public_domain``)."""
     dataset = getattr(STUDY.data, name)
     return public_domain_photos() if dataset.source == "public_domain" else [dataset.path]
+
+
+def split_files_of(name):
+    """The files that select a dataset's photos: CelebA-HQ's test-split definition, when configured."""
+    split = STUDY.data.celebahq_test_split
+    return [split.partition_file, split.mapping_file] if name == "celebahq" and split is not None else []

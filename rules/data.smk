@@ -4,6 +4,7 @@
 rule prepare_images:
     input:
         photos=lambda wildcards: photos_of(wildcards.source_dataset),
+        split=lambda wildcards: split_files_of(wildcards.source_dataset),
     output:
         dataset=directory(f"{R}/data/{{source_dataset}}"),
     log:

@@ -50,25 +50,14 @@ def celebahq_test_names(
 ) -> list[str]:
     """Prepared CelebA-HQ images to evaluate: all of them, or those whose CelebA original is in the
     test partition (``2``) when both files are given. Prepared names are ``images/<hq index>.png``."""
+    from dualinv.data.celebahq import celebahq_partition_indices
+
     names = sorted(labels)
     if mapping_file is None and partition_file is None:
         return names
     if mapping_file is None or partition_file is None:
         raise ConfigError("give both the CelebA-HQ-to-CelebA mapping and list_eval_partition.txt, or neither")
-    partition: dict[str, int] = {}
-    for line in Path(partition_file).read_text(encoding="utf-8").split("\n"):
-        parts = line.split()
-        if len(parts) == 2:
-            partition[parts[0]] = int(parts[1])
-    test_hq: set[str] = set()
-    for line in Path(mapping_file).read_text(encoding="utf-8").split("\n")[1:]:
-        parts = line.split()
-        if len(parts) < 3:
-            continue
-        if parts[2] not in partition:
-            raise DatasetFormatError(f"{partition_file}: no partition for {parts[2]} named in {mapping_file}")
-        if partition[parts[2]] == 2:
-            test_hq.add(parts[0])
+    test_hq = celebahq_partition_indices(mapping_file, partition_file)
     return [name for name in names if Path(name).stem in test_hq]
 
 

@@ -48,12 +48,21 @@ def study_prepare_config(config: StudyConfig) -> PrepareConfig:
                          background=BackgroundConfig(u2net_path=config.weights.u2net))
 
 
-def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig) -> PrepareSummary:
+def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig,
+                         dataset: str | None = None) -> PrepareSummary:
     """Prepare photos into the dataset folder ``output``. ``inputs`` is one folder of photos
     (``source: photos``) or a list of photo files (``source: public_domain``); files are keyed by
-    their own names, so the outputs do not depend on where the files live."""
+    their own names, so the outputs do not depend on where the files live. For ``dataset``
+    ``celebahq`` with ``data.celebahq_test_split`` set, only the test split's photos are prepared."""
     inputs = [Path(path) for path in inputs]
     settings = study_prepare_config(config)
+    split = config.data.celebahq_test_split
+    if dataset == "celebahq" and split is not None:
+        from dualinv.data.celebahq import celebahq_test_photos
+
+        if len(inputs) != 1 or not inputs[0].is_dir():
+            raise DatasetFormatError(f"the CelebA-HQ test split selects photos from one folder, got {inputs}")
+        inputs = celebahq_test_photos(inputs[0], split.mapping_file, split.partition_file)
     if len(inputs) == 1 and inputs[0].is_dir():
         return prepare_images(inputs[0], output, settings)
     names = [path.name for path in inputs]

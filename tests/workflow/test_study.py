@@ -73,9 +73,10 @@ def test_every_missing_input_is_reported_together(tmp_path):
     with pytest.raises(MissingInputsError) as caught:
         check_inputs(config)
     message = str(caught.value)
-    assert message.startswith("10 input(s)")
+    assert message.startswith("12 input(s)")
     for key in ("weights.panohead", "weights.ir_se50", "weights.lpips_alex", "weights.lpips_vgg", "weights.inception",
-                "weights.u2net", "weights.goae_swin", "data.lpff.path", "data.celebahq.path", "data.mead.path"):
+                "weights.u2net", "weights.goae_swin", "data.celebahq_test_split.partition_file",
+                "data.celebahq_test_split.mapping_file", "data.lpff.path", "data.celebahq.path", "data.mead.path"):
         assert key in message
     assert "data.ffhq" not in message and "facenet" not in message
 
@@ -88,7 +89,7 @@ def test_every_missing_input_says_what_it_is_and_where_to_get_it(tmp_path):
     values["generator"]["network"] = str(tmp_path / "missing.pkl")
     problems = input_problems(from_mapping(values))
     configured = [key for key, path in values["weights"].items() if path is not None]  # facenet, face_parsing: null
-    assert len(problems) == len(configured) + 1 + len(SOURCE_DATASETS)
+    assert len(problems) == len(configured) + 1 + len(SOURCE_DATASETS) + 2  # + CelebA-HQ's two split files
     by_key = {problem.split(" = ")[0].split(". ")[-1]: problem for problem in problems}
     for key, path in values["weights"].items():
         if path is not None:

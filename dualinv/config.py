@@ -103,8 +103,8 @@ class DataConfig:
     """CelebA-HQ test images (Table 1)."""
     mead: DatasetConfig
     """Multi-view MEAD frames (Table 2)."""
-    validation_fraction: float
-    """Share of FFHQ + LPFF held out for validation (~14k of ~154k, paper §4.1)."""
+    validation_images: int
+    """FFHQ + LPFF images held out for validation (paper §4.1: ~14k; a count, docs/data.md)."""
     max_reject_share: float
     """Preparing a dataset fails (``DatasetLossError``) when more than this share of its photos is rejected."""
     test_images: int | None

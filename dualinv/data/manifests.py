@@ -1,9 +1,10 @@
 """Splits and evaluation manifests over prepared datasets.
 
-* Train/validation split (paper §4.1: ~140k / ~14k of FFHQ + LPFF): each item goes to validation
-  when a hash of (seed, name) falls below the validation share. The assignment of an item never
-  depends on the other items, so it is the same on every machine and stays put when the dataset
-  grows. Mirrors are made at training time, so an image and its mirror are always on the same side.
+* Train/validation split (paper §4.1: ~140k / ~14k of FFHQ + LPFF): each item has a hash of
+  (seed, name); :func:`split_names` sends items below a share to validation, and
+  :func:`split_names_by_count` (the workflow's, ``data.validation_images``) the N lowest-ranked ones.
+  Either is the same on every machine. Mirrors are made at training time, so an image and its
+  mirror are always on the same side.
 * CelebA-HQ: every prepared image, or the official test partition when the CelebA-HQ-to-CelebA
   mapping and CelebA's ``list_eval_partition.txt`` are given.
 * MEAD (paper Table 2): pairs of a frontal frame with the ±30° and ±60° views of the same actor,
@@ -41,6 +42,20 @@ def split_names(names: Iterable[str], validation_share: float = VALIDATION_SHARE
         side = "validation" if derive_seed(seed, "split", name) < threshold else "train"
         split[side].append(name)
     return split
+
+
+def split_names_by_count(names: Iterable[str], validation_images: int, seed: int = 0) -> dict[str, list[str]]:
+    """``{"train": [...], "validation": [...]}`` with exactly ``validation_images`` validation items: those
+    whose hash of (seed, name) ranks lowest, the hash :func:`split_names` thresholds. An item's side never
+    depends on the order of ``names``; when the dataset grows, items only move from validation to train."""
+    unique = sorted(set(names))
+    if not 0 < validation_images < len(unique):
+        raise ConfigError(f"data.validation_images = {validation_images} must lie between 1 and the "
+                          f"{len(unique)} prepared FFHQ + LPFF images minus one")
+    ranked = sorted(unique, key=lambda name: (derive_seed(seed, "split", name), name))
+    validation = set(ranked[:validation_images])
+    return {"train": [name for name in unique if name not in validation],
+            "validation": [name for name in unique if name in validation]}
 
 
 def celebahq_test_names(

@@ -6,8 +6,9 @@ each a thin adapter from a :class:`dualinv.config.StudyConfig` to the library:
 * :func:`prepare_study_images`: :func:`dualinv.data.prepare.prepare_images` with the study's
   matting weights (``weights.u2net``; the bundled mediapipe selfie matte when null).
 * :func:`split_dataset`: the prepared sources merged into one name space (``<source>__<stem>``),
-  split deterministically by :func:`dualinv.data.manifests.split_names` with
-  ``data.validation_fraction`` (paper §4.1: ~140k train / ~14k validation), and every training item,
+  split deterministically by :func:`dualinv.data.manifests.split_names_by_count` into
+  ``data.validation_images`` validation images (paper §4.1: ~14k; docs/data.md says why a count and
+  not a share of the ~90k photos), and every training item,
   FFHQ included, repeated by LPFF's pose rebalancing rule (spec encoders-baselines.md §5,
   :mod:`dualinv.data.rebalance`). As in LPFF, the density is one KDE over *all* FFHQ + LPFF items and
   their mirrors (the validation items included: the density describes the whole pose distribution,
@@ -34,7 +35,7 @@ import numpy as np
 from dualinv.camera import mirror_label
 from dualinv.config import StudyConfig
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, read_labels, write_labels
-from dualinv.data.manifests import split_names
+from dualinv.data.manifests import split_names_by_count
 from dualinv.data.prepare import PrepareConfig, PrepareSummary, prepare_images
 from dualinv.data.rebalance import duplication_counts
 from dualinv.errors import DatasetFormatError
@@ -140,7 +141,7 @@ def split_dataset(inputs: Sequence[Path], train_output: Path, val_output: Path, 
             merged[f"{root.name}__{Path(item).stem}"] = (root, item, label)
     if not merged:
         raise DatasetFormatError(f"the training sources {[str(path) for path in inputs]} hold no images")
-    split = split_names(merged, config.data.validation_fraction, seed=config.training.seed)
+    split = split_names_by_count(merged, config.data.validation_images, seed=config.training.seed)
     counts = dict(zip(merged, _rebalancing_counts([label for _, _, label in merged.values()])))
     train: list[tuple[str, Path, str, np.ndarray]] = []
     copies = 0

@@ -70,7 +70,7 @@ def test_split_covers_every_item_once_links_files_and_rebalances_ffhq_and_lpff(t
     everything = {f"ffhq__{index:03d}" for index in range(20)} | {f"lpff__{index:03d}" for index in range(23)}
     assert train_originals | val_names == everything and not train_originals & val_names
     assert summary.train == len(train) and summary.validation == len(val)
-    assert 0 < len(val) < len(everything) / 2  # validation_fraction 0.25 of 43 items
+    assert len(val) == mini_study.data.validation_images == 9  # exactly data.validation_images of 43 items
     # Every training item, FFHQ included, is repeated as the spec's rule says; the density is taken
     # over all FFHQ + LPFF items (validation included) and their mirrors.
     sources = {"ffhq": read_labels(ffhq), "lpff": read_labels(lpff)}

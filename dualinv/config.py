@@ -29,7 +29,7 @@ SCHEMA_PATH = REPO_ROOT / "config.schema.yaml"
 """The schema of record (it sits beside ``config.yaml`` at the repository root)."""
 
 DatasetName = Literal["ffhq", "lpff", "celebahq", "mead"]
-DatasetSource = Literal["photos", "prepared", "synthetic", "public_domain"]
+DatasetSource = Literal["photos", "prepared", "synthetic", "public_domain", "videos"]
 ResourceGroup = Literal["prepare", "train", "invert", "optimise", "evaluate", "report"]
 
 
@@ -82,6 +82,18 @@ class SyntheticConfig:
 
 
 @dataclass(frozen=True)
+class MeadFramesConfig:
+    """Which MEAD frames Table 2 uses (``data.mead.source: videos``; :mod:`dualinv.data.mead_frames`)."""
+
+    frames_per_clip: int
+    """Frames per take, the same instants on the five cameras."""
+    max_clips: int | None
+    """A seeded sample of this many takes; ``None`` = every take."""
+    seed: int
+    """Seed of the frame and take choice."""
+
+
+@dataclass(frozen=True)
 class CelebAHQSplitConfig:
     """The two published files that define the CelebA-HQ test split (``dualinv.data.celebahq``)."""
 
@@ -111,6 +123,8 @@ class DataConfig:
     """Cap on the images inverted per test set; ``None`` = all."""
     celebahq_test_split: CelebAHQSplitConfig | None
     """Prepare only CelebA-HQ's 2,824-image test split (pSp, e4e, GOAE); ``None`` = every photo."""
+    mead_frames: MeadFramesConfig
+    """How the MEAD frames are chosen from its videos (``data.mead.source: videos``)."""
     synthetic: SyntheticConfig
     """How ``synthetic`` datasets are made."""
 
@@ -479,6 +493,10 @@ def _build(kind: Any, value: Any) -> Any:
 def relation_problems(config: StudyConfig) -> list[str]:
     """Constraints between keys that JSON Schema cannot state, as ``key: problem`` lines."""
     problems = []
+    for name in ("ffhq", "lpff", "celebahq"):
+        if getattr(config.data, name).source == "videos":
+            problems.append(f"data.{name}.source: videos is MEAD's source kind (frames chosen from its videos); "
+                            f"{name} is given as photos, prepared, synthetic or public_domain")
     if config.data.celebahq_test_split is not None and config.data.celebahq.source != "photos":
         problems.append(f"data.celebahq_test_split: selects photos to prepare, so data.celebahq.source must be "
                         f"photos (got {config.data.celebahq.source!r}); set it to null otherwise")

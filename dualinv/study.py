@@ -44,10 +44,9 @@ DATASET_ORIGINS: Mapping[str, str] = {
             "images from https://github.com/oneThousand1000/LPFF-dataset",
     "celebahq": "CelebA-HQ test images (Table 1): give CelebA-HQ-img/ (0.jpg ... 29999.jpg) of CelebAMask-HQ, "
                 "https://github.com/switchablenorms/CelebAMask-HQ",
-    "mead": "MEAD multi-view frames (Table 2), prepared: download MEAD from "
-            "https://wywu.github.io/projects/MEAD/MEAD.html, extract frames to "
-            "<actor>/<view>/<emotion>/<level>/<clip>/<frame>.jpg and run `dualinv prepare FRAMES OUT` "
-            "(docs/data.md, Expected input layouts)",
+    "mead": "MEAD multi-view videos (Table 2): download MEAD from https://wywu.github.io/projects/MEAD/MEAD.html "
+            "and give the folder of its actors (<actor>/video/<view>/<emotion>/<level>/<clip>.mp4; source: videos), "
+            "or frames you prepared yourself (source: prepared; docs/data.md, MEAD)",
 }
 """What each source dataset is and where a user gets it (dualinv never downloads), for the input report."""
 CELEBAHQ_SPLIT_ORIGINS: Mapping[str, str] = {
@@ -131,12 +130,17 @@ def prepared_dir(config: StudyConfig, name: str) -> Path:
 def _dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
     key = f"data.{name}"
     problem = None
-    if dataset.source in ("photos", "prepared") and dataset.path is None:
+    if dataset.source in ("photos", "prepared", "videos") and dataset.path is None:
         problem = f"{key}.path is null but source is {dataset.source!r}; set the folder"
     elif dataset.source == "photos":
         folder = Path(dataset.path).expanduser()
         if not folder.is_dir() or not any(folder.iterdir()):
             problem = f"{key}.path = {dataset.path!r}: no photos there (missing or empty folder)"
+    elif dataset.source == "videos":
+        folder = Path(dataset.path).expanduser()
+        if not folder.is_dir() or next(folder.glob("*/video/*/*/*/*.mp4"), None) is None:
+            problem = (f"{key}.path = {dataset.path!r}: no MEAD videos <actor>/video/<view>/<emotion>/<level>/"
+                       f"<clip>.mp4 there")
     elif dataset.source == "prepared":
         labels = Path(dataset.path).expanduser() / "dataset.json"
         if not labels.is_file():

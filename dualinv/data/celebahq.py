@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dualinv.data.decode import IMAGE_SUFFIXES
 from dualinv.errors import DatasetFormatError
 
 CELEBA_TEST_PARTITION = 2
 """Partition number of CelebA's test images in ``list_eval_partition.txt``."""
 CELEBAHQ_TEST_IMAGES = 2824
 """Size of the CelebA-HQ test split from the official files (pSp, e4e, GOAE)."""
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def read_celeba_partition(path: str | Path) -> dict[str, int]:
@@ -77,7 +77,7 @@ def celebahq_test_photos(folder: str | Path, mapping_file: str | Path, partition
     """The photos of ``folder`` (``CelebA-HQ-img/``: ``0.jpg`` … ``29999.jpg``) in the test split, sorted by
     index. Every test image must be there: a partial folder would silently change the test set."""
     test = celebahq_partition_indices(mapping_file, partition_file)
-    photos = {path.stem: path for path in Path(folder).iterdir() if path.suffix.lower() in PHOTO_SUFFIXES}
+    photos = {path.stem: path for path in Path(folder).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES}
     missing = sorted(test - set(photos), key=int)
     if missing:
         raise DatasetFormatError(f"{folder}: {len(missing)} of the {len(test)} CelebA-HQ test images are missing "

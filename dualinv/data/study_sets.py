@@ -77,6 +77,16 @@ def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConf
         return prepare_images(folder, output, settings)
 
 
+def extract_study_mead_frames(videos: Path, output: Path, config: StudyConfig):
+    """The Table 2 frames of MEAD's videos with the study's choice (``data.mead_frames``;
+    :func:`dualinv.data.mead_frames.extract_mead_frames`), no progress bar (workflow logs)."""
+    from dualinv.data.mead_frames import extract_mead_frames
+
+    choice = config.data.mead_frames
+    return extract_mead_frames(videos, output, frames_per_clip=choice.frames_per_clip, max_clips=choice.max_clips,
+                               seed=choice.seed, progress=False)
+
+
 @dataclass(frozen=True)
 class SplitSummary:
     """What :func:`split_dataset` wrote."""

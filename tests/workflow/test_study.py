@@ -125,6 +125,22 @@ def test_prepared_folders(tmp_path):
     config = load_config(REPO_ROOT / "config.yaml", presets=(REPO_ROOT / "presets" / "mini.yaml",))
     assert prepared_dir(config, "train") == REPO_ROOT.joinpath("results/mini/data/train").relative_to(REPO_ROOT)
     paper = load_config(REPO_ROOT / "config.yaml")
-    assert prepared_dir(paper, "mead") == Path("data/prepared/mead")  # source: prepared, the user's folder
+    assert prepared_dir(paper, "mead") == Path("results/data/mead")  # source: videos, frames prepared by the workflow
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    values["data"]["mead"] = {"source": "prepared", "path": "data/prepared/mead"}
+    assert prepared_dir(from_mapping(values), "mead") == Path("data/prepared/mead")  # source: prepared, the user's folder
     with pytest.raises(ConfigError, match="unknown dataset"):
         prepared_dir(paper, "imagenet")
+
+
+def test_mead_videos_are_checked_for_meads_layout(tmp_path):
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    values["data"]["mead"] = {"source": "videos", "path": str(tmp_path / "mead")}
+    (tmp_path / "mead" / "M003" / "video" / "front" / "angry" / "level_1").mkdir(parents=True)
+    problems = [problem for problem in input_problems(from_mapping(values)) if problem.startswith("data.mead")]
+    assert len(problems) == 1 and "no MEAD videos" in problems[0] and "wywu.github.io" in problems[0]
+    (tmp_path / "mead" / "M003" / "video" / "front" / "angry" / "level_1" / "001.mp4").write_bytes(b"mp4")
+    assert not [problem for problem in input_problems(from_mapping(values)) if problem.startswith("data.mead")]
+    values["data"]["ffhq"] = {"source": "videos", "path": str(tmp_path / "mead")}
+    with pytest.raises(ConfigError, match="data.ffhq.source: videos is MEAD's"):
+        from_mapping(values)

@@ -6,10 +6,11 @@ so the loss schedule is [INFERRED]):
 * :class:`GOAEncoder`: Swin-V2 (embed 128, depths 2/2/18/2, heads 4/8/16/32, window 16, drop-path
   0.2, 256 input; :mod:`dualinv.encoders.swin_v2`, which loads the published ImageNet SwinV2-B
   GOAE starts from) gives fine 64², mid 32², coarse 16² and query 8² token grids (the stage inputs)
-  and the normed last stage (8²). A base code (token MLP 64->1 plus a max over tokens, then
-  1024->512) is repeated to every position; per group (coarse 3, mid 3, fine 7 codes) token MLPs
-  over the query tokens, plus their max, make queries that cross-attend to that group's key/values
-  (coarse tokens; mid tokens + lifted coarse tokens; fine tokens + lifted mid tokens).
+  and the normed last stage (8²). A base code (token mapper 64->1 plus a max over tokens, then
+  1024->512; GOAE's 2-layer LeakyReLU mappers) is repeated to every position; per group (coarse 3,
+  mid 3, fine 7 codes) token mappers over the query tokens, plus their max, make queries that
+  cross-attend to that group's key/values (coarse tokens; mid tokens + lifted coarse tokens; fine
+  tokens + lifted mid tokens; LeakyReLU after every layer).
   ``ws = base + [0, coarse, mid, fine] + w_avg``. Groups switch on progressively (``stage`` 0..3).
 * :class:`FeatureAdaptation` (AFA): a 3-stage IR-SE body over ``render(ws) - image`` at the image
   resolution, EqualConv/ScaledLeakyReLU head to 512-d key/values, two cross-attention blocks from
@@ -96,27 +97,34 @@ def goae_stage(step: int, config: GOAEConfig) -> int:
     return sum(step >= boundary for boundary in config.progressive_steps)
 
 
-def _mlp(*widths: int) -> nn.Sequential:
+def _mapper(width_in: int, width_out: int) -> nn.Sequential:
+    """GOAE's ``get_mlp_layer`` at its ``--mlp_layer 2``: Linear(in, in), LeakyReLU, Linear(in, out)."""
+    return nn.Sequential(nn.Linear(width_in, width_in), nn.LeakyReLU(), nn.Linear(width_in, width_out))
+
+
+def _activated(*widths: int) -> nn.Sequential:
+    """GOAE's key/value mappers and token lifts: every Linear followed by a LeakyReLU."""
     layers: list[nn.Module] = []
-    for index, (a, b) in enumerate(zip(widths, widths[1:])):
-        layers.append(nn.Linear(a, b))
-        if index < len(widths) - 2:
-            layers.append(nn.GELU())
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), nn.LeakyReLU()]
     return nn.Sequential(*layers)
 
 
 class CrossAttention(nn.Module):
-    """queries [B,Q,C] attend to key/values [B,T,C]; residual, LayerNorm (no affine), FFN residual (§3.2)."""
+    """queries [B,Q,C] attend to key/values [B,T,C]; residual, LayerNorm (no affine), ReLU FFN residual
+    (GOAE ``models/attention.py``, DETR's decoder layer without self-attention; §3.2)."""
 
     def __init__(self, channels: int, heads: int, feedforward: int, dropout: float):
         super().__init__()
         self.attention = nn.MultiheadAttention(channels, heads, dropout=dropout, batch_first=True)
+        self.attention_dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(channels, elementwise_affine=False)
-        self.ffn = nn.Sequential(nn.Linear(channels, feedforward), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(feedforward, channels))
+        self.ffn = nn.Sequential(nn.Linear(channels, feedforward), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(feedforward, channels), nn.Dropout(dropout))
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        x = self.norm(queries + self.attention(queries, keys, keys, need_weights=False)[0])
+        attended = self.attention(queries, keys, keys, need_weights=False)[0]
+        x = self.norm(queries + self.attention_dropout(attended))
         return x + self.ffn(x)
 
 
@@ -132,13 +140,13 @@ class GOAEncoder(nn.Module):
                                 config.window, config.drop_path, config.pretrained_windows)
         e, k, top = config.embed_dim, config.w_dim, config.top_tokens
         fine, mid, coarse = ((config.input_resolution // s) ** 2 for s in (4, 8, 16))  # token counts
-        self.base_tokens = _mlp(top, 1)
-        self.base_channels = _mlp(8 * e, k)
-        self.query_tokens = nn.ModuleList(_mlp(top, n) for n in config.group_sizes)
-        self.query_channels = nn.ModuleList(_mlp(8 * e, k) for _ in config.group_sizes)
-        self.coarse_kv = _mlp(4 * e, k)
-        self.mid_kv, self.coarse_lift = _mlp(2 * e, k), _mlp(coarse, 2 * coarse, mid)
-        self.fine_kv, self.mid_lift = _mlp(e, 2 * e, k), _mlp(mid, 2 * mid, fine)
+        self.base_tokens = _mapper(top, 1)
+        self.base_channels = _mapper(8 * e, k)
+        self.query_tokens = nn.ModuleList(_mapper(top, n) for n in config.group_sizes)
+        self.query_channels = nn.ModuleList(_mapper(8 * e, k) for _ in config.group_sizes)
+        self.coarse_kv = _activated(4 * e, k)
+        self.mid_kv, self.coarse_lift = _activated(2 * e, k), _activated(coarse, 2 * coarse, mid)
+        self.fine_kv, self.mid_lift = _activated(e, 2 * e, k), _activated(mid, 2 * mid, fine)
         self.attention = nn.ModuleList(CrossAttention(k, config.attention_heads, config.feedforward, config.dropout)
                                        for _ in config.group_sizes)
         w_avg = torch.zeros(k) if w_avg is None else w_avg.detach().clone().float()

@@ -30,7 +30,7 @@ SCHEMA_PATH = REPO_ROOT / "config.schema.yaml"
 """The schema of record (it sits beside ``config.yaml`` at the repository root)."""
 
 DatasetName = Literal["ffhq", "lpff", "celebahq", "mead"]
-DatasetSource = Literal["photos", "prepared", "synthetic", "public_domain"]
+DatasetSource = Literal["photos", "prepared", "synthetic", "public_domain", "videos"]
 ResourceGroup = Literal["prepare", "train", "invert", "optimise", "evaluate", "report"]
 
 
@@ -54,6 +54,8 @@ class WeightsConfig:
     """Optional second identity metric."""
     face_parsing: str | None
     """Optional BiSeNet face parser (``79999_iter.pth``) for ``dualinv edit``; ``None``: mediapipe part masks."""
+    goae_swin: str | None = None
+    """Published ImageNet SwinV2-B the GOAE baseline starts from (``dualinv.encoders.swin_v2``)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,28 @@ class SyntheticConfig:
 
 
 @dataclass(frozen=True)
+class MeadFramesConfig:
+    """Which MEAD frames Table 2 uses (``data.mead.source: videos``; :mod:`dualinv.data.mead_frames`)."""
+
+    frames_per_clip: int
+    """Frames per take, the same instants on the five cameras."""
+    max_clips: int | None
+    """A seeded sample of this many takes; ``None`` = every take."""
+    seed: int
+    """Seed of the frame and take choice."""
+
+
+@dataclass(frozen=True)
+class CelebAHQSplitConfig:
+    """The two published files that define the CelebA-HQ test split (``dualinv.data.celebahq``)."""
+
+    partition_file: str
+    """CelebA's ``Eval/list_eval_partition.txt``."""
+    mapping_file: str
+    """``CelebA-HQ-to-CelebA-mapping.txt`` of CelebA-HQ / CelebAMask-HQ."""
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """The four datasets of the paper (§4.1) and how the training set is split."""
 
@@ -92,12 +116,16 @@ class DataConfig:
     """CelebA-HQ test images (Table 1)."""
     mead: DatasetConfig
     """Multi-view MEAD frames (Table 2)."""
-    validation_fraction: float
-    """Share of FFHQ + LPFF held out for validation (~14k of ~154k, paper §4.1)."""
+    validation_images: int
+    """FFHQ + LPFF images held out for validation (paper §4.1: ~14k; a count, docs/data.md)."""
     max_reject_share: float
     """Preparing a dataset fails (``DatasetLossError``) when more than this share of its photos is rejected."""
     test_images: int | None
     """Cap on the images inverted per test set; ``None`` = all."""
+    celebahq_test_split: CelebAHQSplitConfig | None
+    """Prepare only CelebA-HQ's 2,824-image test split (pSp, e4e, GOAE); ``None`` = every photo."""
+    mead_frames: MeadFramesConfig
+    """How the MEAD frames are chosen from its videos (``data.mead.source: videos``)."""
     synthetic: SyntheticConfig
     """How ``synthetic`` datasets are made."""
 
@@ -536,6 +564,13 @@ def _build(kind: Any, value: Any) -> Any:
 def relation_problems(config: StudyConfig) -> list[str]:
     """Constraints between keys that JSON Schema cannot state, as ``key: problem`` lines."""
     problems = []
+    for name in ("ffhq", "lpff", "celebahq"):
+        if getattr(config.data, name).source == "videos":
+            problems.append(f"data.{name}.source: videos is MEAD's source kind (frames chosen from its videos); "
+                            f"{name} is given as photos, prepared, synthetic or public_domain")
+    if config.data.celebahq_test_split is not None and config.data.celebahq.source != "photos":
+        problems.append(f"data.celebahq_test_split: selects photos to prepare, so data.celebahq.source must be "
+                        f"photos (got {config.data.celebahq.source!r}); set it to null otherwise")
     goae, triplanenet = config.baselines.goae, config.baselines.triplanenet_v2
     if list(goae.progressive_steps) != sorted(goae.progressive_steps):
         problems.append(f"baselines.goae.progressive_steps: must not decrease (got {list(goae.progressive_steps)})")

@@ -44,12 +44,19 @@ DATASET_ORIGINS: Mapping[str, str] = {
             "images from https://github.com/oneThousand1000/LPFF-dataset",
     "celebahq": "CelebA-HQ test images (Table 1): give CelebA-HQ-img/ (0.jpg ... 29999.jpg) of CelebAMask-HQ, "
                 "https://github.com/switchablenorms/CelebAMask-HQ",
-    "mead": "MEAD multi-view frames (Table 2), prepared: download MEAD from "
-            "https://wywu.github.io/projects/MEAD/MEAD.html, extract frames to "
-            "<actor>/<view>/<emotion>/<level>/<clip>/<frame>.jpg and run `dualinv prepare FRAMES OUT` "
-            "(docs/data.md, Expected input layouts)",
+    "mead": "MEAD multi-view videos (Table 2): download MEAD from https://wywu.github.io/projects/MEAD/MEAD.html "
+            "and give the folder of its actors (<actor>/video/<view>/<emotion>/<level>/<clip>.mp4; source: videos), "
+            "or frames you prepared yourself (source: prepared; docs/data.md, MEAD)",
 }
 """What each source dataset is and where a user gets it (dualinv never downloads), for the input report."""
+CELEBAHQ_SPLIT_ORIGINS: Mapping[str, str] = {
+    "partition_file": "CelebA's official partition file Eval/list_eval_partition.txt, from "
+                      "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (or set data.celebahq_test_split: null to "
+                      "evaluate every CelebA-HQ photo)",
+    "mapping_file": "CelebA-HQ-to-CelebA-mapping.txt, in the CelebAMask-HQ download of "
+                    "https://github.com/switchablenorms/CelebAMask-HQ (or set data.celebahq_test_split: null)",
+}
+"""Where a user gets the two files that define the CelebA-HQ test split (docs/data.md)."""
 
 FIGURE_TABLES: tuple[int, ...] = (1, 2, 3)
 """The figures (5-9, dualinv.eval.figures) show the inversions behind Tables 1 (comparisons, Figure 6; the
@@ -123,12 +130,17 @@ def prepared_dir(config: StudyConfig, name: str) -> Path:
 def _dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
     key = f"data.{name}"
     problem = None
-    if dataset.source in ("photos", "prepared") and dataset.path is None:
+    if dataset.source in ("photos", "prepared", "videos") and dataset.path is None:
         problem = f"{key}.path is null but source is {dataset.source!r}; set the folder"
     elif dataset.source == "photos":
         folder = Path(dataset.path).expanduser()
         if not folder.is_dir() or not any(folder.iterdir()):
             problem = f"{key}.path = {dataset.path!r}: no photos there (missing or empty folder)"
+    elif dataset.source == "videos":
+        folder = Path(dataset.path).expanduser()
+        if not folder.is_dir() or next(folder.glob("*/video/*/*/*/*.mp4"), None) is None:
+            problem = (f"{key}.path = {dataset.path!r}: no MEAD videos <actor>/video/<view>/<emotion>/<level>/"
+                       f"<clip>.mp4 there")
     elif dataset.source == "prepared":
         labels = Path(dataset.path).expanduser() / "dataset.json"
         if not labels.is_file():
@@ -149,10 +161,16 @@ def input_problems(config: StudyConfig) -> list[str]:
         panohead = WEIGHTS_REGISTRY["panohead"]
         problems.append(f"generator.network = {config.generator.network!r}: missing file. A PanoHead network "
                         f"pickle, e.g. the released {panohead.filename}; get it from {panohead.url}")
-    for name in required_datasets(config.experiments):
+    needed = required_datasets(config.experiments)
+    for name in needed:
         problem = _dataset_problem(name, getattr(config.data, name))
         if problem is not None:
             problems.append(problem)
+    split = config.data.celebahq_test_split
+    if split is not None and "celebahq" in needed:
+        for key, path in (("partition_file", split.partition_file), ("mapping_file", split.mapping_file)):
+            if not Path(path).expanduser().is_file():
+                problems.append(f"data.celebahq_test_split.{key} = {path!r}: missing file. {CELEBAHQ_SPLIT_ORIGINS[key]}")
     return problems
 
 

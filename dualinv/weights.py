@@ -90,6 +90,16 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
             url="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
         ),
         WeightsFile(
+            key="goae_swin",
+            filename="swinv2_base_patch4_window12to16_192to256_22kto1k_ft.pth",
+            description="Microsoft's ImageNet SwinV2-B* (22K pretraining at 192² / window 12, 1K fine-tuning at "
+                        "256² / window 16): the Swin-V2 the GOAE baseline starts from, the configuration of GOAE's "
+                        "swinv2.yaml. No checksum is published: the file is recognised by its state-dict names and "
+                        "shapes (dualinv.encoders.swin_v2) and its sha256 is recorded in provenance",
+            url="https://github.com/SwinTransformer/storage/releases/download/v2.0.0/"
+                "swinv2_base_patch4_window12to16_192to256_22kto1k_ft.pth (microsoft/Swin-Transformer MODELHUB.md)",
+        ),
+        WeightsFile(
             key="face_parsing",
             filename="79999_iter.pth",
             description="BiSeNet face parser (ResNet-18, 19 CelebAMask-HQ classes) of zllrunning/face-parsing.PyTorch, "

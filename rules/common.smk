@@ -151,6 +151,22 @@ def mini_targets(wildcards):
 
 
 def photos_of(name):
-    """The raw photos of a dataset: its folder (``photos``) or the bundled portraits (``public_domain``)."""
+    """The raw photos of a dataset: its folder (``photos``), the bundled portraits (``public_domain``) or the
+    frames chosen from its videos (``videos``, rule extract_mead_frames)."""
     dataset = getattr(STUDY.data, name)
-    return public_domain_photos() if dataset.source == "public_domain" else [dataset.path]
+    if dataset.source == "public_domain":
+        return public_domain_photos()
+    if dataset.source == "videos":
+        return [frames_dir(name)]
+    return [dataset.path]
+
+
+def frames_dir(name):
+    """Where rule extract_mead_frames writes the frames chosen from a dataset's videos."""
+    return f"{R}/data/{name}_frames"
+
+
+def split_files_of(name):
+    """The files that select a dataset's photos: CelebA-HQ's test-split definition, when configured."""
+    split = STUDY.data.celebahq_test_split
+    return [split.partition_file, split.mapping_file] if name == "celebahq" and split is not None else []

@@ -4,6 +4,7 @@
 rule prepare_images:
     input:
         photos=lambda wildcards: photos_of(wildcards.source_dataset),
+        split=lambda wildcards: split_files_of(wildcards.source_dataset),
     output:
         dataset=directory(f"{R}/data/{{source_dataset}}"),
     log:
@@ -11,7 +12,8 @@ rule prepare_images:
     benchmark:
         benchmark_path("prepare_images", "{source_dataset}")
     wildcard_constraints:
-        source_dataset=one_of(datasets_with_source(STUDY, "photos") + datasets_with_source(STUDY, "public_domain")),
+        source_dataset=one_of(datasets_with_source(STUDY, "photos") + datasets_with_source(STUDY, "public_domain")
+                              + datasets_with_source(STUDY, "videos")),
     threads: threads_of("prepare")
     resources:
         **resources_of("prepare"),
@@ -19,6 +21,26 @@ rule prepare_images:
         "../envs/prep.yaml"
     script:
         "../workflow_scripts/prepare_images.py"
+
+
+rule extract_mead_frames:
+    input:
+        videos=lambda wildcards: getattr(STUDY.data, wildcards.source_dataset).path,
+    output:
+        frames=directory(f"{R}/data/{{source_dataset}}_frames"),
+    log:
+        log_path("extract_mead_frames", "{source_dataset}"),
+    benchmark:
+        benchmark_path("extract_mead_frames", "{source_dataset}")
+    wildcard_constraints:
+        source_dataset=one_of(datasets_with_source(STUDY, "videos")),
+    threads: threads_of("prepare")
+    resources:
+        **resources_of("prepare"),
+    conda:
+        "../envs/prep.yaml"
+    script:
+        "../workflow_scripts/extract_mead_frames.py"
 
 
 rule make_synthetic_dataset:

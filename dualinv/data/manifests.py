@@ -1,9 +1,10 @@
 """Splits and evaluation manifests over prepared datasets.
 
-* Train/validation split (paper §4.1: ~140k / ~14k of FFHQ + LPFF): each item goes to validation
-  when a hash of (seed, name) falls below the validation share. The assignment of an item never
-  depends on the other items, so it is the same on every machine and stays put when the dataset
-  grows. Mirrors are made at training time, so an image and its mirror are always on the same side.
+* Train/validation split (paper §4.1: ~140k / ~14k of FFHQ + LPFF): each item has a hash of
+  (seed, name); :func:`split_names` sends items below a share to validation, and
+  :func:`split_names_by_count` (the workflow's, ``data.validation_images``) the N lowest-ranked ones.
+  Either is the same on every machine. Mirrors are made at training time, so an image and its
+  mirror are always on the same side.
 * CelebA-HQ: every prepared image, or the official test partition when the CelebA-HQ-to-CelebA
   mapping and CelebA's ``list_eval_partition.txt`` are given.
 * MEAD (paper Table 2): pairs of a frontal frame with the ±30° and ±60° views of the same actor,
@@ -43,6 +44,20 @@ def split_names(names: Iterable[str], validation_share: float = VALIDATION_SHARE
     return split
 
 
+def split_names_by_count(names: Iterable[str], validation_images: int, seed: int = 0) -> dict[str, list[str]]:
+    """``{"train": [...], "validation": [...]}`` with exactly ``validation_images`` validation items: those
+    whose hash of (seed, name) ranks lowest, the hash :func:`split_names` thresholds. An item's side never
+    depends on the order of ``names``; when the dataset grows, items only move from validation to train."""
+    unique = sorted(set(names))
+    if not 0 < validation_images < len(unique):
+        raise ConfigError(f"data.validation_images = {validation_images} must lie between 1 and the "
+                          f"{len(unique)} prepared FFHQ + LPFF images minus one")
+    ranked = sorted(unique, key=lambda name: (derive_seed(seed, "split", name), name))
+    validation = set(ranked[:validation_images])
+    return {"train": [name for name in unique if name not in validation],
+            "validation": [name for name in unique if name in validation]}
+
+
 def celebahq_test_names(
     labels: Mapping[str, np.ndarray],
     mapping_file: str | Path | None = None,
@@ -50,25 +65,14 @@ def celebahq_test_names(
 ) -> list[str]:
     """Prepared CelebA-HQ images to evaluate: all of them, or those whose CelebA original is in the
     test partition (``2``) when both files are given. Prepared names are ``images/<hq index>.png``."""
+    from dualinv.data.celebahq import celebahq_partition_indices
+
     names = sorted(labels)
     if mapping_file is None and partition_file is None:
         return names
     if mapping_file is None or partition_file is None:
         raise ConfigError("give both the CelebA-HQ-to-CelebA mapping and list_eval_partition.txt, or neither")
-    partition: dict[str, int] = {}
-    for line in Path(partition_file).read_text(encoding="utf-8").split("\n"):
-        parts = line.split()
-        if len(parts) == 2:
-            partition[parts[0]] = int(parts[1])
-    test_hq: set[str] = set()
-    for line in Path(mapping_file).read_text(encoding="utf-8").split("\n")[1:]:
-        parts = line.split()
-        if len(parts) < 3:
-            continue
-        if parts[2] not in partition:
-            raise DatasetFormatError(f"{partition_file}: no partition for {parts[2]} named in {mapping_file}")
-        if partition[parts[2]] == 2:
-            test_hq.add(parts[0])
+    test_hq = celebahq_partition_indices(mapping_file, partition_file)
     return [name for name in names if Path(name).stem in test_hq]
 
 

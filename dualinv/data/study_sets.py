@@ -6,8 +6,9 @@ each a thin adapter from a :class:`dualinv.config.StudyConfig` to the library:
 * :func:`prepare_study_images`: :func:`dualinv.data.prepare.prepare_images` with the study's
   matting weights (``weights.u2net``; the bundled mediapipe selfie matte when null).
 * :func:`split_dataset`: the prepared sources merged into one name space (``<source>__<stem>``),
-  split deterministically by :func:`dualinv.data.manifests.split_names` with
-  ``data.validation_fraction`` (paper §4.1: ~140k train / ~14k validation), and every training item,
+  split deterministically by :func:`dualinv.data.manifests.split_names_by_count` into
+  ``data.validation_images`` validation images (paper §4.1: ~14k; docs/data.md says why a count and
+  not a share of the ~90k photos), and every training item,
   FFHQ included, repeated by LPFF's pose rebalancing rule (spec encoders-baselines.md §5,
   :mod:`dualinv.data.rebalance`). As in LPFF, the density is one KDE over *all* FFHQ + LPFF items and
   their mirrors (the validation items included: the density describes the whole pose distribution,
@@ -34,7 +35,7 @@ import numpy as np
 from dualinv.camera import mirror_label
 from dualinv.config import StudyConfig
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, read_labels, write_labels
-from dualinv.data.manifests import split_names
+from dualinv.data.manifests import split_names_by_count
 from dualinv.data.prepare import PrepareConfig, PrepareSummary, prepare_images
 from dualinv.data.rebalance import duplication_counts
 from dualinv.errors import DatasetFormatError
@@ -48,12 +49,21 @@ def study_prepare_config(config: StudyConfig) -> PrepareConfig:
                          background=BackgroundConfig(u2net_path=config.weights.u2net))
 
 
-def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig) -> PrepareSummary:
+def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig,
+                         dataset: str | None = None) -> PrepareSummary:
     """Prepare photos into the dataset folder ``output``. ``inputs`` is one folder of photos
     (``source: photos``) or a list of photo files (``source: public_domain``); files are keyed by
-    their own names, so the outputs do not depend on where the files live."""
+    their own names, so the outputs do not depend on where the files live. For ``dataset``
+    ``celebahq`` with ``data.celebahq_test_split`` set, only the test split's photos are prepared."""
     inputs = [Path(path) for path in inputs]
     settings = study_prepare_config(config)
+    split = config.data.celebahq_test_split
+    if dataset == "celebahq" and split is not None:
+        from dualinv.data.celebahq import celebahq_test_photos
+
+        if len(inputs) != 1 or not inputs[0].is_dir():
+            raise DatasetFormatError(f"the CelebA-HQ test split selects photos from one folder, got {inputs}")
+        inputs = celebahq_test_photos(inputs[0], split.mapping_file, split.partition_file)
     if len(inputs) == 1 and inputs[0].is_dir():
         return prepare_images(inputs[0], output, settings)
     names = [path.name for path in inputs]
@@ -65,6 +75,16 @@ def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConf
                 raise DatasetFormatError(f"{path}: no such photo")
             os.symlink(path.resolve(), Path(folder) / path.name)
         return prepare_images(folder, output, settings)
+
+
+def extract_study_mead_frames(videos: Path, output: Path, config: StudyConfig):
+    """The Table 2 frames of MEAD's videos with the study's choice (``data.mead_frames``;
+    :func:`dualinv.data.mead_frames.extract_mead_frames`), no progress bar (workflow logs)."""
+    from dualinv.data.mead_frames import extract_mead_frames
+
+    choice = config.data.mead_frames
+    return extract_mead_frames(videos, output, frames_per_clip=choice.frames_per_clip, max_clips=choice.max_clips,
+                               seed=choice.seed, progress=False)
 
 
 @dataclass(frozen=True)
@@ -131,7 +151,7 @@ def split_dataset(inputs: Sequence[Path], train_output: Path, val_output: Path, 
             merged[f"{root.name}__{Path(item).stem}"] = (root, item, label)
     if not merged:
         raise DatasetFormatError(f"the training sources {[str(path) for path in inputs]} hold no images")
-    split = split_names(merged, config.data.validation_fraction, seed=config.training.seed)
+    split = split_names_by_count(merged, config.data.validation_images, seed=config.training.seed)
     counts = dict(zip(merged, _rebalancing_counts([label for _, _, label in merged.values()])))
     train: list[tuple[str, Path, str, np.ndarray]] = []
     copies = 0

@@ -4,12 +4,14 @@ encoders-baselines.md §3.2 (GOAE ``goae.py``/``afa.py``/``attention.py``; train
 so the loss schedule is [INFERRED]):
 
 * :class:`GOAEncoder`: Swin-V2 (embed 128, depths 2/2/18/2, heads 4/8/16/32, window 16, drop-path
-  0.2, 256 input; torchvision's implementation) gives fine 64², mid 32², coarse 16² and top 8²
-  token grids. A base code (token MLP 64->1 plus a max over tokens, then 1024->512) is repeated to
-  every position; per group (coarse 3, mid 3, fine 7 codes) token MLPs over the top tokens make
-  queries that cross-attend to that group's key/values (coarse tokens; mid tokens + lifted coarse
-  tokens; fine tokens + lifted mid tokens). ``ws = base + [0, coarse, mid, fine] + w_avg``. Groups
-  switch on progressively (``stage`` 0..3). [INFERRED] "plus a max-pool" is read as a sum.
+  0.2, 256 input; :mod:`dualinv.encoders.swin_v2`, which loads the published ImageNet SwinV2-B
+  GOAE starts from) gives fine 64², mid 32², coarse 16² and query 8² token grids (the stage inputs)
+  and the normed last stage (8²). A base code (token mapper 64->1 plus a max over tokens, then
+  1024->512; GOAE's 2-layer LeakyReLU mappers) is repeated to every position; per group (coarse 3,
+  mid 3, fine 7 codes) token mappers over the query tokens, plus their max, make queries that
+  cross-attend to that group's key/values (coarse tokens; mid tokens + lifted coarse tokens; fine
+  tokens + lifted mid tokens; LeakyReLU after every layer).
+  ``ws = base + [0, coarse, mid, fine] + w_avg``. Groups switch on progressively (``stage`` 0..3).
 * :class:`FeatureAdaptation` (AFA): a 3-stage IR-SE body over ``render(ws) - image`` at the image
   resolution, EqualConv/ScaledLeakyReLU head to 512-d key/values, two cross-attention blocks from
   the generator's 32² feature map F giving gamma and beta; ``F' = gamma * F + beta``.
@@ -45,7 +47,10 @@ class GOAEConfig:
     heads: tuple[int, int, int, int] = (4, 8, 16, 32)
     """Swin attention heads per stage."""
     window: int = 16
-    """Swin-V2 window side."""
+    """Swin-V2 window side (clipped per stage to the stage's token grid, as Microsoft's code does)."""
+    pretrained_windows: tuple[int, int, int, int] = (12, 12, 12, 6)
+    """Windows of the ImageNet pretraining of the published Swin-V2 (GOAE ``PRETRAINED_WINDOW_SIZES``); they
+    normalise the position-bias coordinates. 0 = the stage's own window (a trunk trained from scratch)."""
     drop_path: float = 0.2
     """Stochastic-depth rate of the Swin blocks."""
     group_sizes: tuple[int, int, int] = (3, 3, 7)
@@ -92,27 +97,34 @@ def goae_stage(step: int, config: GOAEConfig) -> int:
     return sum(step >= boundary for boundary in config.progressive_steps)
 
 
-def _mlp(*widths: int) -> nn.Sequential:
+def _mapper(width_in: int, width_out: int) -> nn.Sequential:
+    """GOAE's ``get_mlp_layer`` at its ``--mlp_layer 2``: Linear(in, in), LeakyReLU, Linear(in, out)."""
+    return nn.Sequential(nn.Linear(width_in, width_in), nn.LeakyReLU(), nn.Linear(width_in, width_out))
+
+
+def _activated(*widths: int) -> nn.Sequential:
+    """GOAE's key/value mappers and token lifts: every Linear followed by a LeakyReLU."""
     layers: list[nn.Module] = []
-    for index, (a, b) in enumerate(zip(widths, widths[1:])):
-        layers.append(nn.Linear(a, b))
-        if index < len(widths) - 2:
-            layers.append(nn.GELU())
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), nn.LeakyReLU()]
     return nn.Sequential(*layers)
 
 
 class CrossAttention(nn.Module):
-    """queries [B,Q,C] attend to key/values [B,T,C]; residual, LayerNorm (no affine), FFN residual (§3.2)."""
+    """queries [B,Q,C] attend to key/values [B,T,C]; residual, LayerNorm (no affine), ReLU FFN residual
+    (GOAE ``models/attention.py``, DETR's decoder layer without self-attention; §3.2)."""
 
     def __init__(self, channels: int, heads: int, feedforward: int, dropout: float):
         super().__init__()
         self.attention = nn.MultiheadAttention(channels, heads, dropout=dropout, batch_first=True)
+        self.attention_dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(channels, elementwise_affine=False)
-        self.ffn = nn.Sequential(nn.Linear(channels, feedforward), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(feedforward, channels))
+        self.ffn = nn.Sequential(nn.Linear(channels, feedforward), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(feedforward, channels), nn.Dropout(dropout))
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        x = self.norm(queries + self.attention(queries, keys, keys, need_weights=False)[0])
+        attended = self.attention(queries, keys, keys, need_weights=False)[0]
+        x = self.norm(queries + self.attention_dropout(attended))
         return x + self.ffn(x)
 
 
@@ -121,23 +133,20 @@ class GOAEncoder(nn.Module):
 
     def __init__(self, config: GOAEConfig = GOAEConfig(), w_avg: torch.Tensor | None = None):
         super().__init__()
-        from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
+        from dualinv.encoders.swin_v2 import SwinV2Trunk
 
         self.config = config
-        swin = SwinTransformer(patch_size=[4, 4], embed_dim=config.embed_dim, depths=list(config.depths),
-                               num_heads=list(config.heads), window_size=[config.window] * 2,
-                               stochastic_depth_prob=config.drop_path, block=SwinTransformerBlockV2,
-                               downsample_layer=PatchMergingV2)
-        self.swin_stages = swin.features  # patch embed, stage1, merge, stage2, merge, stage3, merge, stage4
+        self.swin = SwinV2Trunk(config.input_resolution, config.embed_dim, config.depths, config.heads,
+                                config.window, config.drop_path, config.pretrained_windows)
         e, k, top = config.embed_dim, config.w_dim, config.top_tokens
         fine, mid, coarse = ((config.input_resolution // s) ** 2 for s in (4, 8, 16))  # token counts
-        self.base_tokens = _mlp(top, 1)
-        self.base_channels = _mlp(8 * e, k)
-        self.query_tokens = nn.ModuleList(_mlp(top, n) for n in config.group_sizes)
-        self.query_channels = nn.ModuleList(_mlp(8 * e, k) for _ in config.group_sizes)
-        self.coarse_kv = _mlp(4 * e, k)
-        self.mid_kv, self.coarse_lift = _mlp(2 * e, k), _mlp(coarse, 2 * coarse, mid)
-        self.fine_kv, self.mid_lift = _mlp(e, 2 * e, k), _mlp(mid, 2 * mid, fine)
+        self.base_tokens = _mapper(top, 1)
+        self.base_channels = _mapper(8 * e, k)
+        self.query_tokens = nn.ModuleList(_mapper(top, n) for n in config.group_sizes)
+        self.query_channels = nn.ModuleList(_mapper(8 * e, k) for _ in config.group_sizes)
+        self.coarse_kv = _activated(4 * e, k)
+        self.mid_kv, self.coarse_lift = _activated(2 * e, k), _activated(coarse, 2 * coarse, mid)
+        self.fine_kv, self.mid_lift = _activated(e, 2 * e, k), _activated(mid, 2 * mid, fine)
         self.attention = nn.ModuleList(CrossAttention(k, config.attention_heads, config.feedforward, config.dropout)
                                        for _ in config.group_sizes)
         w_avg = torch.zeros(k) if w_avg is None else w_avg.detach().clone().float()
@@ -150,31 +159,24 @@ class GOAEncoder(nn.Module):
             raise ValueError(f"GOAE stage must lie in [0, {len(self.config.group_sizes)}], got {stage}")
         self.stage = int(stage)
 
-    def token_grids(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """[fine, mid, coarse, top] tokens, each [B, T, C] (channels-last Swin stage outputs flattened)."""
-        grids, x = [], image
-        for index, layer in enumerate(self.swin_stages):
-            x = layer(x)
-            if index in (1, 3, 5, 7):
-                grids.append(x.flatten(1, 2))
-        return grids
-
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         config = self.config
         side = config.input_resolution
         if image.shape[-1] != side:
             image = F.adaptive_avg_pool2d(image, side)
         assert_shape(image, [None, 3, side, side], "image")
-        fine, mid, coarse, top = self.token_grids(image)
-        top_t = top.transpose(1, 2)  # [B, C, T]: token-axis MLPs act on the last dimension
-        base = self.base_channels(self.base_tokens(top_t)[..., 0] + top_t.amax(dim=2))  # [B, K]
+        taps = self.swin(image)  # GOAE's taps: stage inputs, and the normed last stage (swin_v2.py)
+        fine, mid, coarse = taps.fine, taps.mid, taps.coarse
+        base_t, query_t = taps.base.transpose(1, 2), taps.query.transpose(1, 2)  # [B, C, T]: token-axis MLPs
+        base = self.base_channels(self.base_tokens(base_t)[..., 0] + base_t.amax(dim=2))  # [B, K]
         keys = [self.coarse_kv(coarse)]  # [B, T_coarse, K]; coarser keys are lifted along the token axis:
         keys.append(self.mid_kv(mid) + self.coarse_lift(keys[0].transpose(1, 2)).transpose(1, 2))  # [B, T_mid, K]
         keys.append(self.fine_kv(fine) + self.mid_lift(keys[1].transpose(1, 2)).transpose(1, 2))  # [B, T_fine, K]
         deltas = [base.new_zeros(base.shape[0], 1, base.shape[1])]
         for group, size in enumerate(config.group_sizes):
             if group < self.stage:
-                queries = self.query_channels[group](self.query_tokens[group](top_t).transpose(1, 2))  # [B, n, K]
+                query = self.query_tokens[group](query_t) + query_t.amax(dim=2, keepdim=True)  # + max-pool, as the base
+                queries = self.query_channels[group](query.transpose(1, 2))  # [B, n, K]
                 deltas.append(self.attention[group](queries, keys[group]))
             else:
                 deltas.append(base.new_zeros(base.shape[0], size, base.shape[1]))

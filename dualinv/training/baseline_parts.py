@@ -28,8 +28,8 @@ from dualinv.seeding import derive_seed
 from dualinv.standin import build_seeded
 from dualinv.training.config import TrainingSettings
 
-GOAE_TINY = dict(embed_dim=16, depths=(1, 1, 1, 1), heads=(1, 1, 2, 2), window=4, attention_heads=4, feedforward=32,
-                 afa_channels=(8, 8, 8), afa_resolution=16, input_resolution=64)
+GOAE_TINY = dict(embed_dim=16, depths=(1, 1, 1, 1), heads=(1, 1, 2, 2), window=4, pretrained_windows=(0, 0, 0, 0),
+                 attention_heads=4, feedforward=32, afa_channels=(8, 8, 8), afa_resolution=16, input_resolution=64)
 """GOAE at test size (Swin 16 wide, one block per stage, AFA at 16²), as tests/encoders/test_goae.py."""
 
 
@@ -124,8 +124,15 @@ def goae_config(settings: TrainingSettings, generator: nn.Module, policy: Baseli
 
 
 def goae_encoder(settings: TrainingSettings, generator: nn.Module, policy: BaselinePolicy, seed: int) -> nn.Module:
-    return build_encoder(goae_config(settings, generator, policy), seed=seed,
-                         w_avg=generator.backbone.mapping.w_avg)
+    """GOAE with seeded weights; its Swin-V2 then starts from the published ImageNet SwinV2-B when
+    ``weights_goae_swin`` is set (GOAE's recipe), else it stays a seeded stand-in (labelled by provenance)."""
+    encoder = build_encoder(goae_config(settings, generator, policy), seed=seed,
+                            w_avg=generator.backbone.mapping.w_avg)
+    if settings.weights_goae_swin is not None:
+        from dualinv.encoders.swin_v2 import load_published_swin
+
+        load_published_swin(encoder.encoder.swin, settings.weights_goae_swin)
+    return encoder
 
 
 def baseline_training(policy: BaselinePolicy, encoder: nn.Module, generator: nn.Module, seed: int,

@@ -12,7 +12,7 @@ import dataclasses
 import torch
 
 from dualinv.baselines.training_policies import BaselinePolicy
-from dualinv.camera import camera_at_yaw, canonical_cameras, mirror_label
+from dualinv.camera import canonical_cameras, mirror_label
 from dualinv.devices import check_device
 from dualinv.discriminators import DiscriminatorConfig, build_discriminator
 from dualinv.encoders import BackboneConfig, EncoderConfig, FeatureStageConfig, build_encoder
@@ -21,6 +21,7 @@ from dualinv.losses import IdentityEmbedder, LossWeights, LPIPSLoss
 from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
 from dualinv.seeding import derive_seed
 from dualinv.standin import build_seeded
+from dualinv.training.back_views import back_view_cameras
 from dualinv.training.baseline_parts import baseline_training, configured_policy, e4e_encoder, goae_encoder
 from dualinv.training.checkpoint import GeneratorIdentity
 from dualinv.training.components import TrainingComponents
@@ -185,9 +186,8 @@ def build_components(settings: TrainingSettings, experiment: Experiment, *, data
                                   opacity_threshold=settings.occlusion_opacity_threshold).occluded
         return expand_mask(occluded)  # compact [B,3,D,H,W] -> the discriminator's [B,3,C*D,H,W] layout
 
-    def novel_cameras(batch, rng):
-        yaw = (torch.rand(batch, generator=rng, device=device) * 2 - 1) * settings.novel_yaw_range_deg
-        return camera_at_yaw(yaw.cpu(), device=device)
+    def novel_cameras(batch, rng):  # the image-D ablation judges back views (A.1; training/back_views.py)
+        return back_view_cameras(batch, rng, min_yaw_deg=settings.back_view_min_yaw_deg, device=device)
 
     def real_samples(indices):
         items = [dataset[index] for index in indices]

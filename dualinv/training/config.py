@@ -46,6 +46,8 @@ class TrainingSettings:
     """Encoder size: the paper's IR-SE50 at 256², or a tiny encoder for tests and the mini preset."""
     weights_ir_se50: str | None = None
     """ArcFace IR-SE50 file: encoder backbones and identity loss; ``None`` = seeded stand-in."""
+    weights_goae_swin: str | None = None
+    """Published ImageNet SwinV2-B the GOAE baseline's Swin starts from; ``None`` = seeded stand-in."""
     weights_lpips: str | None = None
     """torchvision trunk of the LPIPS loss (``lpips_net``); ``None`` = seeded stand-in."""
     lpips_net: Literal["alex", "vgg"] = "alex"
@@ -84,8 +86,9 @@ class TrainingSettings:
     """Truncation of the Z / Z+ encoders' codes through the mapping (paper A.2)."""
     occlusion_opacity_threshold: float = 0.5
     """Rendered opacity below which a depth pixel is background and marks no visible cell (Eq. 3 mask)."""
-    novel_yaw_range_deg: float = 180.0
-    """The image discriminator (ablation d_image) sees renders at yaw uniform in ±this around the front."""
+    back_view_min_yaw_deg: float = 90.0
+    """The image discriminator (ablation d_image) sees back views: |yaw| uniform in [this, 180°] (A.1;
+    PanoHead's back views are |yaw| ≥ 90°, dualinv.training.back_views)."""
     psp_lambda_lpips: float = 0.8
     """pSp baseline: LPIPS weight (encoders-baselines.md §1.5)."""
     psp_lambda_l2: float = 1.0
@@ -246,7 +249,8 @@ def settings_from_study(study, dataset: str | None = None) -> TrainingSettings:
         dataset=str(dataset if dataset is not None else prepared_dir(study, "train")),
         encoder_preset="tiny" if encoder.width_multiplier < 1 else "paper",
         encoder_resolution=encoder.input_resolution, loss_resolution=training.loss_resolution,
-        weights_ir_se50=study.weights.ir_se50, weights_lpips=weights_lpips, lpips_net=training.lpips_net,
+        weights_ir_se50=study.weights.ir_se50, weights_goae_swin=study.weights.goae_swin,
+        weights_lpips=weights_lpips, lpips_net=training.lpips_net,
         batch_size=training.batch_size, iterations=training.iterations, learning_rate=training.learning_rate,
         lambda_lpips=training.lambda_lpips, lambda_l2=training.lambda_l2, lambda_id=training.lambda_id,
         lambda_adv=training.lambda_adv, lambda_discriminator=training.lambda_discriminator,

@@ -11,9 +11,9 @@ import pytest
 from scipy.stats import gaussian_kde
 
 from dualinv.data.dataset import HeadDataset, read_labels, write_labels
-from dualinv.data.manifests import celebahq_test_names, mead_pairs, split_names
+from dualinv.data.manifests import celebahq_test_names, mead_pairs, split_names, split_names_by_count
 from dualinv.data.rebalance import RebalanceRule, duplication_counts, lpff_angles, rebalanced_names
-from dualinv.errors import DatasetFormatError
+from dualinv.errors import ConfigError, DatasetFormatError
 
 INTRINSICS = [4.2647, 0, 0.5, 0, 4.2647, 0.5, 0, 0, 1]
 
@@ -81,6 +81,28 @@ def test_split_is_deterministic_and_stable_when_the_dataset_grows():
     grown = split_names(names + [f"images/extra{index}.png" for index in range(500)], seed=3)
     assert set(split["validation"]) <= set(grown["validation"])
     assert split_names(names, seed=4) != split
+
+
+def test_the_validation_count_is_exact_order_free_and_only_shrinks_into_train_when_the_data_grows():
+    names = [f"ffhq__{index:05d}" for index in range(3000)]
+    split = split_names_by_count(names, 300, seed=3)
+    assert len(split["validation"]) == 300 and len(split["train"]) == 2700
+    assert split == split_names_by_count(list(reversed(names)), 300, seed=3)
+    grown = split_names_by_count(names + [f"lpff__{index:05d}" for index in range(500)], 300, seed=3)
+    assert set(grown["validation"]) - set(split["validation"]) <= {f"lpff__{index:05d}" for index in range(500)}
+    assert split_names_by_count(names, 300, seed=4) != split
+    with pytest.raises(ConfigError, match="validation_images = 3000"):
+        split_names_by_count(names, 3000)
+
+
+def test_a_share_of_the_photos_gives_8k_where_the_paper_holds_out_14k():
+    """FFHQ (69,957 EG3D-aligned photos) + LPFF (19,590): the old 9% share of the unique photos gives ~8.1k
+    validation images; the paper's ~140k/~14k count training items with their mirrors (docs/data.md)."""
+    photos = 69_957 + 19_590
+    names = [f"item{index:06d}" for index in range(photos)]
+    assert abs(len(split_names(names, 0.09)["validation"]) - 8_060) < 300
+    split = split_names_by_count(names, 14_000)
+    assert len(split["validation"]) == 14_000 and len(split["train"]) == photos - 14_000
 
 
 def test_mead_pairs():

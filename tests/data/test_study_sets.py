@@ -70,7 +70,7 @@ def test_split_covers_every_item_once_links_files_and_rebalances_ffhq_and_lpff(t
     everything = {f"ffhq__{index:03d}" for index in range(20)} | {f"lpff__{index:03d}" for index in range(23)}
     assert train_originals | val_names == everything and not train_originals & val_names
     assert summary.train == len(train) and summary.validation == len(val)
-    assert 0 < len(val) < len(everything) / 2  # validation_fraction 0.25 of 43 items
+    assert len(val) == mini_study.data.validation_images == 9  # exactly data.validation_images of 43 items
     # Every training item, FFHQ included, is repeated as the spec's rule says; the density is taken
     # over all FFHQ + LPFF items (validation included) and their mirrors.
     sources = {"ffhq": read_labels(ffhq), "lpff": read_labels(lpff)}
@@ -143,3 +143,24 @@ def test_max_reject_share_is_validated_at_the_door(share, accepted):
     else:
         with pytest.raises(ConfigError, match="data.max_reject_share"):
             from_mapping(values)
+
+
+def test_celebahq_prepares_only_its_test_split(tmp_path, mini_study, monkeypatch):
+    import dualinv.data.study_sets as study_sets
+    from dualinv.config import CelebAHQSplitConfig
+
+    photos = tmp_path / "CelebA-HQ-img"
+    photos.mkdir()
+    for index in range(3):
+        (photos / f"{index}.jpg").write_bytes(b"jpeg")
+    (tmp_path / "partition.txt").write_text("000001.jpg 2\n000002.jpg 0\n000003.jpg 2\n", encoding="utf-8")
+    (tmp_path / "mapping.txt").write_text("idx orig_idx orig_file\n0 1 000002.jpg\n1 0 000001.jpg\n2 2 000003.jpg\n",
+                                          encoding="utf-8")
+    split = CelebAHQSplitConfig(partition_file=str(tmp_path / "partition.txt"), mapping_file=str(tmp_path / "mapping.txt"))
+    study = replace(mini_study, data=replace(mini_study.data, celebahq_test_split=split))
+    seen = []
+    monkeypatch.setattr(study_sets, "prepare_images", lambda folder, output, settings: seen.append(
+        sorted(path.name for path in Path(folder).iterdir())))
+    prepare_study_images([photos], tmp_path / "celebahq", study, dataset="celebahq")
+    prepare_study_images([photos], tmp_path / "ffhq", study, dataset="ffhq")  # other datasets: every photo
+    assert seen == [["1.jpg", "2.jpg"], ["0.jpg", "1.jpg", "2.jpg"]]

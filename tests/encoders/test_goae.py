@@ -10,8 +10,8 @@ from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
 from dualinv.standin import build_seeded
 
 TINY = GOAEConfig(input_resolution=64, embed_dim=16, depths=(1, 1, 1, 1), heads=(1, 1, 2, 2), window=4,
-                  group_sizes=(3, 3, 1), w_dim=32, attention_heads=4, feedforward=32, afa_channels=(8, 8, 8),
-                  afa_resolution=16, feature_channels=64)
+                  pretrained_windows=(0, 0, 0, 0), group_sizes=(3, 3, 1), w_dim=32, attention_heads=4,
+                  feedforward=32, afa_channels=(8, 8, 8), afa_resolution=16, feature_channels=64)
 
 
 def test_rasterise_points_uses_goae_pixel_rule():

@@ -140,11 +140,28 @@ def test_table_script_writes_under_its_prefix(tmp_path, monkeypatch):
     assert kwargs == {"table_number": 3, "metric_files": [tmp_path / "a.json"], "output_prefix": tmp_path / "table3"}
 
 
+def test_mead_frames_script_passes_the_videos_and_the_frames_folder(tmp_path, monkeypatch):
+    snakemake = fake_snakemake(tmp_path, input=Names(videos=str(tmp_path / "mead")),
+                               output=Names(frames=str(tmp_path / "mead_frames")), wildcards=Names(source_dataset="mead"))
+    name, kwargs = run_script("extract_mead_frames.py", snakemake, monkeypatch)
+    assert name == "dualinv.data.study_sets.extract_study_mead_frames"
+    assert isinstance(kwargs.pop("config"), StudyConfig)
+    assert kwargs == {"videos": tmp_path / "mead", "output": tmp_path / "mead_frames"}
+
+
+def test_prepare_script_names_its_dataset(tmp_path, monkeypatch):
+    snakemake = fake_snakemake(tmp_path, input=Names(photos=[str(tmp_path / "photos")], split=[]),
+                               output=Names(dataset=str(tmp_path / "celebahq")), wildcards=Names(source_dataset="celebahq"))
+    name, kwargs = run_script("prepare_images.py", snakemake, monkeypatch)
+    assert name == "dualinv.data.prepare_study_images" and kwargs["dataset"] == "celebahq"
+
+
 def test_every_script_is_glue_around_one_planned_call():
     planned = {
         "prepare_images.py": "dualinv.data.prepare_study_images",
         "make_synthetic_dataset.py": "dualinv.data.synthetic.make_synthetic_dataset",
         "split_dataset.py": "dualinv.data.split_dataset",
+        "extract_mead_frames.py": "dualinv.data.study_sets.extract_study_mead_frames",
         "train_segment.py": "dualinv.training.train_segment",
         "invert_dataset.py": "dualinv.inversion_jobs.invert_resumably",
         "optimise_shard.py": "dualinv.inversion_jobs.optimise_shard",

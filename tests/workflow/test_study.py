@@ -73,9 +73,10 @@ def test_every_missing_input_is_reported_together(tmp_path):
     with pytest.raises(MissingInputsError) as caught:
         check_inputs(config)
     message = str(caught.value)
-    assert message.startswith("9 input(s)")
+    assert message.startswith("12 input(s)")
     for key in ("weights.panohead", "weights.ir_se50", "weights.lpips_alex", "weights.lpips_vgg", "weights.inception",
-                "weights.u2net", "data.lpff.path", "data.celebahq.path", "data.mead.path"):
+                "weights.u2net", "weights.goae_swin", "data.celebahq_test_split.partition_file",
+                "data.celebahq_test_split.mapping_file", "data.lpff.path", "data.celebahq.path", "data.mead.path"):
         assert key in message
     assert "data.ffhq" not in message and "facenet" not in message
 
@@ -88,7 +89,7 @@ def test_every_missing_input_says_what_it_is_and_where_to_get_it(tmp_path):
     values["generator"]["network"] = str(tmp_path / "missing.pkl")
     problems = input_problems(from_mapping(values))
     configured = [key for key, path in values["weights"].items() if path is not None]  # facenet, face_parsing: null
-    assert len(problems) == len(configured) + 1 + len(SOURCE_DATASETS)
+    assert len(problems) == len(configured) + 1 + len(SOURCE_DATASETS) + 2  # + CelebA-HQ's two split files
     by_key = {problem.split(" = ")[0].split(". ")[-1]: problem for problem in problems}
     for key, path in values["weights"].items():
         if path is not None:
@@ -124,6 +125,22 @@ def test_prepared_folders(tmp_path):
     config = load_config(REPO_ROOT / "config.yaml", presets=(REPO_ROOT / "presets" / "mini.yaml",))
     assert prepared_dir(config, "train") == REPO_ROOT.joinpath("results/mini/data/train").relative_to(REPO_ROOT)
     paper = load_config(REPO_ROOT / "config.yaml")
-    assert prepared_dir(paper, "mead") == Path("data/prepared/mead")  # source: prepared, the user's folder
+    assert prepared_dir(paper, "mead") == Path("results/data/mead")  # source: videos, frames prepared by the workflow
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    values["data"]["mead"] = {"source": "prepared", "path": "data/prepared/mead"}
+    assert prepared_dir(from_mapping(values), "mead") == Path("data/prepared/mead")  # source: prepared, the user's folder
     with pytest.raises(ConfigError, match="unknown dataset"):
         prepared_dir(paper, "imagenet")
+
+
+def test_mead_videos_are_checked_for_meads_layout(tmp_path):
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    values["data"]["mead"] = {"source": "videos", "path": str(tmp_path / "mead")}
+    (tmp_path / "mead" / "M003" / "video" / "front" / "angry" / "level_1").mkdir(parents=True)
+    problems = [problem for problem in input_problems(from_mapping(values)) if problem.startswith("data.mead")]
+    assert len(problems) == 1 and "no MEAD videos" in problems[0] and "wywu.github.io" in problems[0]
+    (tmp_path / "mead" / "M003" / "video" / "front" / "angry" / "level_1" / "001.mp4").write_bytes(b"mp4")
+    assert not [problem for problem in input_problems(from_mapping(values)) if problem.startswith("data.mead")]
+    values["data"]["ffhq"] = {"source": "videos", "path": str(tmp_path / "mead")}
+    with pytest.raises(ConfigError, match="data.ffhq.source: videos is MEAD's"):
+        from_mapping(values)

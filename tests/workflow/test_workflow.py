@@ -168,3 +168,15 @@ def test_the_reports_figure_caption_lists_every_figure_the_library_makes():
     assert len(made) >= 6, made
     caption = (REPO_ROOT / "report" / "figures.rst").read_text()
     assert set(re.findall(r"``(\w+\.png)``", caption)) == set(made)
+
+
+def test_mead_videos_become_frames_then_a_prepared_test_set(repo, tmp_path):
+    for view in ("front", "left_30", "left_60", "right_30", "right_60"):
+        video = tmp_path / "mead" / "M003" / "video" / view / "angry" / "level_1" / "001.mp4"
+        video.parent.mkdir(parents=True)
+        video.write_bytes(b"mp4")
+    (repo / "mead_videos.yaml").write_text(f"data: {{mead: {{source: videos, path: {tmp_path / 'mead'}}}}}\n")
+    done = snakemake(repo, "-n", "results/mini/data/mead", *MINI, "mead_videos.yaml")
+    assert done.returncode == 0, done.stdout
+    assert job_counts(done.stdout) == {"extract_mead_frames": 1, "prepare_images": 1}
+    assert "input: results/mini/data/mead_frames\n    output: results/mini/data/mead" in done.stdout, done.stdout

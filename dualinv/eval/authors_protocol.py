@@ -136,3 +136,25 @@ def align_face(image: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
 def authors_mse(renders: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Per-image MSE on [0, 1] images of shape (N, C, H, W), the authors' L2."""
     return (renders.to(torch.float64) - targets.to(torch.float64)).pow(2).flatten(1).mean(1)
+
+
+def authors_lpips_input(images: torch.Tensor) -> torch.Tensor:
+    """Library images in [-1, 1] as the authors feed LPIPS: on [0, 1], not rescaled.
+
+    Their LPIPS module z-scores its input with the constants of the [-1, 1] convention
+    (shift -0.030/-0.088/-0.188, scale 0.458/0.448/0.450) but is called on [0, 1] images, so the
+    trunk sees a contrast halved and shifted; feed the result to an LPIPS that expects [-1, 1].
+    """
+    return (images + 1) / 2
+
+
+def id_mean_with_misses(similarities: list[float | None]) -> tuple[float | None, int]:
+    """Mean ID over the pairs where MTCNN found both faces, and how many it missed.
+
+    The authors' script records ``None`` for a miss and then averages with ``sum``, which fails on
+    the first ``None``: their published numbers come from test sets without a miss. We leave misses
+    out of the mean and report their count beside it.
+    """
+    found = [value for value in similarities if value is not None]
+    misses = len(similarities) - len(found)
+    return (sum(found) / len(found) if found else None), misses

@@ -106,3 +106,13 @@ def test_authors_mse_is_on_unit_range():
     a = torch.zeros(2, 3, 4, 4)
     b = torch.full((2, 3, 4, 4), 0.5)
     assert torch.allclose(ap.authors_mse(a, b), torch.full((2,), 0.25, dtype=torch.float64))
+
+
+def test_lpips_input_is_the_unit_range_without_rescaling():
+    images = torch.tensor([-1.0, 0.0, 1.0])
+    assert torch.equal(ap.authors_lpips_input(images), torch.tensor([0.0, 0.5, 1.0]))
+
+
+def test_id_misses_are_counted_and_left_out_of_the_mean():
+    assert ap.id_mean_with_misses([0.5, None, 0.7, None]) == (pytest.approx(0.6), 2)
+    assert ap.id_mean_with_misses([None]) == (None, 1)

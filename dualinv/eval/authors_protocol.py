@@ -158,3 +158,40 @@ def id_mean_with_misses(similarities: list[float | None]) -> tuple[float | None,
     found = [value for value in similarities if value is not None]
     misses = len(similarities) - len(found)
     return (sum(found) / len(found) if found else None), misses
+
+
+class FaceLandmarks:
+    """Five MTCNN landmarks per image from facenet-pytorch (its P/R/O-Net weights ship in the package).
+
+    ``detect`` takes a (3, H, W) image in [0, 1] and returns the (5, 2) (x, y) landmarks of the most
+    confident face (eyes, nose, mouth corners: the order of the alignment template), or ``None``.
+    """
+
+    def __init__(self, device: str = "cpu"):
+        from facenet_pytorch import MTCNN  # imported here: only the authors' protocol needs it
+
+        self.detector = MTCNN(keep_all=False, device=device)
+
+    def detect(self, image: torch.Tensor) -> torch.Tensor | None:
+        pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        boxes, probabilities, landmarks = self.detector.detect(pixels, landmarks=True)
+        if boxes is None or len(boxes) == 0:
+            return None
+        best = int(probabilities.argmax())
+        return torch.as_tensor(landmarks[best], dtype=torch.float64)
+
+
+def authors_id_similarity(real: torch.Tensor, fake: torch.Tensor, face_network: torch.nn.Module,
+                          landmarks: FaceLandmarks) -> float | None:
+    """ID of one pair as the authors compute it: MTCNN-aligned 112² crops of both images, the
+    embeddings' dot product; ``None`` when MTCNN finds no face in either (count it, see
+    :func:`id_mean_with_misses`). Images are (3, H, W) in [0, 1]; crops go to the network in [-1, 1]."""
+    embeddings = []
+    for image in (real, fake):
+        points = landmarks.detect(image)
+        if points is None:
+            return None
+        crop = align_face(image.to(torch.float64), points).to(torch.float32) * 2 - 1
+        with torch.no_grad():
+            embeddings.append(face_network(crop[None])[0])
+    return float(embeddings[0].dot(embeddings[1]))

@@ -116,3 +116,39 @@ def test_lpips_input_is_the_unit_range_without_rescaling():
 def test_id_misses_are_counted_and_left_out_of_the_mean():
     assert ap.id_mean_with_misses([0.5, None, 0.7, None]) == (pytest.approx(0.6), 2)
     assert ap.id_mean_with_misses([None]) == (None, 1)
+
+
+class _FixedLandmarks:
+    """A detector stand-in: the given points, or no face."""
+
+    def __init__(self, points):
+        self.points = points
+        self.seen = []
+
+    def detect(self, image):
+        self.seen.append(image.shape)
+        return self.points
+
+
+def test_authors_id_aligns_both_images_and_reports_a_miss():
+    template = ap.reference_points_112()
+    seen_crops = []
+
+    def network(crops):
+        seen_crops.append(crops)
+        return torch.nn.functional.normalize(crops.flatten(1)[:, :8], dim=1)
+
+    image = torch.rand(3, 256, 256)
+    similarity = ap.authors_id_similarity(image, image, network, _FixedLandmarks(template * 2))
+    assert similarity == pytest.approx(1.0)
+    assert [tuple(c.shape) for c in seen_crops] == [(1, 3, 112, 112)] * 2
+    assert seen_crops[0].min() >= -1 and seen_crops[0].max() <= 1
+    assert ap.authors_id_similarity(image, image, network, _FixedLandmarks(None)) is None
+
+
+@pytest.mark.slow
+def test_mtcnn_finds_no_face_in_noise():
+    """facenet-pytorch's packaged MTCNN runs offline; noise has no face, which is a miss."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.rand(3, 256, 256, generator=generator)
+    assert ap.FaceLandmarks().detect(noise) is None

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from dualinv.encoders.backbone import ArcFace, BackboneConfig
 from dualinv.errors import CheckpointError
 from dualinv.state_dicts import layout_problem, read_state_dict, with_batch_counters
+from dualinv.weights import STAND_IN
 
 IR_101_UNITS = (3, 13, 30, 3)
 """Units per stage of TreB1eN's ``get_blocks(100)``."""
@@ -40,3 +42,20 @@ def load_curricularface(path: str | Path | None, checksum: str | None = None) ->
                               f"{problem}. {WHERE_TO_GET}")
     network.load_state_dict(wanted, strict=True)
     return network.eval()
+
+
+def curricularface_or_stand_in(path: str | Path | None, checksum: str | None = None,
+                               seed: int = 0) -> tuple[ArcFace, str]:
+    """The configured CurricularFace, or with ``path`` ``None`` a seeded IR-101 stand-in (mini preset).
+
+    Returns the network in eval mode and its provenance: the path, or ``STAND_IN`` so results say so.
+    """
+    if path is not None:
+        return load_curricularface(path, checksum), str(path)
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        network = curricularface_ir101()
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return network.eval(), STAND_IN

@@ -68,3 +68,16 @@ def test_wrong_layout_names_the_file_and_where_to_get_it(tmp_path):
     torch.save(state, path)
     with pytest.raises(CheckpointError, match="unexpected.*pixel2style2pixel"):
         load_curricularface(path)
+
+
+def test_stand_in_is_seeded_and_labelled():
+    from dualinv.eval.curricularface import curricularface_or_stand_in
+    from dualinv.weights import STAND_IN
+
+    first, label = curricularface_or_stand_in(None, seed=3)
+    second, _ = curricularface_or_stand_in(None, seed=3)
+    other, _ = curricularface_or_stand_in(None, seed=4)
+    assert label == STAND_IN
+    weight = "body.0.res_layer.1.weight"
+    assert torch.equal(first.state_dict()[weight], second.state_dict()[weight])
+    assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])

@@ -54,6 +54,8 @@ class WeightsConfig:
     """Optional second identity metric."""
     face_parsing: str | None
     """Optional BiSeNet face parser (``79999_iter.pth``) for ``dualinv edit``; ``None``: mediapipe part masks."""
+    curricularface: str | None
+    """CurricularFace IR-101 (``CurricularFace_Backbone.pth``) of the authors' ID metric; ``None``: seeded stand-in."""
     goae_swin: str | None = None
     """Published ImageNet SwinV2-B the GOAE baseline starts from (``dualinv.encoders.swin_v2``)."""
 

@@ -50,6 +50,14 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
             url="https://github.com/SizheAn/PanoHead#download-models (Google Drive link in the README)",
         ),
         WeightsFile(
+            key="curricularface",
+            filename="CurricularFace_Backbone.pth",
+            description="CurricularFace IR-101: the ID metric as the authors' script computes it "
+                        "(evaluation.protocol: authors); no checksum is published, the file is recognised by its "
+                        "state-dict names and shapes (dualinv.eval.curricularface)",
+            url="https://github.com/eladrich/pixel2style2pixel#pretrained-models (CurricularFace Backbone)",
+        ),
+        WeightsFile(
             key="ir_se50",
             filename="model_ir_se50.pth",
             description="ArcFace IR-SE50: initialises the encoders' backbone and computes the identity loss/metric",

@@ -1,4 +1,4 @@
-# Config validation, the input check, the registry, wildcard constraints, input functions and
+# Config validation, the per-job input check, the registry, wildcard constraints, input functions and
 # resource lookups. Every decision lives in dualinv (dualinv.study, dualinv.training.segments).
 import re
 
@@ -12,7 +12,6 @@ from dualinv.study import (
     TRAINING_SOURCES,
     TABLES,
     TABLE_TEST_SETS,
-    check_inputs,
     prepared_dir,
     public_domain_photos,
     datasets_with_source,
@@ -23,10 +22,10 @@ from dualinv.study import (
 )
 from dualinv.training.experiments import EXPERIMENTS
 from dualinv.training.segments import previous_segment, segments
+from dualinv.workflow_inputs import check_rule_inputs, rule_weights
 
 
 STUDY = from_mapping(config, "config.yaml with the --configfile/--config overrides")
-check_inputs(STUDY)  # every missing weights file and dataset, reported together, before any job
 R = STUDY.output.results
 
 
@@ -67,8 +66,26 @@ def resources_of(group):
     }
 
 
+BOOKKEEPING = {"mem_mb": 1000, "runtime": 10}
+"""Resources of the bookkeeping rules (split, links, tables): seconds of work, run locally beside Snakemake
+(``localrules`` in the Snakefile), never queued on Slurm."""
+
+
 def threads_of(group):
     return getattr(STUDY.resources, group).threads
+
+
+def external_inputs(rule, datasets=()):
+    """Input function: the weights files a job of ``rule`` reads, and a check of them and of the source
+    ``datasets`` it reads (names, or functions of the wildcards), run as the job enters the DAG, so a target
+    asks only for the files its own jobs read (dualinv.workflow_inputs)."""
+
+    def inputs(wildcards):
+        names = tuple(name(wildcards) if callable(name) else name for name in datasets)
+        check_rule_inputs(STUDY, rule, names)
+        return rule_weights(STUDY, rule)
+
+    return inputs
 
 
 def dataset_dir(name):

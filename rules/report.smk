@@ -2,6 +2,7 @@
 
 
 rule make_table:
+    """Table N of the paper as CSV, Markdown and LaTeX, paper numbers beside ours."""
     input:
         metrics=table_metrics,
     output:
@@ -12,9 +13,9 @@ rule make_table:
         log_path("make_table", "table{table}"),
     benchmark:
         benchmark_path("make_table", "table{table}")
-    threads: threads_of("report")
+    threads: 1
     resources:
-        **resources_of("report"),
+        **BOOKKEEPING,
     conda:
         "../envs/torch.yaml"
     script:
@@ -22,6 +23,7 @@ rule make_table:
 
 
 rule make_figures:
+    """The paper's comparison figures (5-9) from the inversions and the training loss curves."""
     input:
         inversions=[inversions_path(method, test_set) for method, test_set in figure_pairs()],
     output:

@@ -97,6 +97,18 @@ def segment_checkpoint(experiment, index):
     return f"{R}/models/{experiment}/segments/{index}.pt"
 
 
+def segment_losses(experiment, index):
+    """The loss log (CSV, one row per step) of one training segment; kept after the segment's checkpoint goes."""
+    return f"{R}/models/{experiment}/segments/{index}.losses.csv"
+
+
+def training_loss_logs():
+    """``{experiment: [loss logs of its segments]}`` of every experiment the study trains (the loss curves)."""
+    chain = segments(STUDY.training.iterations, STUDY.training.segment_length)
+    return {name: [segment_losses(name, segment.index) for segment in chain]
+            for name in trained_experiments(STUDY.experiments)}
+
+
 def last_segment_checkpoint(wildcards):
     chain = segments(STUDY.training.iterations, STUDY.training.segment_length)
     return segment_checkpoint(wildcards.experiment, chain[-1].index)

@@ -26,6 +26,7 @@ rule make_figures:
     """The paper's comparison figures (5-9) from the inversions and the training loss curves."""
     input:
         inversions=[inversions_path(method, test_set) for method, test_set in figure_pairs()],
+        losses=[path for paths in training_loss_logs().values() for path in paths],
     output:
         figures=report(directory(f"{R}/figures"), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"),
     log:
@@ -34,6 +35,7 @@ rule make_figures:
         benchmark_path("make_figures", "figures")
     params:
         pairs=figure_pairs(),
+        losses=training_loss_logs(),
     threads: threads_of("report")
     resources:
         **resources_of("report"),

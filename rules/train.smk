@@ -10,6 +10,7 @@ rule train_segment:
         weights=external_inputs("train_segment"),
     output:
         checkpoint=temp(f"{R}/models/{{experiment}}/segments/{{segment}}.pt"),
+        losses=segment_losses("{experiment}", "{segment}"),
     log:
         log_path("train_segment", "{experiment}/{segment}"),
     benchmark:

@@ -149,7 +149,7 @@ def table_metrics(wildcards):
 
 
 def table_outputs(table):
-    return [f"{R}/tables/table{table}.{suffix}" for suffix in ("csv", "md", "tex")]
+    return [f"{R}/tables/table{table}.{suffix}" for suffix in ("csv", "md", "tex", "html")]
 
 
 def figure_pairs():

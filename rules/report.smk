@@ -6,9 +6,10 @@ rule make_table:
     input:
         metrics=table_metrics,
     output:
-        csv=report(f"{R}/tables/table{{table}}.csv", caption="../report/table.rst", category="Tables"),
+        csv=report(f"{R}/tables/table{{table}}.csv", caption="../report/table_csv.rst", category="Tables (long CSV)"),
         md=f"{R}/tables/table{{table}}.md",
         tex=f"{R}/tables/table{{table}}.tex",
+        html=report(f"{R}/tables/table{{table}}.html", caption="../report/table.rst", category="Tables"),
     log:
         log_path("make_table", "table{table}"),
     benchmark:

@@ -76,7 +76,7 @@ def evaluate_method(config, method, dataset, inversions, output):
     "dualinv/eval/tables.py": '''
 def write_table(table_number, metric_files, output_prefix):
     assert all(path.is_file() for path in metric_files)
-    for suffix in (".csv", ".md", ".tex"):
+    for suffix in (".csv", ".md", ".tex", ".html"):
         output_prefix.with_suffix(suffix).write_text(f"table {table_number}")
     _stub_record(output_prefix.with_suffix(".csv"), "write_table", table_number=table_number, metric_files=metric_files)
 ''',

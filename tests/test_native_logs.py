@@ -22,6 +22,7 @@ SCRIPT = textwrap.dedent("""
     matting.close()
     warnings.warn("ours, kept")
     print("ours on stderr", file=sys.stderr)
+    sys.stderr.write("\\r 50%|progress")  # an unfinished line (a progress bar) still passes
     print("face", face is not None)
 """)
 
@@ -32,4 +33,15 @@ def test_mediapipe_runs_quietly_and_our_messages_are_kept():
     assert done.stdout.strip() == "face True"
     for noise in ("TensorFlow Lite", "absl::InitializeLog", "inference_feedback_manager", "GetPrototype"):
         assert noise not in done.stderr, done.stderr
-    assert "ours, kept" in done.stderr and "ours on stderr" in done.stderr
+    assert "ours, kept" in done.stderr and "ours on stderr" in done.stderr and "50%|progress" in done.stderr
+
+
+def test_only_native_log_lines_are_dropped():
+    from dualinv.native_logs import NATIVE_NOISE
+
+    for line in (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+                 b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+                 b"W0000 00:00:1796221360.347164    4944 inference_feedback_manager.cc:114] Feedback manager"):
+        assert NATIVE_NOISE.match(line), line
+    for line in (b"WARNING: weights.u2net missing", b"INFO ours", b"Warning: dualinv", b" 40%|####"):
+        assert not NATIVE_NOISE.match(line), line

@@ -121,7 +121,8 @@ class SelfieMatting:
         return np.clip(np.asarray(result.segmentation_mask, dtype=np.float32), 0.0, 1.0)
 
     def close(self) -> None:
-        self._segmenter.close()
+        with mediapipe_quiet():
+            self._segmenter.close()
 
 
 class MattingFallbackWarning(UserWarning):

@@ -180,8 +180,9 @@ class FaceFinder:
         self.close()
 
     def close(self) -> None:
-        self._detector.close()
-        self._mesh.close()
+        with mediapipe_quiet():
+            self._detector.close()
+            self._mesh.close()
 
     def largest_face(self, image: np.ndarray) -> Face | None:
         """The largest detected face of ``image`` [H, W, 3] uint8 RGB, or ``None``."""

@@ -291,7 +291,7 @@ def render_html(number: int, rows: Sequence[TableRow]) -> str:
             body.append(f"<tr{css}>" + "".join(f"<td>{escape(text)}</td>" for text in line) + "</tr>")
     notes = "".join(f"<li>{escape(note)}</li>" for note in _notes(number, rows))
     style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
-             "caption{text-align:left;margin-bottom:.6em;max-width:60em}td,th{padding:.2em .7em;text-align:right}"
+             "caption{text-align:left;margin-bottom:.6em;max-width:60em}td,th{padding:.2em .7em;text-align:right;white-space:nowrap}"
              "th{border-bottom:2px solid #333}tr.first td{border-top:1px solid #bbb}td:first-child{text-align:left}"
              "ul{font-size:90%;color:#333;max-width:60em}")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Table {number}</title>"

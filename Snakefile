@@ -20,18 +20,29 @@ include: "rules/evaluate.smk"
 include: "rules/report.smk"
 
 
+# Bookkeeping (seconds of work each) runs beside Snakemake, not as cluster jobs; the named targets
+# below have no action and are always local.
+localrules:
+    split_dataset,
+    finalize_model,
+    make_table,
+
+
 rule all:
+    """Every table fed by the configured experiments, and the figures."""
     default_target: True
     input:
         study_targets(),
 
 
 rule figures:
+    """The paper's figures only."""
     input:
         rules.make_figures.output.figures,
 
 
 rule mini:
+    """The CPU demo: every rule, experiment, baseline, table and figure (needs --configfile presets/mini.yaml)."""
     input:
         mini_targets,
 
@@ -39,6 +50,7 @@ rule mini:
 for table in TABLES:
 
     rule:
+        f"""Table {table} of the paper as CSV, Markdown and LaTeX."""
         name:
             f"table{table}"
         input:
@@ -48,6 +60,7 @@ for table in TABLES:
 for name in EXPERIMENTS:
 
     rule:
+        f"""Experiment {name}: its trained checkpoint, or its metrics if it trains nothing."""
         name:
             name
         input:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from typing import Sequence
 
@@ -38,6 +39,14 @@ class ExactFlagParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
+
+    def format_help(self) -> str:
+        """The help without the reStructuredText markup of the docstrings it quotes (``x`` -> x, `x` -> 'x')."""
+        return _plain_text(super().format_help())
+
+
+def _plain_text(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"'\1'", re.sub(r"``([^`]+)``", r"\1", text))
 
 
 def build_parser() -> argparse.ArgumentParser:

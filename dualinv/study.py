@@ -127,7 +127,8 @@ def prepared_dir(config: StudyConfig, name: str) -> Path:
     return Path(config.output.results) / "data" / name
 
 
-def _dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
+def dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
+    """Why the configured source dataset ``name`` cannot be read, or ``None``."""
     key = f"data.{name}"
     problem = None
     if dataset.source in ("photos", "prepared", "videos") and dataset.path is None:
@@ -150,6 +151,15 @@ def _dataset_problem(name: str, dataset: DatasetConfig) -> str | None:
     return None if problem is None else f"{problem}. {DATASET_ORIGINS[name]}"
 
 
+def generator_network_problem(path: str) -> str | None:
+    """Why the configured ``generator.network`` pickle cannot be read, or ``None``."""
+    if Path(path).expanduser().is_file():
+        return None
+    panohead = WEIGHTS_REGISTRY["panohead"]
+    return (f"generator.network = {path!r}: missing file. A PanoHead network pickle, e.g. the released "
+            f"{panohead.filename}; get it from {panohead.url}")
+
+
 def input_problems(config: StudyConfig) -> list[str]:
     """Every missing pretrained file and dataset the configured study needs, as sentences."""
     problems = []
@@ -157,13 +167,13 @@ def input_problems(config: StudyConfig) -> list[str]:
         problem = weights_problem(key, path)
         if problem is not None:
             problems.append(problem)
-    if config.generator.network is not None and not Path(config.generator.network).expanduser().is_file():
-        panohead = WEIGHTS_REGISTRY["panohead"]
-        problems.append(f"generator.network = {config.generator.network!r}: missing file. A PanoHead network "
-                        f"pickle, e.g. the released {panohead.filename}; get it from {panohead.url}")
+    if config.generator.network is not None:
+        problem = generator_network_problem(config.generator.network)
+        if problem is not None:
+            problems.append(problem)
     needed = required_datasets(config.experiments)
     for name in needed:
-        problem = _dataset_problem(name, getattr(config.data, name))
+        problem = dataset_problem(name, getattr(config.data, name))
         if problem is not None:
             problems.append(problem)
     split = config.data.celebahq_test_split

@@ -5,8 +5,10 @@
 
 
 rule optimise_shard:
+    """One shard of a per-image optimisation baseline (W+ optimisation, PTI) over one test set; resumable."""
     input:
         test_set=lambda wildcards: dataset_dir(wildcards.test_set),
+        weights=external_inputs("optimise_shard", [lambda wildcards: wildcards.test_set]),
     output:
         record=f"{R}/optimisation_shards/{{method}}/{{test_set}}/{{shard}}.json",
     log:
@@ -27,9 +29,11 @@ rule optimise_shard:
 
 
 rule optimise_inversions:
+    """Publish an optimisation baseline's inversions of one test set once every shard has finished."""
     input:
         test_set=lambda wildcards: dataset_dir(wildcards.test_set),
         shards=shard_records,
+        weights=external_inputs("optimise_inversions", [lambda wildcards: wildcards.test_set]),
     output:
         inversions=directory(f"{R}/inversions/{{method}}/{{test_set}}"),
     log:

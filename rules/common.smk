@@ -1,4 +1,4 @@
-# Config validation, the input check, the registry, wildcard constraints, input functions and
+# Config validation, the per-job input check, the registry, wildcard constraints, input functions and
 # resource lookups. Every decision lives in dualinv (dualinv.study, dualinv.training.segments).
 import re
 
@@ -12,7 +12,6 @@ from dualinv.study import (
     TRAINING_SOURCES,
     TABLES,
     TABLE_TEST_SETS,
-    check_inputs,
     prepared_dir,
     public_domain_photos,
     datasets_with_source,
@@ -23,10 +22,10 @@ from dualinv.study import (
 )
 from dualinv.training.experiments import EXPERIMENTS
 from dualinv.training.segments import previous_segment, segments
+from dualinv.workflow_inputs import check_rule_inputs, rule_weights
 
 
 STUDY = from_mapping(config, "config.yaml with the --configfile/--config overrides")
-check_inputs(STUDY)  # every missing weights file and dataset, reported together, before any job
 R = STUDY.output.results
 
 
@@ -67,8 +66,26 @@ def resources_of(group):
     }
 
 
+BOOKKEEPING = {"mem_mb": 1000, "runtime": 10}
+"""Resources of the bookkeeping rules (split, links, tables): seconds of work, run locally beside Snakemake
+(``localrules`` in the Snakefile), never queued on Slurm."""
+
+
 def threads_of(group):
     return getattr(STUDY.resources, group).threads
+
+
+def external_inputs(rule, datasets=()):
+    """Input function: the weights files a job of ``rule`` reads, and a check of them and of the source
+    ``datasets`` it reads (names, or functions of the wildcards), run as the job enters the DAG, so a target
+    asks only for the files its own jobs read (dualinv.workflow_inputs)."""
+
+    def inputs(wildcards):
+        names = tuple(name(wildcards) if callable(name) else name for name in datasets)
+        check_rule_inputs(STUDY, rule, names)
+        return rule_weights(STUDY, rule)
+
+    return inputs
 
 
 def dataset_dir(name):
@@ -78,6 +95,18 @@ def dataset_dir(name):
 
 def segment_checkpoint(experiment, index):
     return f"{R}/models/{experiment}/segments/{index}.pt"
+
+
+def segment_losses(experiment, index):
+    """The loss log (CSV, one row per step) of one training segment; kept after the segment's checkpoint goes."""
+    return f"{R}/models/{experiment}/segments/{index}.losses.csv"
+
+
+def training_loss_logs():
+    """``{experiment: [loss logs of its segments]}`` of every experiment the study trains (the loss curves)."""
+    chain = segments(STUDY.training.iterations, STUDY.training.segment_length)
+    return {name: [segment_losses(name, segment.index) for segment in chain]
+            for name in trained_experiments(STUDY.experiments)}
 
 
 def last_segment_checkpoint(wildcards):
@@ -120,7 +149,7 @@ def table_metrics(wildcards):
 
 
 def table_outputs(table):
-    return [f"{R}/tables/table{table}.{suffix}" for suffix in ("csv", "md", "tex")]
+    return [f"{R}/tables/table{table}.{suffix}" for suffix in ("csv", "md", "tex", "html")]
 
 
 def figure_pairs():

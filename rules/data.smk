@@ -2,9 +2,11 @@
 
 
 rule prepare_images:
+    """Align a folder of photos into a prepared dataset: crops, masks, cameras, dataset.json (paper §4.1)."""
     input:
         photos=lambda wildcards: photos_of(wildcards.source_dataset),
         split=lambda wildcards: split_files_of(wildcards.source_dataset),
+        weights=external_inputs("prepare_images", [lambda wildcards: wildcards.source_dataset]),
     output:
         dataset=directory(f"{R}/data/{{source_dataset}}"),
     log:
@@ -24,6 +26,7 @@ rule prepare_images:
 
 
 rule extract_mead_frames:
+    """Frames of MEAD's front and ±30°/±60° cameras from its videos, a seeded frame choice per take."""
     input:
         videos=lambda wildcards: getattr(STUDY.data, wildcards.source_dataset).path,
     output:
@@ -44,6 +47,9 @@ rule extract_mead_frames:
 
 
 rule make_synthetic_dataset:
+    """Multi-view renders of the (stand-in) generator as a prepared dataset with true cameras."""
+    input:
+        weights=external_inputs("make_synthetic_dataset"),
     output:
         dataset=directory(f"{R}/data/{{source_dataset}}"),
     log:
@@ -62,8 +68,10 @@ rule make_synthetic_dataset:
 
 
 rule split_dataset:
+    """Merge FFHQ and LPFF and split them into rebalanced train and validation sets (links, no copies)."""
     input:
         sources=[dataset_dir(name) for name in TRAINING_SOURCES],
+        weights=external_inputs("split_dataset", TRAINING_SOURCES),
     output:
         train=directory(dataset_dir("train")),
         val=directory(dataset_dir("val")),
@@ -71,9 +79,9 @@ rule split_dataset:
         log_path("split_dataset", "train_val"),
     benchmark:
         benchmark_path("split_dataset", "train_val")
-    threads: threads_of("prepare")
+    threads: 1
     resources:
-        **resources_of("prepare"),
+        **BOOKKEEPING,
     conda:
         "../envs/prep.yaml"
     script:

@@ -2,9 +2,11 @@
 
 
 rule invert_dataset:
+    """Invert one test set with one encoder method (ours, dual, encoder baselines); resumable."""
     input:
         test_set=lambda wildcards: dataset_dir(wildcards.test_set),
         checkpoints=checkpoints_of,
+        weights=external_inputs("invert_dataset", [lambda wildcards: wildcards.test_set]),
     output:
         inversions=directory(f"{R}/inversions/{{method}}/{{test_set}}"),
     log:
@@ -23,9 +25,11 @@ rule invert_dataset:
 
 
 rule evaluate_method:
+    """The metrics of one method on one test set (L2, LPIPS, SSIM, ID, FID, bootstrap intervals)."""
     input:
         test_set=lambda wildcards: dataset_dir(wildcards.test_set),
         inversions=f"{R}/inversions/{{method}}/{{test_set}}",
+        weights=external_inputs("evaluate_method", [lambda wildcards: wildcards.test_set]),
     output:
         metrics=f"{R}/metrics/{{method}}/{{test_set}}.json",
     log:

@@ -2,12 +2,15 @@
 
 
 rule train_segment:
+    """Training steps [start, stop) of one experiment, resumed from the previous segment's checkpoint."""
     input:
         train=rules.split_dataset.output.train,
         val=rules.split_dataset.output.val,
         resume=resume_from,
+        weights=external_inputs("train_segment"),
     output:
         checkpoint=temp(f"{R}/models/{{experiment}}/segments/{{segment}}.pt"),
+        losses=segment_losses("{experiment}", "{segment}"),
     log:
         log_path("train_segment", "{experiment}/{segment}"),
     benchmark:
@@ -24,6 +27,7 @@ rule train_segment:
 
 
 rule finalize_model:
+    """Publish the last segment's checkpoint as the experiment's checkpoint.pt (a hard link)."""
     input:
         checkpoint=last_segment_checkpoint,
     output:
@@ -34,7 +38,7 @@ rule finalize_model:
         benchmark_path("finalize_model", "{experiment}")
     threads: 1
     resources:
-        **resources_of("report"),
+        **BOOKKEEPING,
     conda:
         "../envs/torch.yaml"
     script:

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from dualinv.errors import ConfigError
+from dualinv.native_logs import mediapipe_quiet
 from dualinv.weights import REGISTRY, require_weights, weights_problem
 
 DEFAULT_BACKGROUND = (255, 255, 255)
@@ -109,16 +110,19 @@ class SelfieMatting:
     name = "selfie"
 
     def __init__(self) -> None:
-        import mediapipe as mp
+        with mediapipe_quiet():
+            import mediapipe as mp
 
-        self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
     def matte(self, image: np.ndarray) -> np.ndarray:
-        result = self._segmenter.process(np.ascontiguousarray(image))
+        with mediapipe_quiet():
+            result = self._segmenter.process(np.ascontiguousarray(image))
         return np.clip(np.asarray(result.segmentation_mask, dtype=np.float32), 0.0, 1.0)
 
     def close(self) -> None:
-        self._segmenter.close()
+        with mediapipe_quiet():
+            self._segmenter.close()
 
 
 class MattingFallbackWarning(UserWarning):

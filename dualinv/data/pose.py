@@ -24,6 +24,7 @@ from dualinv.camera import (  # noqa: F401  (re-exported: the camera-label const
     mirror_label,
     pose_angles_from_label,
 )
+from dualinv.native_logs import mediapipe_quiet
 
 FOCAL_NORMALISED = DATASET_FOCAL
 """Alias of :data:`dualinv.camera.DATASET_FOCAL` (the focal of every PanoHead dataset label, spec §6.1)."""
@@ -161,15 +162,16 @@ class FaceFinder:
     """
 
     def __init__(self, config: FaceFinderConfig = FaceFinderConfig()) -> None:
-        import mediapipe as mp
-
         self.config = config
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=config.min_detection_confidence
-        )
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.3
-        )
+        with mediapipe_quiet():
+            import mediapipe as mp
+
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=config.min_detection_confidence
+            )
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.3
+            )
 
     def __enter__(self) -> "FaceFinder":
         return self
@@ -178,13 +180,15 @@ class FaceFinder:
         self.close()
 
     def close(self) -> None:
-        self._detector.close()
-        self._mesh.close()
+        with mediapipe_quiet():
+            self._detector.close()
+            self._mesh.close()
 
     def largest_face(self, image: np.ndarray) -> Face | None:
         """The largest detected face of ``image`` [H, W, 3] uint8 RGB, or ``None``."""
         height, width = image.shape[:2]
-        detections = self._detector.process(image).detections or []
+        with mediapipe_quiet():
+            detections = self._detector.process(image).detections or []
         boxes = []
         for detection in detections:
             relative = detection.location_data.relative_bounding_box
@@ -208,7 +212,8 @@ class FaceFinder:
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
         region = np.ascontiguousarray(image[y0:y1, x0:x1])
-        result = self._mesh.process(region)
+        with mediapipe_quiet():
+            result = self._mesh.process(region)
         if not result.multi_face_landmarks:
             return None
         region_width, region_height = x1 - x0, y1 - y0

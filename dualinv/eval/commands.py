@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser(
         "evaluate", help="L2 / LPIPS / ID (and optionally FID) of a folder of renders against targets",
         description="Score same-view renders against their targets (paired by file name) and write "
-                    "results/metrics/<method>/<dataset>.json with 95%% bootstrap intervals. Networks "
+                    "results/metrics/<method>/<dataset>.json with 95% bootstrap intervals. Networks "
                     "without a weights file run as seeded stand-ins and are marked as such.")
     evaluate.add_argument("--renders", type=Path, required=True, help="folder of rendered images")
     evaluate.add_argument("--targets", type=Path, required=True, help="folder of target images (same names)")

@@ -380,7 +380,10 @@ def training_logs(results: str | Path) -> dict[str, list[Path]]:
     return {folder.name: sorted(folder.rglob("*.losses.csv")) for folder in sorted(models.iterdir()) if folder.is_dir()}
 
 
-def make_figures(config, inversions: Mapping[str, Mapping[str, Path]], output: Path) -> list[Path]:
-    """Workflow entry point (rule ``make_figures``): every figure into the folder ``output``."""
+def make_figures(config, inversions: Mapping[str, Mapping[str, Path]], output: Path,
+                 loss_logs: Mapping[str, Sequence[Path]] | None = None) -> list[Path]:
+    """Workflow entry point (rule ``make_figures``): every figure into the folder ``output``. ``loss_logs``
+    are the training logs the rule declares as inputs (``None``: those found under the results folder)."""
     stand_in = config.generator.network is None and (config.generator.preset != "released" or config.weights.panohead is None)
-    return write_figures(inversions, output, training_logs(config.output.results), loss_stand_in=stand_in)
+    logs = training_logs(config.output.results) if loss_logs is None else loss_logs
+    return write_figures(inversions, output, logs, loss_stand_in=stand_in)

@@ -10,6 +10,7 @@ number we do not have is ``—`` (never 0). A number computed with a stand-in ne
 from __future__ import annotations
 
 import csv
+import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ FOOTNOTES = (
     f"{STAND_IN_MARK}: computed with stand-in (seeded random) network weights or a stand-in generator; "
     "not comparable with the paper.",
     f"{SYNTHETIC_MARK}: computed on synthetic data, not the paper's test set.",
-    "Δ = ours − paper, at the paper's precision.",
+    f"Δ = ours − paper, at the paper's precision; only where both are real numbers of the same protocol "
+    f"({MISSING} for a {STAND_IN_MARK} or {SYNTHETIC_MARK} number, whose difference from the paper means nothing).",
 )
 
 
@@ -76,10 +78,16 @@ class Cell:
         return len(self.paper.partition(".")[2]) if self.paper else 3
 
     @property
+    def comparable(self) -> bool:
+        """Both sides are real numbers of the same protocol: the paper's, and ours from real networks
+        on the paper's test data (never a stand-in network or synthetic data)."""
+        return (self.paper is not None and self.ours is not None and not self.ours.stand_in
+                and not self.synthetic_data)
+
+    @property
     def difference(self) -> float | None:
-        if self.paper is None or self.ours is None:
-            return None
-        return self.ours.value - float(self.paper)
+        """Δ = ours − paper where :attr:`comparable`, else ``None``."""
+        return self.ours.value - float(self.paper) if self.comparable else None
 
     @property
     def marks(self) -> str:
@@ -265,12 +273,40 @@ def render_latex(number: int, rows: Sequence[TableRow]) -> str:
     return "\n".join(body) + "\n"
 
 
+def render_html(number: int, rows: Sequence[TableRow]) -> str:
+    """The paper-shaped table as a self-contained HTML page with its caption (the Snakemake report's view)."""
+    table = paper_table(number)
+    escape = html.escape
+    headers = [*_label_headers(table), "", *(column_header(table, column) for column in table.columns)]
+    blank = [""] * len(_label_headers(table))
+    body = []
+    for row, category in zip(rows, _shown_categories(rows)):
+        lines = [[*_label_cells(table, row, category), "paper", *(c.paper_text() for c in row.cells)],
+                 [*blank, "ours", *(c.ours_text() for c in row.cells)]]
+        if any(cell.ours and cell.ours.ci95 for cell in row.cells):
+            lines.append([*blank, "95% CI", *(c.ci_text() for c in row.cells)])
+        lines.append([*blank, "Δ", *(c.difference_text() for c in row.cells)])
+        for index, line in enumerate(lines):
+            css = ' class="first"' if index == 0 else ""
+            body.append(f"<tr{css}>" + "".join(f"<td>{escape(text)}</td>" for text in line) + "</tr>")
+    notes = "".join(f"<li>{escape(note)}</li>" for note in _notes(number, rows))
+    style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+             "caption{text-align:left;margin-bottom:.6em;max-width:60em}td,th{padding:.2em .7em;text-align:right;white-space:nowrap}"
+             "th{border-bottom:2px solid #333}tr.first td{border-top:1px solid #bbb}td:first-child{text-align:left}"
+             "ul{font-size:90%;color:#333;max-width:60em}")
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Table {number}</title>"
+            f"<style>{style}</style></head><body>\n<table>\n<caption><b>Table {number}.</b> {escape(table.caption)}"
+            "</caption>\n<thead><tr>" + "".join(f"<th>{escape(text)}</th>" for text in headers) + "</tr></thead>\n"
+            "<tbody>\n" + "\n".join(body) + f"\n</tbody>\n</table>\n<ul>{notes}</ul>\n</body></html>\n")
+
+
 def write_table(table_number: int, metric_files: Iterable[str | Path], output_prefix: str | Path) -> dict[str, Path]:
-    """Write ``<prefix>.csv``, ``.md`` and ``.tex`` for Table ``table_number``, each atomically."""
+    """Write ``<prefix>.csv``, ``.md``, ``.tex`` and ``.html`` for Table ``table_number``, each atomically."""
     rows = build_table(table_number, load_results(metric_files))
     prefix = Path(output_prefix)
     written = {}
-    for suffix, render in (("csv", render_csv), ("md", render_markdown), ("tex", render_latex)):
+    for suffix, render in (("csv", render_csv), ("md", render_markdown), ("tex", render_latex),
+                           ("html", render_html)):
         path = prefix.with_name(f"{prefix.name}.{suffix}")
         write_text_atomic(path, render(table_number, rows))
         written[suffix] = path

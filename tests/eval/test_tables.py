@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 
@@ -41,7 +42,7 @@ def _csv_rows(path):
 
 def test_table5_paper_ours_difference_and_missing(tmp_path, table5_files):
     written = write_table(5, table5_files, tmp_path / "tables" / "table5")
-    assert sorted(written) == ["csv", "md", "tex"]
+    assert sorted(written) == ["csv", "html", "md", "tex"]
     rows = {(r["row"], r["metric"]): r for r in _csv_rows(written["csv"])}
     e1_lpips = rows[("E₁", "lpips")]
     assert (e1_lpips["method"], e1_lpips["paper"], float(e1_lpips["ours"])) == ("encoder1", "0.10", 0.126)
@@ -128,3 +129,28 @@ def test_metrics_json_round_trip(tmp_path):
     with pytest.raises(ResultsFormatError, match="non-finite"):
         write_metrics(tmp_path / "nan.json", MetricsResult("dual", "val", {"l2": MetricValue(float("nan"), 1)}))
     assert not (tmp_path / "nan.json").exists()
+
+
+def test_no_difference_for_a_stand_in_or_synthetic_number(tmp_path):
+    """Δ against the paper only where ours is a real number on the paper's data (issue: "FID −122")."""
+    files = [
+        _write(tmp_path, "encoder1", "val", {"lpips": MetricValue(0.126, n=4),
+                                              "fid": MetricValue(30.0, n=4, stand_in=True)}),
+        _write(tmp_path, "dual", "val", {"lpips": MetricValue(0.10, n=4)}, synthetic=True),
+    ]
+    cells = {(row.method, cell.column.metric): cell for row in build_table(5, load_results(files)) for cell in row.cells}
+    assert cells[("encoder1", "lpips")].difference == pytest.approx(0.126 - float(cells[("encoder1", "lpips")].paper))
+    assert cells[("encoder1", "fid")].paper is not None and cells[("encoder1", "fid")].difference is None
+    assert cells[("dual", "lpips")].paper is not None and cells[("dual", "lpips")].difference is None
+    long_rows = {(r["method"], r["metric"]): r for r in _csv_rows(write_table(5, files, tmp_path / "t5")["csv"])}
+    assert long_rows[("encoder1", "fid")]["difference"] == MISSING and long_rows[("dual", "lpips")]["difference"] == MISSING
+
+
+def test_the_html_table_is_paper_shaped_with_its_caption(tmp_path, table5_files):
+    from dualinv.eval.tables import paper_table
+
+    page = write_table(5, table5_files, tmp_path / "t5")["html"].read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<caption><b>Table 5.</b>" in page
+    assert html.escape(paper_table(5).caption) in page
+    assert page.count("<td>paper</td>") == page.count("<td>ours</td>") == page.count("<td>Δ</td>") == 3
+    assert "http" not in page.split("<body>")[0]  # self-contained: no external stylesheet or script

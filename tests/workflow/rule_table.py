@@ -23,6 +23,10 @@ with SnakemakeApi(OutputSettings()) as api:
             "conda": str(Path(rule.basedir) / rule.conda_env) if rule.conda_env else None,
             "script": str(Path(rule.basedir) / rule.script) if rule.script else None,
             "threads": rule.resources["_cores"].value if "_cores" in rule.resources else None,
+            "docstring": rule.docstring,
+            "localrule": rule.name in workflow._workflow._localrules,
+            "resources": {key: value.value for key, value in rule.resources.items()
+                          if key in ("mem_mb", "runtime") and not value.is_evaluable()},
         }
         for rule in workflow._workflow.rules
     }

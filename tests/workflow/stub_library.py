@@ -50,11 +50,12 @@ def make_synthetic_dataset(output, config):
     _stub_record(output, "make_synthetic_dataset", config=config)
 ''',
     "dualinv/training/__init__.py": '''
-def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out):
+def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out, log_path):
     assert (checkpoint_in is None) == (start == 0), (start, checkpoint_in)
     assert checkpoint_in is None or checkpoint_in.is_file()
     checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
     checkpoint_out.write_text(f"{experiment} steps {start}-{stop}")
+    log_path.write_text("step,loss_encoder\n")
     _stub_record(checkpoint_out, "train_segment", experiment=experiment, start=start, stop=stop,
                  checkpoint_in=checkpoint_in, config=config)
 ''',
@@ -75,12 +76,13 @@ def evaluate_method(config, method, dataset, inversions, output):
     "dualinv/eval/tables.py": '''
 def write_table(table_number, metric_files, output_prefix):
     assert all(path.is_file() for path in metric_files)
-    for suffix in (".csv", ".md", ".tex"):
+    for suffix in (".csv", ".md", ".tex", ".html"):
         output_prefix.with_suffix(suffix).write_text(f"table {table_number}")
     _stub_record(output_prefix.with_suffix(".csv"), "write_table", table_number=table_number, metric_files=metric_files)
 ''',
     "dualinv/eval/figures.py": '''
-def make_figures(config, inversions, output):
+def make_figures(config, inversions, output, loss_logs):
+    assert all(path.is_file() for paths in loss_logs.values() for path in paths), loss_logs
     _stub_record(output, "make_figures", inversions=inversions, config=config)
     (output / "comparison.png").write_bytes(b"")
 ''',

@@ -72,6 +72,20 @@ def test_every_rule_with_an_action_has_log_benchmark_env_and_script(rules):
         assert rule["conda"] and Path(rule["conda"]).is_file(), (name, rule["conda"])  # a typo passes -n and --lint
 
 
+def test_every_rule_has_a_docstring(rules):
+    undocumented = [name for name, rule in rules.items() if not (rule["docstring"] or "").strip()]
+    assert not undocumented
+
+
+def test_bookkeeping_rules_run_locally_with_small_resources(rules):
+    """Splits, links and tables take seconds: they run beside Snakemake, never as cluster jobs."""
+    for name in ("split_dataset", "finalize_model", "make_table"):
+        assert rules[name]["localrule"] and rules[name]["threads"] == 1, name
+        assert rules[name]["resources"]["mem_mb"] <= 1000 and rules[name]["resources"]["runtime"] <= 10, name
+    compute = ("train_segment", "invert_dataset", "evaluate_method", "optimise_shard", "prepare_images")
+    assert not any(rules[name]["localrule"] for name in compute)
+
+
 def test_every_referenced_env_exists_and_follows_pyproject(repo, rules):
     pins = {dependency.split("=")[0].split(">")[0].split("<")[0]: dependency
             for dependency in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}

@@ -1,0 +1,29 @@
+"""Every sub-command's help reads as plain text: no reStructuredText markup, no doubled percent signs."""
+
+from __future__ import annotations
+
+import argparse
+
+from dualinv.cli import build_parser
+
+
+def _parsers(parser, name="dualinv"):
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {command}")
+
+
+def test_help_has_no_markup_and_no_doubled_percent():
+    seen = []
+    for name, parser in _parsers(build_parser()):
+        text = parser.format_help()
+        assert "%%" not in text and "`" not in text, (name, text)
+        seen.append(name)
+    assert {"dualinv invert", "dualinv train", "dualinv evaluate", "dualinv edit"} <= set(seen)
+
+
+def test_evaluate_help_shows_the_interval_as_written():
+    evaluate = dict(_parsers(build_parser()))["dualinv evaluate"]
+    assert "95% bootstrap intervals" in evaluate.format_help()

@@ -16,8 +16,10 @@ from typing import Iterable
 from dualinv.fileio import write_text_atomic
 
 REJECTS_FILE = "rejects.csv"
-REASONS = ("unreadable", "empty", "not_an_image", "corrupt", "too_large", "too_small", "no_face", "error")
-"""Reason codes: the decoding ones of :mod:`dualinv.data.decode`, ``no_face``, then ``error`` (an
+REASONS = ("unreadable", "empty", "not_an_image", "corrupt", "too_large", "too_small", "no_face", "pose_out_of_range",
+           "alignment_failed", "error")
+"""Reason codes: the decoding ones of :mod:`dualinv.data.decode`, ``no_face``, PanoHead's alignment rejections
+(``pose_out_of_range``, ``alignment_failed``, ``too_small`` for a head under 256 px; :mod:`.recrop`), then ``error`` (an
 unexpected exception while preparing the photo; the detail names its class and message)."""
 COLUMNS = ("source", "reason", "detail")
 

@@ -119,7 +119,7 @@ def recentre(tddfa: Tddfa, bfm: Bfm, square_bgr: np.ndarray, roi_box: tuple[floa
                       (float(centre_x), float(centre_y)), moved)
 
 
-def check(result: Recentring, source: str = "photo") -> None:
+def check(result: Recentring, source: str = "photo", min_side: float = MIN_QUAD_SIDE) -> None:
     """The authors' rejections, as :class:`UnusableImageError` with a reason code."""
     yaw, pitch, roll = result.angles
     if not SCALE_RANGE[0] <= result.scale <= SCALE_RANGE[1]:
@@ -135,8 +135,8 @@ def check(result: Recentring, source: str = "photo") -> None:
                                  "alignment_failed")
     corners = result.quad.corners()
     side = min(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[1]))
-    if side < MIN_QUAD_SIDE:
-        raise UnusableImageError(f"{source}: the head spans {side:.0f} px, below PanoHead's {MIN_QUAD_SIDE:.0f} px; "
+    if side < min_side:
+        raise UnusableImageError(f"{source}: the head spans {side:.0f} px, below the {min_side:.0f} px allowed (PanoHead: {MIN_QUAD_SIDE:.0f}); "
                                  "use a larger photo of the face", "too_small")
 
 
@@ -155,7 +155,8 @@ class Recropped:
     recentring: Recentring
 
 
-def recrop(photo_rgb: np.ndarray, points68: np.ndarray, tddfa: Tddfa, bfm: Bfm, source: str = "photo") -> Recropped:
+def recrop(photo_rgb: np.ndarray, points68: np.ndarray, tddfa: Tddfa, bfm: Bfm, source: str = "photo",
+           min_side: float = MIN_QUAD_SIDE) -> Recropped:
     """The label and final quad of a photo [H, W, 3] RGB from its 68 landmarks (steps 2-9);
     :class:`UnusableImageError` where the authors' code would skip the photo."""
     quad = quad_from_landmarks(points68)
@@ -163,5 +164,5 @@ def recrop(photo_rgb: np.ndarray, points68: np.ndarray, tddfa: Tddfa, bfm: Bfm, 
     mapping = square_map(quad)
     on_square = np.asarray(points68, dtype=np.float64)[:, :2] @ mapping[:, :2].T + mapping[:, 2]
     result = recentre(tddfa, bfm, square, roi_box_from_landmarks(on_square), quad)
-    check(result, source)
+    check(result, source, min_side)
     return Recropped(label_of(result.rotation), result.quad.corners(), result)

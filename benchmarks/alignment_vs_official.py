@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--whitening")
     parser.add_argument("--bfm")
+    parser.add_argument("--faceboxes", help="FaceBoxesProd.pth (the authors' ROI); not given: TDDFA's landmark ROI")
     parser.add_argument("--stand-in-bfm-seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -62,6 +63,9 @@ def main() -> None:
         return
     tddfa = Tddfa(load_regressor(args.regressor, args.width), ParamWhitening.from_file(args.whitening))
     bfm = Bfm.from_file(args.bfm) if args.bfm else Bfm.seeded(args.stand_in_bfm_seed)
+    from dualinv.data.faceboxes import FaceBoxes
+
+    face_boxes = FaceBoxes.from_file(args.faceboxes) if args.faceboxes else None
     official, reference = _labels(args.official_json), _labels(args.reference_json)
     quads = {}
     if args.official_quads:
@@ -70,7 +74,7 @@ def main() -> None:
     rows = []
     for path, photo in photos.items():
         name = Path(path).name
-        ours = recrop(photo, landmarks[path], tddfa, bfm, source=name)
+        ours = recrop(photo, landmarks[path], tddfa, bfm, source=name, min_side=0, face_boxes=face_boxes)
         angles = pose_angles_from_label(ours.label[None])[0]
         row = {"photo": name, "ours_ypr": np.round(angles, 3).tolist()}
         for label_set, key in ((official, "official"), (reference, "reference")):

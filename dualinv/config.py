@@ -59,6 +59,8 @@ class WeightsConfig:
     """3DDFA_V2 ``param_mean_std_62d_120x120.pkl``."""
     bfm: str | None
     """3DDFA_V2 ``bfm_noneck_v3.pkl``."""
+    faceboxes: str | None
+    """3DDFA_V2's FaceBoxes detector ``FaceBoxesProd.pth`` (TDDFA's crop); ``None``: TDDFA's landmark crop rule."""
     dlib_landmarks: str | None
     """dlib's ``shape_predictor_68_face_landmarks.dat``; ``None``: the face mesh's 68 points."""
 

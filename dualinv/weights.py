@@ -119,10 +119,16 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
             url="https://github.com/cleardusk/3DDFA_V2/tree/master/configs (bfm_noneck_v3.pkl, Git LFS)",
         ),
         WeightsFile(
+            key="faceboxes",
+            filename="FaceBoxesProd.pth",
+            description="3DDFA_V2's FaceBoxes face detector: the box TDDFA's crop comes from in PanoHead's alignment",
+            url="https://github.com/cleardusk/3DDFA_V2/tree/master/FaceBoxes/weights",
+        ),
+        WeightsFile(
             key="dlib_landmarks",
             filename="shape_predictor_68_face_landmarks.dat",
             description="dlib's 68-point landmark predictor, which PanoHead's cropping starts from (needs the dlib package)",
-            url="http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2 (unpack with bunzip2)",
+            url="https://github.com/davisking/dlib-models (shape_predictor_68_face_landmarks.dat.bz2; unpack with bunzip2)",
         ),
     )
 })

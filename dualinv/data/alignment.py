@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -42,6 +43,9 @@ class PoseConfig:
     tddfa_whitening: str | None = None
     bfm: str | None = None
     dlib_landmarks: str | None = None
+    faceboxes: str | None = None
+    """``FaceBoxesProd.pth``: TDDFA's crop from the FaceBoxes detection, as the authors; ``None``: TDDFA's
+    landmark crop rule on the 68 points (labelled ``landmark-roi``)."""
     stand_in: bool = False
     """Run seeded stand-ins where the TDDFA/BFM paths are ``None`` (labelled); otherwise they are required."""
     seed: int = 0
@@ -60,13 +64,13 @@ class PoseConfig:
             return
         regressor = "mb1_120x120.pth" if self.tddfa_width == 1.0 else "mb05_120x120.pth"
         problems = []
+        if self.faceboxes is not None and not Path(self.faceboxes).expanduser().is_file():
+            problems.append(f"weights.faceboxes = {self.faceboxes!r}: FaceBoxesProd.pth is needed")
         for key, path, filename in (("tddfa", self.tddfa, regressor),
                                     ("tddfa_whitening", self.tddfa_whitening, "param_mean_std_62d_120x120.pkl"),
                                     ("bfm", self.bfm, "bfm_noneck_v3.pkl")):
             if path is None and self.stand_in:
                 continue
-            from pathlib import Path
-
             if path is None or not Path(path).expanduser().is_file():
                 problems.append(f"weights.{key} = {path!r}: {filename} is needed")
         if problems:
@@ -114,6 +118,9 @@ class Aligner:
         else:
             self.tddfa = Tddfa(load_regressor(config.tddfa, config.tddfa_width), ParamWhitening.from_file(config.tddfa_whitening))
         self.bfm = Bfm.from_file(config.bfm) if config.bfm else Bfm.seeded(config.seed)
+        from dualinv.data.faceboxes import FaceBoxes
+
+        self.face_boxes = FaceBoxes.from_file(config.faceboxes) if config.faceboxes else None
         self.name = self.describe(config)
 
     @staticmethod
@@ -126,7 +133,8 @@ class Aligner:
             width_tag = f"{width_tag}-{STAND_IN_TAG}"
         bfm_tag = "bfm" if config.bfm else "bfm-stand-in"
         landmarks = DlibLandmarks.name if config.dlib_landmarks else MeshLandmarks.name
-        return f"3ddfa-{width_tag}+{bfm_tag}+{landmarks}"
+        roi = "faceboxes" if config.faceboxes else "landmark-roi"
+        return f"3ddfa-{width_tag}+{bfm_tag}+{landmarks}+{roi}"
 
     @property
     def stand_in(self) -> bool:
@@ -138,7 +146,7 @@ class Aligner:
         if self.config.method == "mediapipe":
             return align_face(self.faces, photo, size)
         points = self.landmarks.find(photo)
-        result = recrop(photo, points, self.tddfa, self.bfm, source, self.config.min_face_size)
+        result = recrop(photo, points, self.tddfa, self.bfm, source, self.config.min_face_size, self.face_boxes)
         crop, coverage = crop_face(photo, result.quad.astype(np.float64), size)
         return AlignedFace(crop=crop, coverage=coverage, label=result.label)
 
@@ -148,4 +156,5 @@ def study_pose_config(config) -> PoseConfig:
     pose, weights = config.data.pose, config.weights
     return PoseConfig(method=pose.method, tddfa_width=float(pose.tddfa_width), tddfa=weights.tddfa,
                       tddfa_whitening=weights.tddfa_whitening, bfm=weights.bfm, dlib_landmarks=weights.dlib_landmarks,
+                      faceboxes=weights.faceboxes,
                       stand_in=True, min_face_size=float(pose.min_face_size))

@@ -26,6 +26,8 @@ def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bfm", metavar="PATH", help="3DDFA_V2 configs/bfm_noneck_v3.pkl")
     group.add_argument("--dlib-landmarks", metavar="PATH", help="shape_predictor_68_face_landmarks.dat (needs the dlib package); "
                        "not given: the face mesh's 68 points (fallback)")
+    group.add_argument("--faceboxes", metavar="PATH", help="3DDFA_V2 FaceBoxes/weights/FaceBoxesProd.pth: TDDFA's crop as the "
+                       "authors (not given: TDDFA's landmark crop rule, labelled landmark-roi)")
     group.add_argument("--pose-stand-in", action="store_true", help="seeded stand-in TDDFA/BFM where no file is given (labelled)")
     group.add_argument("--min-face-size", type=float, default=None, help="smallest crop quad side in photo pixels (default 256, PanoHead's)")
 
@@ -39,7 +41,7 @@ def pose_config_from_args(args: argparse.Namespace, base=None, stand_in: bool = 
     config = base if base is not None else PoseConfig()
     changes = {field: value for field, value in (
         ("method", args.pose), ("tddfa", args.tddfa), ("tddfa_width", args.tddfa_width),
-        ("tddfa_whitening", args.tddfa_whitening), ("bfm", args.bfm), ("dlib_landmarks", args.dlib_landmarks),
+        ("tddfa_whitening", args.tddfa_whitening), ("bfm", args.bfm), ("dlib_landmarks", args.dlib_landmarks), ("faceboxes", args.faceboxes),
         ("min_face_size", args.min_face_size)) if value is not None}
     if args.pose_stand_in or stand_in:
         changes["stand_in"] = True

@@ -43,7 +43,7 @@ MESH_TO_68: tuple[int, ...] = (
 )
 """Face-mesh vertex of each dlib point, in dlib order. Fixed: changing it changes every crop."""
 
-DLIB_PREDICTOR_SOURCE = "http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2 (unpack with bunzip2)"
+DLIB_PREDICTOR_SOURCE = "https://github.com/davisking/dlib-models (shape_predictor_68_face_landmarks.dat.bz2; unpack with bunzip2)"
 
 
 def landmarks_from_mesh(mesh_points: np.ndarray) -> np.ndarray:

@@ -3,9 +3,10 @@ SizheAn/PanoHead; spec panohead.md §8.2 steps 2-10).
 
 1. The FFHQ quad from the 68 landmarks' eye contours and mouth corners (step 2).
 2. The photo is warped so that the quad fills a 512² square (Lanczos, black outside), and TDDFA
-   regresses the 3DMM parameters of the face there (step 3). The authors found the face box with
-   FaceBoxes; here TDDFA's own landmark crop rule is applied to the 68 landmarks mapped into the
-   square (:data:`ROI_POLICY`), so no detector network is needed (docs/data.md measures the effect).
+   regresses the 3DMM parameters of the face there (step 3), in the crop TDDFA derives from the
+   FaceBoxes detection (:mod:`.faceboxes`), as the authors ran it; without the FaceBoxes file,
+   TDDFA's own landmark crop rule on the 68 landmarks mapped into the square (labelled; docs/data.md
+   measures the difference).
 3. Recentring (step 8): the head centre is taken half the BFM mean shape's depth behind the face
    (``R·(0, 0, ū_z/2)`` added to the camera translation); its position in the square, normalised to
    [-1, 1], moves the quad centre along the quad's axes, and the camera's scale (relative to the
@@ -17,13 +18,18 @@ SizheAn/PanoHead; spec panohead.md §8.2 steps 2-10).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dualinv.data.align import CROP_SIZE
 from dualinv.data.pose import camera_label
-from dualinv.data.tddfa import INPUT_SIZE, Bfm, Tddfa, decompose_camera, roi_box_from_landmarks, rotation_angles
+from dualinv.data.tddfa import (INPUT_SIZE, Bfm, Tddfa, decompose_camera, roi_box_from_face_box, roi_box_from_landmarks,
+                                rotation_angles)
 from dualinv.errors import UnusableImageError
+
+if TYPE_CHECKING:
+    from dualinv.data.faceboxes import FaceBoxes
 
 SQUARE = 512
 """Side of the square the quad is warped to before TDDFA (``recrop_images.py``'s ``size``)."""
@@ -35,8 +41,6 @@ MAX_CENTRE_OFFSET = 1.0
 """The head centre must lie inside the square (normalised coordinates in [-1, 1])."""
 MIN_QUAD_SIDE = 256.0
 """``crop_final``'s ``min_size``: a recentred quad smaller than this in the photo is rejected."""
-ROI_POLICY = "landmarks"
-"""How the TDDFA crop is found in the square: 3DDFA_V2's landmark rule on the mapped 68 points."""
 
 
 @dataclass(frozen=True)
@@ -102,14 +106,15 @@ class Recentring:
 
 
 def recentre(tddfa: Tddfa, bfm: Bfm, square_bgr: np.ndarray, roi_box: tuple[float, float, float, float],
-             quad: Quad) -> Recentring:
-    """TDDFA on the square and the recentring of step 8 (no rejection here, see :func:`check`)."""
+             quad: Quad, mapping_roi: tuple[float, float, float, float] | None = None) -> Recentring:
+    """TDDFA on the square and the recentring of step 8 (no rejection here, see :func:`check`);
+    ``mapping_roi`` (default ``roi_box``) is the ROI that maps TDDFA's crop frame back to the square."""
     params = tddfa.params(square_bgr, roi_box)
     relative_scale, rotation, translation = decompose_camera(params)
     affine = params[:12].reshape(3, 4)[:, :3].astype(np.float64)
     translation = translation + affine @ np.array([0.0, 0.0, 0.5 * bfm.centre_depth()])
     height, width = square_bgr.shape[:2]
-    x0, y0, x1, y1 = roi_box
+    x0, y0, x1, y1 = roi_box if mapping_roi is None else mapping_roi
     half_w, half_h = 0.5 * (width - 1), 0.5 * (height - 1)
     centre_x = ((translation[0] - 1) * (x1 - x0) / INPUT_SIZE + x0 - half_w) / half_w
     centre_y = -((INPUT_SIZE - translation[1]) * (y1 - y0) / INPUT_SIZE + y0 - half_h) / half_h
@@ -155,14 +160,35 @@ class Recropped:
     recentring: Recentring
 
 
+def centre_most(roi_boxes: list[tuple[float, float, float, float]], width: int, height: int) -> int:
+    """Index of the ROI whose centre is nearest the square's centre (``find_center_bbox``)."""
+    boxes = np.asarray(roi_boxes, dtype=np.float64)
+    offsets = np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]) - 0.5 * (width - 1),
+                        0.5 * (boxes[:, 1] + boxes[:, 3]) - 0.5 * (height - 1)], 1)
+    return int(np.argmin(np.linalg.norm(offsets, axis=1)))
+
+
 def recrop(photo_rgb: np.ndarray, points68: np.ndarray, tddfa: Tddfa, bfm: Bfm, source: str = "photo",
-           min_side: float = MIN_QUAD_SIDE) -> Recropped:
+           min_side: float = MIN_QUAD_SIDE, face_boxes: "FaceBoxes | None" = None) -> Recropped:
     """The label and final quad of a photo [H, W, 3] RGB from its 68 landmarks (steps 2-9);
-    :class:`UnusableImageError` where the authors' code would skip the photo."""
+    :class:`UnusableImageError` where the authors' code would skip the photo.
+
+    With ``face_boxes`` (the authors' way) TDDFA's crop comes from the FaceBoxes detection nearest the
+    square's centre; as in ``recrop_images.py``, the first detection's ROI then maps the camera back to
+    the square. Without it, TDDFA's landmark rule on the 68 points mapped into the square is used."""
     quad = quad_from_landmarks(points68)
     square = warp_to_square(np.ascontiguousarray(np.asarray(photo_rgb)[..., ::-1]), quad)
-    mapping = square_map(quad)
-    on_square = np.asarray(points68, dtype=np.float64)[:, :2] @ mapping[:, :2].T + mapping[:, 2]
-    result = recentre(tddfa, bfm, square, roi_box_from_landmarks(on_square), quad)
+    if face_boxes is None:
+        mapping = square_map(quad)
+        on_square = np.asarray(points68, dtype=np.float64)[:, :2] @ mapping[:, :2].T + mapping[:, 2]
+        result = recentre(tddfa, bfm, square, roi_box_from_landmarks(on_square), quad)
+    else:
+        detections = face_boxes(square)
+        if not detections:
+            raise UnusableImageError(f"{source}: FaceBoxes finds no face in the landmark crop; the landmarks are "
+                                     "off the face, use a clearer photo", "alignment_failed")
+        rois = [roi_box_from_face_box(box) for box in detections]
+        chosen = centre_most(rois, square.shape[1], square.shape[0])
+        result = recentre(tddfa, bfm, square, rois[chosen], quad, mapping_roi=rois[0])
     check(result, source, min_side)
     return Recropped(label_of(result.rotation), result.quad.corners(), result)

@@ -180,10 +180,14 @@ def load_regressor(path: str | Path | None, width: float) -> MobileNetV1:
 
 
 def seeded_regressor(width: float, seed: int) -> MobileNetV1:
-    """A labelled stand-in regressor: every parameter and BN statistic drawn from numpy's seeded
-    generator in state-dict order (normal·0.1 for weights/biases, BN running var uniform [0.5, 1.5]),
-    so the official code can be given bit-identical weights (tests/data/fixtures)."""
-    model = MobileNetV1(width)
+    """A labelled stand-in regressor with :func:`seed_parameters` weights."""
+    return seed_parameters(MobileNetV1(width), seed).eval()
+
+
+def seed_parameters(model: nn.Module, seed: int) -> nn.Module:
+    """Every parameter and BN statistic of ``model`` drawn from numpy's seeded generator in state-dict
+    order (normal·0.1 for weights/biases/means, BN running var uniform [0.5, 1.5]), so the official
+    code can be given bit-identical weights (tests/data/fixtures)."""
     generator = np.random.default_rng(seed)
     state = {}
     for name, tensor in model.state_dict().items():
@@ -194,7 +198,7 @@ def seeded_regressor(width: float, seed: int) -> MobileNetV1:
         else:
             state[name] = torch.from_numpy((0.1 * generator.standard_normal(tuple(tensor.shape))).astype(np.float32))
     model.load_state_dict(state)
-    return model.eval()
+    return model
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def test_cli_names_the_missing_file(portrait, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("pose,label", [
-    (PoseConfig(stand_in=True), "3ddfa-mb1-stand-in+bfm-stand-in+mediapipe-68"),
+    (PoseConfig(stand_in=True), "3ddfa-mb1-stand-in+bfm-stand-in+mediapipe-68+landmark-roi"),
     (PoseConfig(method="mediapipe"), "mediapipe-mesh"),
 ])
 def test_dataset_json_and_summary_name_the_alignment(portrait, tmp_path, pose, label):

@@ -73,9 +73,10 @@ def test_every_missing_input_is_reported_together(tmp_path):
     with pytest.raises(MissingInputsError) as caught:
         check_inputs(config)
     message = str(caught.value)
-    assert message.startswith("9 input(s)")
+    assert message.startswith("13 input(s)")  # PanoHead's alignment: tddfa, tddfa_whitening, bfm, faceboxes
     for key in ("weights.panohead", "weights.ir_se50", "weights.lpips_alex", "weights.lpips_vgg", "weights.inception",
-                "weights.u2net", "data.lpff.path", "data.celebahq.path", "data.mead.path"):
+                "weights.u2net", "weights.tddfa", "weights.tddfa_whitening", "weights.bfm", "weights.faceboxes",
+                "data.lpff.path", "data.celebahq.path", "data.mead.path"):
         assert key in message
     assert "data.ffhq" not in message and "facenet" not in message
 

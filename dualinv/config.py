@@ -56,6 +56,16 @@ class WeightsConfig:
     """Optional BiSeNet face parser (``79999_iter.pth``) for ``dualinv edit``; ``None``: mediapipe part masks."""
     curricularface: str | None
     """CurricularFace IR-101 (``CurricularFace_Backbone.pth``) of the authors' ID metric; ``None``: seeded stand-in."""
+    tddfa: str | None
+    """3DDFA_V2 TDDFA regressor (``mb1_120x120.pth`` / ``mb05_120x120.pth``) for PanoHead's alignment."""
+    tddfa_whitening: str | None
+    """3DDFA_V2 ``param_mean_std_62d_120x120.pkl``."""
+    bfm: str | None
+    """3DDFA_V2 ``bfm_noneck_v3.pkl``."""
+    faceboxes: str | None
+    """3DDFA_V2's FaceBoxes detector ``FaceBoxesProd.pth`` (TDDFA's crop); ``None``: TDDFA's landmark crop rule."""
+    dlib_landmarks: str | None
+    """dlib's ``shape_predictor_68_face_landmarks.dat``; ``None``: the face mesh's 68 points."""
     goae_swin: str | None = None
     """Published ImageNet SwinV2-B the GOAE baseline starts from (``dualinv.encoders.swin_v2``)."""
 
@@ -107,6 +117,18 @@ class CelebAHQSplitConfig:
 
 
 @dataclass(frozen=True)
+class DataPoseConfig:
+    """How prepared photos are aligned and labelled (:mod:`dualinv.data.alignment`)."""
+
+    method: Literal["3ddfa", "mediapipe"]
+    """``3ddfa``: PanoHead's pipeline; ``mediapipe``: the face mesh's quad and pose."""
+    tddfa_width: float
+    """1.0 (``mb1_120x120.pth``) or 0.5 (``mb05_120x120.pth``)."""
+    min_face_size: float
+    """Smallest crop quad side in photo pixels (PanoHead: 256)."""
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """The four datasets of the paper (§4.1) and how the training set is split."""
 
@@ -130,6 +152,8 @@ class DataConfig:
     """How the MEAD frames are chosen from its videos (``data.mead.source: videos``)."""
     synthetic: SyntheticConfig
     """How ``synthetic`` datasets are made."""
+    pose: DataPoseConfig
+    """Alignment and camera labels of prepared photos."""
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,37 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
             url="https://github.com/zllrunning/face-parsing.PyTorch#training (the 'pre-trained model' Google Drive "
                 "link, file id 154JgKpzCPW82qINcVieuPH3fZ2e0P812)",
         ),
+        WeightsFile(
+            key="tddfa",
+            filename="mb1_120x120.pth",
+            description="3DDFA_V2 TDDFA regressor (MobileNet v1; mb05_120x120.pth with data.pose.tddfa_width 0.5): the "
+                        "head pose and recentring of PanoHead's alignment (dualinv.data.tddfa)",
+            url="https://github.com/cleardusk/3DDFA_V2/tree/master/weights (mb1_120x120.pth, mb05_120x120.pth)",
+        ),
+        WeightsFile(
+            key="tddfa_whitening",
+            filename="param_mean_std_62d_120x120.pkl",
+            description="3DDFA_V2 mean/std of TDDFA's 62 parameters (read by a numpy-only unpickler)",
+            url="https://github.com/cleardusk/3DDFA_V2/tree/master/configs",
+        ),
+        WeightsFile(
+            key="bfm",
+            filename="bfm_noneck_v3.pkl",
+            description="3DDFA_V2 Basel Face Model without neck (mean shape and bases; read by a numpy-only unpickler)",
+            url="https://github.com/cleardusk/3DDFA_V2/tree/master/configs (bfm_noneck_v3.pkl, Git LFS)",
+        ),
+        WeightsFile(
+            key="faceboxes",
+            filename="FaceBoxesProd.pth",
+            description="3DDFA_V2's FaceBoxes face detector: the box TDDFA's crop comes from in PanoHead's alignment",
+            url="https://github.com/cleardusk/3DDFA_V2/tree/master/FaceBoxes/weights",
+        ),
+        WeightsFile(
+            key="dlib_landmarks",
+            filename="shape_predictor_68_face_landmarks.dat",
+            description="dlib's 68-point landmark predictor, which PanoHead's cropping starts from (needs the dlib package)",
+            url="https://github.com/davisking/dlib-models (shape_predictor_68_face_landmarks.dat.bz2; unpack with bunzip2)",
+        ),
     )
 })
 

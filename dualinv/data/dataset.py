@@ -57,10 +57,12 @@ def read_labels(root: str | Path) -> dict[str, np.ndarray]:
     return labels
 
 
-def write_labels(root: str | Path, labels: Mapping[str, np.ndarray]) -> None:
-    """Write ``root/dataset.json`` atomically (numbers rounded to 6 decimals, as the official files)."""
+def write_labels(root: str | Path, labels: Mapping[str, np.ndarray], alignment: str | None = None) -> None:
+    """Write ``root/dataset.json`` atomically (numbers rounded to 6 decimals, as the official files);
+    ``alignment`` (how the labels were estimated) is recorded beside them when given."""
     entries = [[name, [round(float(value), 6) for value in label]] for name, label in sorted(labels.items())]
-    write_json_atomic(Path(root) / DATASET_FILE, {"labels": entries})
+    extra = {} if alignment is None else {"alignment": alignment}
+    write_json_atomic(Path(root) / DATASET_FILE, {"labels": entries, **extra})
 
 
 class HeadDataset(torch.utils.data.Dataset):

@@ -28,7 +28,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from dualinv.data.align import CROP_SIZE, align_face
+from dualinv.data.align import CROP_SIZE
+from dualinv.data.alignment import Aligner, PoseConfig
 from dualinv.data.background import (
     BackgroundConfig,
     Matting,
@@ -67,6 +68,8 @@ class PrepareConfig:
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     face: FaceFinderConfig = field(default_factory=FaceFinderConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    """Alignment and camera labels (:mod:`dualinv.data.alignment`; default PanoHead's 3DDFA pipeline)."""
 
     def __post_init__(self) -> None:
         if self.size < 64:
@@ -91,13 +94,16 @@ class PrepareSummary:
     matting_fallback: str | None
     """Why the configured U^2-Net file was not used (selfie ran instead); ``None`` when it was, or none was configured."""
     seconds: float
+    alignment: str = ""
+    """The alignment and pose method (:attr:`dualinv.data.alignment.Aligner.name`), also in ``dataset.json``."""
 
     def __str__(self) -> str:
         reasons = ", ".join(f"{reason} {count}" for reason, count in self.reasons.items()) or "none"
         rate = self.prepared / self.seconds if self.seconds > 0 else 0.0
         text = (
             f"{self.inputs} input(s): {self.prepared} prepared, {self.already_prepared} already prepared, "
-            f"{self.rejected} rejected ({reasons}); matting {self.matting}; {self.seconds:.1f} s ({rate:.2f} images/s)"
+            f"{self.rejected} rejected ({reasons}); alignment {self.alignment}; matting {self.matting}; "
+            f"{self.seconds:.1f} s ({rate:.2f} images/s)"
         )
         return text if self.matting_fallback is None else f"{text}\nWARNING: {self.matting_fallback}"
 
@@ -177,6 +183,7 @@ class ImagePreparer:
         if self.matting_choice.fallback is not None:
             warnings.warn(self.matting_choice.fallback, MattingFallbackWarning, stacklevel=2)
         self.faces = FaceFinder(config.face)
+        self.aligner = Aligner(self.faces, config.pose)
         self.matting: Matting = build_matting(self.matting_choice.kind, config.background.u2net_path)
 
     def close(self) -> None:
@@ -210,9 +217,11 @@ class ImagePreparer:
         except UnusableImageError as error:
             return Reject(key, error.reason, str(error))
         try:
-            aligned = align_face(self.faces, photo, self.config.size)
+            aligned = self.aligner.align(photo, self.config.size, str(path))
         except NoFaceError as error:
             return Reject(key, "no_face", f"{path}: {error}")
+        except UnusableImageError as error:
+            return Reject(key, error.reason, str(error))
         matte = self.matting.matte(aligned.crop) * aligned.coverage
         background = self.config.background
         image = composite(aligned.crop, matte, background.colour) if background.enabled else aligned.crop
@@ -288,6 +297,8 @@ def prepare_images(
         if other != key:
             raise DatasetFormatError(f"inputs {other!r} and {key!r} would both be written as {output_stem(key)}.png; rename one")
     todo = [(path, key) for path, key in inputs if not is_prepared(out_dir, key)]
+    config.pose.check()  # a missing TDDFA/BFM file stops us before any work
+    alignment = Aligner.describe(config.pose)
     matting = choose_matting(config.background)  # a present but corrupt weights file stops us before any work
     if matting.fallback is not None:
         warnings.warn(matting.fallback, MattingFallbackWarning, stacklevel=2)
@@ -303,7 +314,7 @@ def prepare_images(
             bar.update(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_rejects(out_dir / REJECTS_FILE, rejects)
-    write_labels(out_dir, assemble_labels(out_dir))
+    write_labels(out_dir, assemble_labels(out_dir), alignment=alignment)
     summary = PrepareSummary(
         inputs=len(inputs) + len(listing_rejects),
         prepared=prepared,
@@ -313,6 +324,7 @@ def prepare_images(
         matting=matting.kind,
         matting_fallback=matting.fallback,
         seconds=time.perf_counter() - started,
+        alignment=alignment,
     )
     write_json_atomic(out_dir / SUMMARY_FILE, asdict(summary))
     if summary.inputs and len(rejects) > config.max_reject_share * summary.inputs:

@@ -16,11 +16,12 @@ from typing import Iterable
 from dualinv.fileio import write_text_atomic
 
 REJECTS_FILE = "rejects.csv"
-REASONS = ("unreadable", "empty", "not_an_image", "corrupt", "too_large", "too_small", "no_face", "error",
-           "unsupported_format", "not_a_file", "broken_link")
-"""``unsupported_format``, ``not_a_file`` and ``broken_link`` come from listing a folder (nothing in it is skipped silently)."""
-"""Reason codes: the decoding ones of :mod:`dualinv.data.decode`, ``no_face``, then ``error`` (an
-unexpected exception while preparing the photo; the detail names its class and message)."""
+REASONS = ("unreadable", "empty", "not_an_image", "corrupt", "too_large", "too_small", "no_face", "pose_out_of_range",
+           "alignment_failed", "error", "unsupported_format", "not_a_file", "broken_link")
+"""Reason codes: the decoding ones of :mod:`dualinv.data.decode`, ``no_face``, PanoHead's alignment rejections
+(``pose_out_of_range``, ``alignment_failed``, ``too_small`` for a head under 256 px; :mod:`.recrop`), ``error`` (an
+unexpected exception while preparing the photo; the detail names its class and message), and the ones that come from
+listing a folder (``unsupported_format``, ``not_a_file``, ``broken_link``: nothing in it is skipped silently)."""
 COLUMNS = ("source", "reason", "detail")
 
 

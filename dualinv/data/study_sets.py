@@ -45,8 +45,10 @@ def study_prepare_config(config: StudyConfig) -> PrepareConfig:
     (``data.max_reject_share``), no progress bar (workflow logs)."""
     from dualinv.data.background import BackgroundConfig
 
+    from dualinv.data.alignment import study_pose_config
+
     return PrepareConfig(progress=False, max_reject_share=config.data.max_reject_share,
-                         background=BackgroundConfig(u2net_path=config.weights.u2net))
+                         background=BackgroundConfig(u2net_path=config.weights.u2net), pose=study_pose_config(config))
 
 
 def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig,

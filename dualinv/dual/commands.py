@@ -100,12 +100,26 @@ def output_options_from_args(args: argparse.Namespace):
     return HeadOutputOptions(frames=args.frames, mesh=args.mesh, mesh_resolution=args.mesh_resolution)
 
 
-def prepare_config(sources):
-    """Preparation settings for ``sources`` (``weights.u2net`` from the config, if any)."""
+def prepare_config(sources, args: argparse.Namespace | None = None):
+    """Preparation settings for ``sources`` (``weights.u2net`` from the config, if any) and the alignment:
+    the study config's ``data.pose`` and 3DDFA files when ``--config`` is given, then the alignment flags;
+    ``--stand-in`` also allows seeded stand-in TDDFA/BFM (labelled)."""
+    from dualinv.data.alignment import PoseConfig, study_pose_config
     from dualinv.data.background import BackgroundConfig
+    from dualinv.data.commands import pose_config_from_args
     from dualinv.data.prepare import PrepareConfig
 
-    return PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=sources.u2net))
+    configs = tuple(getattr(args, "config", None) or ())
+    if configs:
+        from dualinv.config import load_config
+
+        pose = study_pose_config(load_config(configs[0], configs[1:]))
+    else:
+        pose = PoseConfig(stand_in=sources.stand_in, min_face_size=0.0)  # a photo asked for is not size-filtered
+    if args is not None and hasattr(args, "pose_stand_in"):
+        pose = pose_config_from_args(args, pose)
+    pose.check()
+    return PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=sources.u2net), pose=pose)
 
 
 def _invert(args: argparse.Namespace) -> int:
@@ -120,6 +134,7 @@ def _invert(args: argparse.Namespace) -> int:
     sources = sources_from_args(args)
     aligned = aligned_inputs(photos, Path(args.labels) if args.labels else None) if args.aligned else None
     inverter = build_inverter(sources)
+    prepare = None if args.aligned else prepare_config(sources, args)  # missing alignment files stop us here
     stand_in = is_stand_in(sources, inverter)
     if stand_in:
         print("dualinv invert: STAND-IN networks (seeded random weights): the outputs show the path, "
@@ -128,7 +143,7 @@ def _invert(args: argparse.Namespace) -> int:
     if aligned is not None:
         batch = invert_aligned(aligned, args.out, inverter, **common)
     else:
-        batch = invert_photos(photos, args.out, inverter, prepare=prepare_config(sources), **common)
+        batch = invert_photos(photos, args.out, inverter, prepare=prepare, **common)
     return _summarise(batch, len(photos), Path(args.out))
 
 
@@ -152,4 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the inputs are aligned square crops in the PanoHead convention (skip preparation)")
     parser.add_argument("--labels", help="with --aligned: dataset.json with the crops' cameras (default: frontal)")
     add_network_arguments(parser)
+    from dualinv.data.commands import add_pose_arguments
+
+    add_pose_arguments(parser)
     parser.set_defaults(func=_invert)

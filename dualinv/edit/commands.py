@@ -36,7 +36,7 @@ def _edit(args: argparse.Namespace) -> int:
                   "of the real heads")
         provenance = {**network_provenance(sources, inverter), "part_segmenter": segmenter_source}
         files = edit_photos(args.source, args.reference, args.out, inverter, segmenter, config, stand_in=stand_in,
-                            provenance=provenance, options=options, prepare=prepare_config(sources))
+                            provenance=provenance, options=options, prepare=prepare_config(sources, args))
     print(f"{args.source} with the {args.part} of {args.reference} -> {files['index']}")
     return 0
 

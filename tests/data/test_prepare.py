@@ -13,7 +13,12 @@ from PIL import Image
 from dualinv.cli import main
 from dualinv.data import HeadDataset, PrepareConfig, prepare_images
 from dualinv.data.rejects import read_rejects
+from dualinv.data.alignment import PoseConfig
 from dualinv.errors import DatasetLossError
+
+STAND_IN = PoseConfig(stand_in=True, min_face_size=64)
+"""PanoHead's 3DDFA alignment with seeded stand-in TDDFA/BFM; the sample portraits' heads are under 256 px."""
+CLI_STAND_IN = ["--pose-stand-in", "--min-face-size", "64"]
 
 
 @pytest.fixture()
@@ -33,7 +38,7 @@ def photo_folder(tmp_path):
 
 def test_prepare_writes_crops_masks_labels_and_rejects(photo_folder, tmp_path):
     out = tmp_path / "prepared"
-    summary = prepare_images(photo_folder, out, PrepareConfig(progress=False, max_reject_share=0.8))
+    summary = prepare_images(photo_folder, out, PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.8))
     assert (summary.inputs, summary.prepared, summary.rejected) == (5, 2, 3)
     assert summary.reasons == {"empty": 1, "not_an_image": 1, "no_face": 1}
     rejects = {reject.source: reject.reason for reject in read_rejects(out / "rejects.csv")}
@@ -55,35 +60,35 @@ def test_prepare_writes_crops_masks_labels_and_rejects(photo_folder, tmp_path):
 
 def test_prepare_resumes_and_guards_losses(photo_folder, tmp_path):
     out = tmp_path / "prepared"
-    prepare_images(photo_folder, out, PrepareConfig(progress=False, max_reject_share=0.8))
+    prepare_images(photo_folder, out, PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.8))
     before = (out / "images" / "astronaut.png").stat().st_mtime_ns
-    again = prepare_images(photo_folder, out, PrepareConfig(progress=False, max_reject_share=0.8))
+    again = prepare_images(photo_folder, out, PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.8))
     assert (again.prepared, again.already_prepared, again.rejected) == (0, 2, 3)
     assert (out / "images" / "astronaut.png").stat().st_mtime_ns == before
     with pytest.raises(DatasetLossError, match="3 of 5"):
-        prepare_images(photo_folder, out, PrepareConfig(progress=False, max_reject_share=0.5))
+        prepare_images(photo_folder, out, PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.5))
     assert len(read_rejects(out / "rejects.csv")) == 3  # written before failing
 
 
 def test_cli_prepare_and_pose(photo_folder, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = main(["prepare", str(photo_folder / "sub"), str(out), "--no-progress", "--background", "0,0,0"])
+    code = main(["prepare", str(photo_folder / "sub"), str(out), "--no-progress", "--background", "0,0,0", *CLI_STAND_IN])
     assert code == 0 and "1 prepared" in capsys.readouterr().out
     crop = np.asarray(Image.open(out / "images" / "grace.png"))
     mask = np.asarray(Image.open(out / "masks" / "grace.png"))
     assert (crop[mask == 0] == 0).all()
-    assert main(["pose", str(photo_folder / "astronaut.png"), "--json"]) == 0
+    assert main(["pose", str(photo_folder / "astronaut.png"), "--json", *CLI_STAND_IN]) == 0
     report = json.loads(capsys.readouterr().out)
     assert abs(report["yaw"]) < 20 and len(report["label"]) == 25
-    assert main(["pose", str(photo_folder / "wall.png")]) == 2
+    assert main(["pose", str(photo_folder / "wall.png"), *CLI_STAND_IN]) == 2
     assert "no face" in capsys.readouterr().err
-    assert main(["prepare", str(tmp_path / "missing"), str(out), "--no-progress"]) == 2
+    assert main(["prepare", str(tmp_path / "missing"), str(out), "--no-progress", *CLI_STAND_IN]) == 2
 
 
 @pytest.mark.slow
 def test_two_workers_give_the_same_dataset(photo_folder, tmp_path):
-    one = prepare_images(photo_folder, tmp_path / "one", PrepareConfig(progress=False, max_reject_share=0.8))
-    two = prepare_images(photo_folder, tmp_path / "two", PrepareConfig(workers=2, progress=False, max_reject_share=0.8))
+    one = prepare_images(photo_folder, tmp_path / "one", PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.8))
+    two = prepare_images(photo_folder, tmp_path / "two", PrepareConfig(pose=STAND_IN, workers=2, progress=False, max_reject_share=0.8))
     assert (one.prepared, one.rejected) == (two.prepared, two.rejected)
     assert (tmp_path / "one" / "dataset.json").read_text() == (tmp_path / "two" / "dataset.json").read_text()
     assert (tmp_path / "one" / "rejects.csv").read_text() == (tmp_path / "two" / "rejects.csv").read_text()
@@ -96,7 +101,7 @@ def test_bad_u2net_file_stops_before_any_work(photo_folder, tmp_path):
     fake = tmp_path / "weights" / "u2net.onnx"
     fake.parent.mkdir()
     fake.write_bytes(b"not the model")
-    config = PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=str(fake)))
+    config = PrepareConfig(pose=STAND_IN, progress=False, background=BackgroundConfig(u2net_path=str(fake)))
     with pytest.raises(MissingWeightsError, match="weights.u2net"):
         prepare_images(photo_folder, tmp_path / "out", config)
     assert not (tmp_path / "out").exists()
@@ -137,7 +142,7 @@ def mixed_batch(tmp_path):
 
 def test_a_batch_rejects_exactly_its_bad_inputs_and_prepares_the_rest(mixed_batch, tmp_path):
     out = tmp_path / "prepared"
-    summary = prepare_images(mixed_batch, out, PrepareConfig(progress=False, max_reject_share=0.8))
+    summary = prepare_images(mixed_batch, out, PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.8))
     rejects = {reject.source: reject for reject in read_rejects(out / "rejects.csv")}
     assert {source: reject.reason for source, reject in rejects.items()} == {
         "cut.jpg": "corrupt", "huge.png": "too_large", "tiny.png": "too_small"}
@@ -160,7 +165,7 @@ def test_an_unexpected_error_in_one_photo_is_a_reject_and_the_batch_goes_on(mixe
 
     monkeypatch.setattr(prepare_module, "decode_image", decode_failing_on_grace)
     out = tmp_path / "prepared"
-    summary = prepare_images(mixed_batch, out, PrepareConfig(progress=False, max_reject_share=0.9))
+    summary = prepare_images(mixed_batch, out, PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.9))
     rejects = {reject.source: reject for reject in read_rejects(out / "rejects.csv")}
     assert rejects["grace.jpg"].reason == "error"
     assert "RuntimeError: simulated failure inside a library" in rejects["grace.jpg"].detail
@@ -176,7 +181,7 @@ def test_fatal_errors_stop_the_batch(mixed_batch, tmp_path, monkeypatch):
 
     monkeypatch.setattr(prepare_module, "decode_image", out_of_memory)
     with pytest.raises(MemoryError):
-        prepare_images(mixed_batch, tmp_path / "prepared", PrepareConfig(progress=False))
+        prepare_images(mixed_batch, tmp_path / "prepared", PrepareConfig(pose=STAND_IN, progress=False))
     assert not (tmp_path / "prepared" / "summary.json").exists()
 
 
@@ -185,7 +190,7 @@ def test_an_absent_u2net_file_falls_back_to_selfie_loudly(photo_folder, tmp_path
     from dualinv.weights import REGISTRY
 
     missing = tmp_path / "weights" / "u2net.onnx"
-    config = PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=str(missing)))
+    config = PrepareConfig(pose=STAND_IN, progress=False, background=BackgroundConfig(u2net_path=str(missing)))
     with pytest.warns(MattingFallbackWarning) as caught:
         summary = prepare_images(photo_folder / "sub", tmp_path / "out", config)
     message = str(caught[0].message)
@@ -202,7 +207,7 @@ def test_an_absent_u2net_file_asked_for_explicitly_stops_before_any_work(photo_f
     from dualinv.errors import MissingWeightsError
 
     missing = tmp_path / "weights" / "u2net.onnx"
-    config = PrepareConfig(progress=False, background=BackgroundConfig(matting="u2net", u2net_path=str(missing)))
+    config = PrepareConfig(pose=STAND_IN, progress=False, background=BackgroundConfig(matting="u2net", u2net_path=str(missing)))
     with pytest.raises(MissingWeightsError, match="missing file"):
         prepare_images(photo_folder, tmp_path / "out", config)
     assert not (tmp_path / "out").exists()
@@ -213,7 +218,7 @@ def test_an_image_preparer_used_directly_chooses_its_matting(photo_folder, tmp_p
     from dualinv.data.background import BackgroundConfig, MattingFallbackWarning
     from dualinv.data.prepare import ImagePreparer
 
-    config = PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=str(tmp_path / "absent" / "u2net.onnx")))
+    config = PrepareConfig(pose=STAND_IN, progress=False, background=BackgroundConfig(u2net_path=str(tmp_path / "absent" / "u2net.onnx")))
     with pytest.warns(MattingFallbackWarning, match="absent"):
         preparer = ImagePreparer(tmp_path / "out", config)
     try:

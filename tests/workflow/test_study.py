@@ -73,10 +73,11 @@ def test_every_missing_input_is_reported_together(tmp_path):
     with pytest.raises(MissingInputsError) as caught:
         check_inputs(config)
     message = str(caught.value)
-    assert message.startswith("12 input(s)")
+    assert message.startswith("16 input(s)")  # PanoHead's alignment adds tddfa, tddfa_whitening, bfm, faceboxes
     for key in ("weights.panohead", "weights.ir_se50", "weights.lpips_alex", "weights.lpips_vgg", "weights.inception",
                 "weights.u2net", "weights.goae_swin", "data.celebahq_test_split.partition_file",
-                "data.celebahq_test_split.mapping_file", "data.lpff.path", "data.celebahq.path", "data.mead.path"):
+                "data.celebahq_test_split.mapping_file", "data.lpff.path", "data.celebahq.path", "data.mead.path",
+                "weights.tddfa", "weights.tddfa_whitening", "weights.bfm", "weights.faceboxes"):
         assert key in message
     assert "data.ffhq" not in message and "facenet" not in message
 

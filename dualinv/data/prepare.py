@@ -256,6 +256,8 @@ def _work(path: Path, key: str) -> Prepared | Reject:
 
 
 def _run(todo: list[tuple[Path, str]], out_dir: Path, config: PrepareConfig) -> Iterable[Prepared | Reject]:
+    if not todo:
+        return  # nothing left to prepare: load no models
     if config.workers == 1 or len(todo) <= 1:
         preparer = ImagePreparer(out_dir, config)
         try:
@@ -297,7 +299,8 @@ def prepare_images(
         if other != key:
             raise DatasetFormatError(f"inputs {other!r} and {key!r} would both be written as {output_stem(key)}.png; rename one")
     todo = [(path, key) for path, key in inputs if not is_prepared(out_dir, key)]
-    config.pose.check()  # a missing TDDFA/BFM file stops us before any work
+    if todo:
+        config.pose.check()  # a missing TDDFA/BFM file stops us before any work (none is read when nothing is left)
     alignment = Aligner.describe(config.pose)
     matting = choose_matting(config.background)  # a present but corrupt weights file stops us before any work
     if matting.fallback is not None:

@@ -16,6 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
+from dualinv.data.alignment import PoseConfig
+from dualinv.data.prepare import PrepareConfig
 from dualinv.data.rejects import read_rejects
 from dualinv.dual.outputs import HeadOutputOptions
 from dualinv.dual.photos import invert_photos
@@ -26,6 +28,8 @@ from dualinv.mesh import read_ply
 from tests.standin_heads import random_head, tiny128_generator
 
 OPTIONS = HeadOutputOptions(frames=2, mesh_resolution=16)
+PREPARE = PrepareConfig(progress=False, pose=PoseConfig(stand_in=True, min_face_size=64))
+"""PanoHead's 3DDFA alignment with seeded stand-in TDDFA/BFM; the sample portraits' heads are under 256 px."""
 
 
 class StandInInverter:
@@ -59,7 +63,7 @@ def test_raw_photos_are_prepared_inverted_and_written_and_a_reject_does_not_stop
     inverter = StandInInverter()
     lines: list[str] = []
     batch = invert_photos([photos["blank"], photos["astronaut"], photos["grace"]], tmp_path, inverter,
-                          stand_in=True, options=OPTIONS, log=lines.append)
+                          stand_in=True, options=OPTIONS, log=lines.append, prepare=PREPARE)
     assert sorted(batch.written) == ["astronaut", "grace_hopper"]
     assert [(r.source, r.reason) for r in read_rejects(tmp_path / "rejects.csv")] == [("blank.png", "no_face")]
     assert any("blank.png: rejected (no_face)" in line for line in lines)
@@ -82,7 +86,8 @@ def test_edit_copies_the_reference_cells_into_the_source_and_writes_the_outputs(
     inverter = StandInInverter()
     with PartSegmenter() as segmenter:
         files = edit_photos(photos["grace"], photos["astronaut"], tmp_path, inverter, segmenter,
-                            EditConfig(part="hair", feather=0, opacity_threshold=0.1), stand_in=True, options=OPTIONS)
+                            EditConfig(part="hair", feather=0, opacity_threshold=0.1), stand_in=True, options=OPTIONS,
+                            prepare=PREPARE)
     for name in ("reference.png", "reference_part.png", "part_cells.png", "reconstruction.png", "mesh.ply", "index.html"):
         assert (tmp_path / name).is_file(), name
     summary = json.loads((tmp_path / "outputs.json").read_text())
@@ -93,7 +98,7 @@ def test_edit_copies_the_reference_cells_into_the_source_and_writes_the_outputs(
 def test_edit_names_a_rejected_photo(photos, tmp_path) -> None:
     with pytest.raises(NoFaceError, match="reference photo .*blank.png.*no_face"):
         edit_photos(photos["astronaut"], photos["blank"], tmp_path, StandInInverter(), segmenter=None,
-                    stand_in=True, options=OPTIONS)
+                    stand_in=True, options=OPTIONS, prepare=PREPARE)
 
 
 class KnownMaskInverter(StandInInverter):

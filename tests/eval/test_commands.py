@@ -31,7 +31,7 @@ def test_evaluate_then_report(tmp_path, capsys):
     table3 = (tmp_path / "tables" / "table3.md").read_text(encoding="utf-8")
     assert "| No D | paper | 0.10 | 0.87 | 89.50 |" in table3
     assert sorted(path.name for path in (tmp_path / "tables").iterdir()) == [
-        "table3.csv", "table3.md", "table3.tex", "table5.csv", "table5.md", "table5.tex"]
+        "table3.csv", "table3.html", "table3.md", "table3.tex", "table5.csv", "table5.html", "table5.md", "table5.tex"]
 
 
 def test_user_errors_are_reported_without_traceback(tmp_path, capsys):

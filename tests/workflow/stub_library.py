@@ -55,7 +55,7 @@ def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out
     assert checkpoint_in is None or checkpoint_in.is_file()
     checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
     checkpoint_out.write_text(f"{experiment} steps {start}-{stop}")
-    log_path.write_text("step,loss_encoder\n")
+    log_path.write_text("step,loss_encoder\\n")
     _stub_record(checkpoint_out, "train_segment", experiment=experiment, start=start, stop=stop,
                  checkpoint_in=checkpoint_in, config=config)
 ''',

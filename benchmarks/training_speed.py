@@ -30,7 +30,7 @@ from dualinv.camera import camera_at_yaw
 from dualinv.dual.invert import DualInverter
 from dualinv.training.build import build_components, build_generator, build_inversion_encoder
 from dualinv.training.config import GeneratorSource, TrainingSettings, tiny_training_config
-from dualinv.training.experiments import get_experiment
+from dualinv.models.experiments import get_experiment
 from dualinv.training.loop import train_segment
 
 

@@ -17,7 +17,7 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -38,35 +38,33 @@ ResourceGroup = Literal["prepare", "train", "invert", "optimise", "evaluate", "r
 class WeightsConfig:
     """Local paths of the pretrained files (``dualinv.weights.REGISTRY``); ``None`` = seeded stand-in."""
 
-    panohead: str | None
+    panohead: str | None = 'weights/easy-khair-180-gpc0.8-trans10-025000.pkl'
     """The released PanoHead generator pickle."""
-    ir_se50: str | None
+    ir_se50: str | None = 'weights/model_ir_se50.pth'
     """ArcFace IR-SE50: encoder backbone initialisation and the identity loss/metric."""
-    lpips_alex: str | None
+    lpips_alex: str | None = 'weights/alexnet-owt-7be5be79.pth'
     """AlexNet trunk for LPIPS: the metric and the encoders' training loss (``training.lpips_net: alex``)."""
-    lpips_vgg: str | None
+    lpips_vgg: str | None = 'weights/vgg16-397923af.pth'
     """VGG16 trunk for LPIPS-VGG: the W+ optimisation and PTI loss (and ``training.lpips_net: vgg``)."""
-    inception: str | None
+    inception: str | None = 'weights/inception-2015-12-05.pt'
     """Inception-v3 for FID."""
-    u2net: str | None
+    u2net: str | None = 'weights/u2net.onnx'
     """U^2-Net background removal (data preparation)."""
-    facenet_vggface2: str | None
-    """Optional second identity metric."""
-    face_parsing: str | None
+    face_parsing: str | None = None
     """Optional BiSeNet face parser (``79999_iter.pth``) for ``dualinv edit``; ``None``: mediapipe part masks."""
-    curricularface: str | None
+    curricularface: str | None = None
     """CurricularFace IR-101 (``CurricularFace_Backbone.pth``) of the authors' ID metric; ``None``: seeded stand-in."""
-    tddfa: str | None
+    tddfa: str | None = 'weights/mb1_120x120.pth'
     """3DDFA_V2 TDDFA regressor (``mb1_120x120.pth`` / ``mb05_120x120.pth``) for PanoHead's alignment."""
-    tddfa_whitening: str | None
+    tddfa_whitening: str | None = 'weights/param_mean_std_62d_120x120.pkl'
     """3DDFA_V2 ``param_mean_std_62d_120x120.pkl``."""
-    bfm: str | None
+    bfm: str | None = 'weights/bfm_noneck_v3.pkl'
     """3DDFA_V2 ``bfm_noneck_v3.pkl``."""
-    faceboxes: str | None
+    faceboxes: str | None = 'weights/FaceBoxesProd.pth'
     """3DDFA_V2's FaceBoxes detector ``FaceBoxesProd.pth`` (TDDFA's crop); ``None``: TDDFA's landmark crop rule."""
-    dlib_landmarks: str | None
+    dlib_landmarks: str | None = None
     """dlib's ``shape_predictor_68_face_landmarks.dat``; ``None``: the face mesh's 68 points."""
-    goae_swin: str | None = None
+    goae_swin: str | None = 'weights/swinv2_base_patch4_window12to16_192to256_22kto1k_ft.pth'
     """Published ImageNet SwinV2-B the GOAE baseline starts from (``dualinv.encoders.swin_v2``)."""
 
 
@@ -74,11 +72,11 @@ class WeightsConfig:
 class DatasetConfig:
     """Where one dataset comes from."""
 
-    source: DatasetSource
+    source: DatasetSource = 'photos'
     """``photos``: align the photos in ``path``; ``prepared``: ``path`` already holds ``dataset.json`` and
     crops; ``synthetic``: multi-view renders of the (stand-in) generator; ``public_domain``: the portraits
     shipped with scikit-image (mini preset)."""
-    path: str | None
+    path: str | None = None
     """Folder of photos (``photos``) or of a prepared dataset (``prepared``); ``None`` otherwise."""
 
 
@@ -86,11 +84,11 @@ class DatasetConfig:
 class SyntheticConfig:
     """Size of each synthetic dataset (mini preset): true multi-view ground truth from the generator."""
 
-    identities: int
+    identities: int = 1000
     """Random heads (z samples) per dataset."""
-    views: int
+    views: int = 8
     """Cameras rendered per head."""
-    seed: int
+    seed: int = 0
     """Base seed; each dataset derives its own from its name."""
 
 
@@ -98,11 +96,11 @@ class SyntheticConfig:
 class MeadFramesConfig:
     """Which MEAD frames Table 2 uses (``data.mead.source: videos``; :mod:`dualinv.data.mead_frames`)."""
 
-    frames_per_clip: int
+    frames_per_clip: int = 1
     """Frames per take, the same instants on the five cameras."""
-    max_clips: int | None
+    max_clips: int | None = None
     """A seeded sample of this many takes; ``None`` = every take."""
-    seed: int
+    seed: int = 0
     """Seed of the frame and take choice."""
 
 
@@ -120,11 +118,11 @@ class CelebAHQSplitConfig:
 class DataPoseConfig:
     """How prepared photos are aligned and labelled (:mod:`dualinv.data.alignment`)."""
 
-    method: Literal["3ddfa", "mediapipe"]
+    method: Literal["3ddfa", "mediapipe"] = '3ddfa'
     """``3ddfa``: PanoHead's pipeline; ``mediapipe``: the face mesh's quad and pose."""
-    tddfa_width: float
+    tddfa_width: float = 1.0
     """1.0 (``mb1_120x120.pth``) or 0.5 (``mb05_120x120.pth``)."""
-    min_face_size: float
+    min_face_size: float = 256.0
     """Smallest crop quad side in photo pixels (PanoHead: 256)."""
 
 
@@ -132,27 +130,27 @@ class DataPoseConfig:
 class DataConfig:
     """The four datasets of the paper (§4.1) and how the training set is split."""
 
-    ffhq: DatasetConfig
+    ffhq: DatasetConfig = field(default_factory=lambda: DatasetConfig(source='photos', path='data/raw/ffhq'))
     """FFHQ, training and validation."""
-    lpff: DatasetConfig
+    lpff: DatasetConfig = field(default_factory=lambda: DatasetConfig(source='photos', path='data/raw/lpff'))
     """LPFF large-pose faces, training and validation (pose-rebalanced)."""
-    celebahq: DatasetConfig
+    celebahq: DatasetConfig = field(default_factory=lambda: DatasetConfig(source='photos', path='data/raw/celebahq'))
     """CelebA-HQ test images (Table 1)."""
-    mead: DatasetConfig
+    mead: DatasetConfig = field(default_factory=lambda: DatasetConfig(source='videos', path='data/raw/mead'))
     """Multi-view MEAD frames (Table 2)."""
-    validation_images: int
+    validation_images: int = 14000
     """FFHQ + LPFF images held out for validation (paper §4.1: ~14k; a count, docs/data.md)."""
-    max_reject_share: float
+    max_reject_share: float = 0.5
     """Preparing a dataset fails (``DatasetLossError``) when more than this share of its photos is rejected."""
-    test_images: int | None
+    test_images: int | None = None
     """Cap on the images inverted per test set; ``None`` = all."""
-    celebahq_test_split: CelebAHQSplitConfig | None
+    celebahq_test_split: CelebAHQSplitConfig | None = field(default_factory=lambda: CelebAHQSplitConfig(partition_file='data/raw/celeba/list_eval_partition.txt', mapping_file='data/raw/celebahq/CelebA-HQ-to-CelebA-mapping.txt'))
     """Prepare only CelebA-HQ's 2,824-image test split (pSp, e4e, GOAE); ``None`` = every photo."""
-    mead_frames: MeadFramesConfig
+    mead_frames: MeadFramesConfig = field(default_factory=MeadFramesConfig)
     """How the MEAD frames are chosen from its videos (``data.mead.source: videos``)."""
-    synthetic: SyntheticConfig
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     """How ``synthetic`` datasets are made."""
-    pose: DataPoseConfig
+    pose: DataPoseConfig = field(default_factory=DataPoseConfig)
     """Alignment and camera labels of prepared photos."""
 
 
@@ -160,70 +158,76 @@ class DataConfig:
 class GeneratorConfig:
     """The frozen PanoHead generator everything inverts into."""
 
-    preset: Literal["released", "mini", "tiny"]
+    preset: Literal["released", "mini", "tiny"] = 'released'
     """Architecture: the released network, ``mini`` (the fast CPU stand-in of :mod:`dualinv.standin`) or
     ``tiny`` (the 512² test fixture architecture)."""
-    network: str | None
+    network: str | None = None
     """Network pickle; ``None`` = ``weights.panohead`` for ``released``, a seeded stand-in otherwise."""
-    neural_rendering_resolution: int | None
+    neural_rendering_resolution: int | None = None
     """Rays per side for volume rendering; ``None`` keeps the network's own (64 for the release)."""
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Sizes of the encoders (ours and the encoder baselines)."""
+    """The encoders (ours and the encoder baselines): their size and input (``dualinv.models.encoders``)."""
 
-    input_resolution: int
+    input_resolution: int = 256
     """Side of the image the encoder sees (256 in the paper)."""
-    ir_depth: Literal[50, 100, 152]
-    """Depth of the IR-SE backbone (50 in the paper, initialised from ``weights.ir_se50``)."""
-    width_multiplier: float
-    """Scales every channel count (1 in the paper; small for the mini preset)."""
+    size: Literal["paper", "tiny"] = "paper"
+    """``paper``: the IR-SE50 body (initialised from ``weights.ir_se50``) and Table 6's discriminator;
+    ``tiny``: one IR unit per stage at 1/8 width, a discriminator at 1/8 width, GOAE at test size (mini preset)."""
+    latent_truncation_psi: float = 0.85
+    """Truncation of the Z / Z+ encoders' codes through the mapping (paper A.2, "Ablation encoders")."""
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     """Hyperparameters of encoder training (paper §4.1 and A.2)."""
 
-    batch_size: int
+    batch_size: int = 3
     """Images per step."""
-    iterations: int
+    iterations: int = 500000
     """Total steps of one experiment."""
-    segment_length: int
+    segment_length: int = 25000
     """Steps per Slurm job; training runs as a chain of resumable segments of this length."""
-    learning_rate: float
+    learning_rate: float = 0.0001
     """Ranger learning rate of encoder and discriminator."""
-    lambda_lpips: float
+    lambda_lpips: float = 0.8
     """LPIPS weight (λ1, Eq. 5/6)."""
-    lambda_l2: float
+    lambda_l2: float = 1.0
     """L2 weight (λ2, Eq. 5/6)."""
-    lambda_id: float
+    lambda_id: float = 0.5
     """Identity weight (λ3, Eq. 5/6)."""
-    lambda_adv: float
+    lambda_adv: float = 0.001
     """Encoder adversarial weight (λ4, Eq. 6)."""
-    lambda_discriminator: float
+    lambda_discriminator: float = 0.5
     """Discriminator objective weight (λ, Eq. 8)."""
-    r1_gamma: float
+    r1_gamma: float = 10.0
     """R1 regularisation weight γ."""
-    r1_every: int
+    r1_every: int = 16
     """Lazy R1 interval in steps."""
-    mirror_probability: float
+    mirror_probability: float = 0.5
     """Probability that a sample's image is flipped and its camera mirrored (paper §4.1)."""
-    zplus_fraction: float
+    zplus_fraction: float = 0.5
     """Share of Z+ generator samples in a batch of the real + Z+ experiments (paper A.2)."""
-    zplus_truncation_psi: float
-    """Truncation of the Z+ samples (not given by the paper; 1 = none)."""
-    occlusion_opacity_threshold: float
+    zplus_truncation_psi: float = 1.0
+    """Truncation ψ of every Z+ generator sample: the training inputs, the discriminator's real tri-grids
+    (Eq. 8) and the synthetic datasets; 1 = none, as Eq. 8's z⁺ samples state no truncation (the paper's
+    ψ = 0.85 is the Z / Z+ *encoders'* mapping, ``encoder.latent_truncation_psi``)."""
+    occlusion_opacity_threshold: float = 0.5
     """Rendered opacity below which a depth pixel marks no visible cell (Eq. 3); ~0.1 for stand-ins."""
-    lpips_net: Literal["alex", "vgg"]
+    lpips_net: Literal["alex", "vgg"] = 'alex'
     """LPIPS trunk of the training loss."""
-    loss_resolution: int
+    loss_resolution: int = 256
     """Side renders and targets are pooled to before the losses."""
-    bf16: bool
+    bf16: bool = False
     """bfloat16 autocast for forward passes (losses and optimiser state stay float32)."""
-    checkpoint_every: int
+    checkpoint_every: int = 1000
     """Steps between checkpoints inside a segment (its last step is always saved)."""
-    seed: int
+    back_view_min_yaw_deg: float = 90.0
+    """The image discriminator (ablation ``d_image``) sees back views: |yaw| uniform in [this, 180°]
+    (A.1; PanoHead's back views are |yaw| >= 90°, ``dualinv.training.back_views``)."""
+    seed: int = 0
     """Base seed; every random draw derives from (seed, experiment, step)."""
 
 
@@ -231,39 +235,51 @@ class TrainingConfig:
 class WOptimSettings:
     """W+ optimisation baseline (``dualinv.baselines.WOptimConfig``; PanoHead ``project``)."""
 
-    steps: int
+    steps: int = 500
     """Optimisation steps per image."""
-    learning_rate: float
+    learning_rate: float = 0.1
     """Peak Adam learning rate."""
-    w_avg_samples: int
+    w_avg_samples: int = 10000
     """z samples behind ``w_avg`` and ``w_std``."""
-    lambda_mse: float
+    lambda_mse: float = 0.1
     """Weight of the pixel MSE."""
-    lambda_lpips: float
+    lambda_lpips: float = 1.0
     """Weight of LPIPS (VGG)."""
-    lambda_w_norm: float
+    lambda_w_norm: float = 1.0
     """Weight of ``mean((ws - w_avg)^2)``."""
-    lpips_resolution: int
-    """Side LPIPS is computed at."""
-    seed: int
-    """Seed of the ``w_avg`` samples, the code noise and the renderer's jitter."""
+    lpips_resolution: int = 256
+    """Side LPIPS is computed at (both images average-pooled to it)."""
+    lr_rampup: float = 0.05
+    """Share of the steps with a linear learning-rate ramp-up."""
+    lr_rampdown: float = 0.25
+    """Share of the steps with a cosine learning-rate ramp-down to 0."""
+    initial_noise_factor: float = 0.05
+    """Perturbation of the codes at step 0, as a multiple of ``w_std``."""
+    noise_ramp: float = 0.75
+    """Share of the steps over which the perturbation decays quadratically to 0."""
+    render_key: Literal["image", "image_raw"] = "image"
+    """Which render is compared with the target: the super-resolved ``image`` (paper) or ``image_raw``."""
+    seed: int = 303
+    """Seed of the ``w_avg`` samples, the code noise and the renderer's jitter (PanoHead: 303)."""
 
 
 @dataclass(frozen=True)
 class PTISettings:
     """Pivotal tuning baseline (``dualinv.baselines.PTIConfig``; PanoHead ``project_pti``)."""
 
-    pivot_steps: int
+    pivot_steps: int = 500
     """W+ pivot steps per image (the ``w_optim`` loop)."""
-    steps: int
+    steps: int = 350
     """Generator tuning steps per image."""
-    learning_rate: float
+    learning_rate: float = 0.0003
     """Constant Adam learning rate of the generator."""
-    lambda_mse: float
+    lambda_mse: float = 0.1
     """Weight of the pixel MSE."""
-    lambda_lpips: float
+    lambda_lpips: float = 1.0
     """Weight of LPIPS."""
-    seed: int
+    early_stop_lpips: float | None = None
+    """Stop tuning an image once its LPIPS is at or below this (original PTI: 0.06; PanoHead: none)."""
+    seed: int = 303
     """Seed of the renderer's jitter during tuning."""
 
 
@@ -271,11 +287,11 @@ class PTISettings:
 class PSPSettings:
     """pSp baseline encoder, retrained on PanoHead (encoders-baselines.md §1.5)."""
 
-    lambda_lpips: float
+    lambda_lpips: float = 0.8
     """LPIPS weight (``--lpips_lambda``)."""
-    lambda_l2: float
+    lambda_l2: float = 1.0
     """MSE weight (``--l2_lambda``)."""
-    lambda_id: float
+    lambda_id: float = 0.1
     """Identity weight (``--id_lambda``)."""
 
 
@@ -283,29 +299,29 @@ class PSPSettings:
 class E4ESettings:
     """e4e baseline encoder (encoders-baselines.md §2): progressive deltas, delta regularisation, latent GAN."""
 
-    lambda_lpips: float
+    lambda_lpips: float = 0.8
     """LPIPS weight."""
-    lambda_l2: float
+    lambda_l2: float = 1.0
     """MSE weight."""
-    lambda_id: float
+    lambda_id: float = 0.5
     """Identity weight."""
-    progressive_start: int
+    progressive_start: int = 20000
     """Step at which the first W+ delta switches on (``--progressive_start``)."""
-    progressive_step_every: int
+    progressive_step_every: int = 2000
     """Steps between successive deltas (``--progressive_step_every``)."""
-    delta_norm_lambda: float
+    delta_norm_lambda: float = 0.0002
     """Weight of the delta regularisation (``--delta_norm_lambda``)."""
-    delta_norm_p: int
+    delta_norm_p: int = 2
     """Norm of each delta (``--delta_norm``)."""
-    w_discriminator_lambda: float
+    w_discriminator_lambda: float = 0.1
     """Weight of the encoder's latent adversarial term (``--w_discriminator_lambda``)."""
-    w_discriminator_lr: float
+    w_discriminator_lr: float = 2e-05
     """Adam learning rate of the latent discriminator (``--w_discriminator_lr``)."""
-    w_pool_size: int
+    w_pool_size: int = 50
     """Size of the fake-codes pool (``--use_w_pool``); 0 = no pool, the current codes go straight to D."""
-    r1_gamma: float
+    r1_gamma: float = 10.0
     """R1 weight of the latent discriminator (``--r1``)."""
-    r1_every: int
+    r1_every: int = 16
     """Lazy R1 interval of the latent discriminator (``--d_reg_every``)."""
 
 
@@ -313,17 +329,17 @@ class E4ESettings:
 class TriPlaneNetSettings:
     """TriPlaneNet v2 baseline encoder (encoders-baselines.md §3.1); its image discriminator (600k) is not implemented."""
 
-    lambda_lpips: float
+    lambda_lpips: float = 0.8
     """LPIPS weight of both stages."""
-    lambda_l2: float
+    lambda_l2: float = 1.0
     """Pixel weight: MSE in the W+ stage, SmoothL1 in the F stage."""
-    lambda_id: float
+    lambda_id: float = 0.1
     """Identity weight."""
-    add_triplanenet: int
+    add_triplanenet: int = 20000
     """Step at which the F stage starts training (``--add_triplanenet``)."""
-    stop_psp: int
+    stop_psp: int = 500000
     """Step from which the W+ stage is frozen (``--stop_psp``)."""
-    mirror_lambda: float
+    mirror_lambda: float = 0.1
     """Weight of the loss on the mirrored-camera render (``--mirror_lambda``)."""
 
 
@@ -331,13 +347,13 @@ class TriPlaneNetSettings:
 class GOAESettings:
     """GOAE baseline encoder (encoders-baselines.md §3.2); its training code is unpublished, losses as pSp's."""
 
-    lambda_lpips: float
+    lambda_lpips: float = 0.8
     """LPIPS weight."""
-    lambda_l2: float
+    lambda_l2: float = 1.0
     """MSE weight."""
-    lambda_id: float
+    lambda_id: float = 0.1
     """Identity weight."""
-    progressive_steps: tuple[int, ...]
+    progressive_steps: tuple[int, ...] = (10000, 20000, 30000)
     """Steps at which the coarse, mid and fine query groups switch on."""
 
 
@@ -345,17 +361,17 @@ class GOAESettings:
 class BaselinesConfig:
     """The baselines of Tables 1 and 2 (docs/baselines.md): two per-image optimisations, four encoders."""
 
-    w_optim: WOptimSettings
+    w_optim: WOptimSettings = field(default_factory=WOptimSettings)
     """W+ optimisation, also PTI's pivot loop (with ``pti.pivot_steps``)."""
-    pti: PTISettings
+    pti: PTISettings = field(default_factory=PTISettings)
     """Pivotal tuning."""
-    psp: PSPSettings
+    psp: PSPSettings = field(default_factory=PSPSettings)
     """pSp, trained through the shared loop."""
-    e4e: E4ESettings
+    e4e: E4ESettings = field(default_factory=E4ESettings)
     """e4e, trained through the shared loop."""
-    triplanenet_v2: TriPlaneNetSettings
+    triplanenet_v2: TriPlaneNetSettings = field(default_factory=TriPlaneNetSettings)
     """TriPlaneNet v2, trained through the shared loop."""
-    goae: GOAESettings
+    goae: GOAESettings = field(default_factory=GOAESettings)
     """GOAE, trained through the shared loop."""
 
 
@@ -363,27 +379,25 @@ class BaselinesConfig:
 class CameraConfig:
     """Cameras of the novel-view metrics (paper §4.3)."""
 
-    fid_yaw_range_deg: float
+    fid_yaw_range_deg: float = 180.0
     """FID renders take yaw uniformly in ± this around the front (180 = the full circle)."""
-    mead_yaws_deg: tuple[float, ...]
-    """MEAD novel views compared with ground truth (Table 2)."""
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
     """How methods are scored (paper §4.3)."""
 
-    fid_images: int
+    fid_images: int = 1000
     """Synthesized and encoded images per FID distribution (1k in the paper)."""
-    bootstrap_samples: int
+    bootstrap_samples: int = 1000
     """Resamples for the confidence intervals reported beside each metric."""
-    figure_items: int
+    figure_items: int = 8
     """Test images per method that get the figure views, a mesh and a stored tri-grid."""
-    mesh_resolution: int
+    mesh_resolution: int = 128
     """Marching-cubes grid side of the figure meshes (0: none)."""
-    seed: int
+    seed: int = 0
     """Seed of camera sampling and bootstrap."""
-    cameras: CameraConfig
+    cameras: CameraConfig = field(default_factory=CameraConfig)
     """Novel-view cameras."""
 
 
@@ -391,13 +405,13 @@ class EvaluationConfig:
 class ResourceConfig:
     """What one job of a rule group asks the scheduler for (partition and account: the profile)."""
 
-    gpus: int
+    gpus: int = 0
     """GPUs per job (``gpu=`` resource, ``--gpus`` on Slurm)."""
-    threads: int
+    threads: int = 1
     """CPU threads per job."""
-    mem_mb: int
+    mem_mb: int = 4000
     """Memory per job in MB on the first attempt; a retry asks for ``attempt`` times as much."""
-    runtime: int
+    runtime: int = 60
     """Wall time per job in minutes on the first attempt; a retry asks for ``attempt`` times as much."""
 
     def for_attempt(self, attempt: int) -> dict[str, int]:
@@ -410,19 +424,19 @@ class ResourceConfig:
 class ResourcesConfig:
     """Per rule group."""
 
-    prepare: ResourceConfig
+    prepare: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=0, threads=4, mem_mb=16000, runtime=240))
     """Data preparation and synthetic data."""
-    train: ResourceConfig
+    train: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=1, threads=8, mem_mb=32000, runtime=720))
     """One training segment."""
-    invert: ResourceConfig
+    invert: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=1, threads=4, mem_mb=24000, runtime=120))
     """Encoder inversion of one test set."""
-    optimise: ResourceConfig
+    optimise: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=1, threads=4, mem_mb=32000, runtime=1440))
     """One shard of a per-image optimisation baseline (W+ optimisation, PTI) on one test set."""
-    optimise_shards: int
+    optimise_shards: int = 16
     """Parallel jobs per optimisation baseline and test set; shard k inverts the images with index k mod this."""
-    evaluate: ResourceConfig
+    evaluate: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=1, threads=4, mem_mb=24000, runtime=120))
     """Metrics of one method on one test set."""
-    report: ResourceConfig
+    report: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=0, threads=1, mem_mb=4000, runtime=30))
     """Tables and figures."""
 
 
@@ -430,7 +444,7 @@ class ResourcesConfig:
 class OutputConfig:
     """Where results go."""
 
-    results: str
+    results: str = 'results'
     """Root of every artifact, log and benchmark of the workflow."""
 
 
@@ -438,19 +452,19 @@ class OutputConfig:
 class StudyConfig:
     """The whole study (``config.yaml`` plus an optional preset)."""
 
-    preset: str
+    preset: str = 'paper'
     """Name of the preset in effect (``paper``, ``mini``); recorded in provenance."""
-    weights: WeightsConfig
-    data: DataConfig
-    generator: GeneratorConfig
-    encoder: EncoderConfig
-    training: TrainingConfig
-    baselines: BaselinesConfig
-    evaluation: EvaluationConfig
-    experiments: tuple[str, ...]
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    experiments: tuple[str, ...] = ('encoder1', 'encoder2', 'dual', 'd_image', 'd_triplane', 'real_z', 'real_zplus', 'real_wplus', 'zplus_wplus', 'psp', 'e4e', 'triplanenet_v2', 'goae', 'w_optim', 'pti')
     """Registry names (``dualinv.training.EXPERIMENTS``) that ``all`` runs."""
-    resources: ResourcesConfig
-    output: OutputConfig
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
 
 def merge_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -571,10 +585,14 @@ def check_type(kind: Any, value: Any, key: str, source: str) -> None:
 
 
 def _build(kind: Any, value: Any) -> Any:
-    """Turn a validated plain value into ``kind`` (a dataclass, tuple, optional or plain type)."""
+    """Turn a validated plain value into ``kind`` (a dataclass, tuple, optional or plain type); a key
+    the mapping leaves out takes its dataclass default (the one place defaults live)."""
     if dataclasses.is_dataclass(kind):
+        if isinstance(value, kind):
+            return value
         hints = typing.get_type_hints(kind)
-        return kind(**{item.name: _build(hints[item.name], value[item.name]) for item in dataclasses.fields(kind)})
+        return kind(**{item.name: _build(hints[item.name], value[item.name])
+                       for item in dataclasses.fields(kind) if item.name in value})
     origin = typing.get_origin(kind)
     if origin is tuple:
         return tuple(_build(typing.get_args(kind)[0], item) for item in value)

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 from dualinv.config import DatasetConfig, StudyConfig
 from dualinv.errors import ConfigError, MissingInputsError
-from dualinv.training.experiments import EXPERIMENTS, Experiment
+from dualinv.models.experiments import EXPERIMENTS, Experiment
 from dualinv.weights import REGISTRY as WEIGHTS_REGISTRY
 from dualinv.weights import weights_problem
 

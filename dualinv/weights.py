@@ -92,12 +92,6 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
             checksum="md5:60024c5c889badc19c04ad937298a77b",
         ),
         WeightsFile(
-            key="facenet_vggface2",
-            filename="20180402-114759-vggface2.pt",
-            description="facenet-pytorch InceptionResnetV1 (VGGFace2), optional second identity metric",
-            url="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
-        ),
-        WeightsFile(
             key="goae_swin",
             filename="swinv2_base_patch4_window12to16_192to256_22kto1k_ft.pth",
             description="Microsoft's ImageNet SwinV2-B* (22K pretraining at 192² / window 12, 1K fine-tuning at "

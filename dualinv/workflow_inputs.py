@@ -30,7 +30,7 @@ RULE_WEIGHTS: Mapping[str, tuple[str, ...]] = {
     "optimise_inversions": (GENERATOR, "lpips_vgg"),
     "evaluate_method": (GENERATOR, "lpips_alex", "ir_se50", "inception"),
 }
-"""Weights each rule's job loads (dualinv.training.config, dualinv.eval.evaluate, .inverters, dualinv.data)."""
+"""Weights each rule's job loads (dualinv.models, dualinv.training.build, dualinv.eval.evaluate, .inverters, dualinv.data)."""
 
 
 def _weights_entries(config: StudyConfig, rule: str) -> list[tuple[str, str | None]]:

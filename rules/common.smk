@@ -20,7 +20,7 @@ from dualinv.study import (
     table_evaluations,
     trained_experiments,
 )
-from dualinv.training.experiments import EXPERIMENTS
+from dualinv.models.experiments import EXPERIMENTS
 from dualinv.training.segments import previous_segment, segments
 from dualinv.workflow_inputs import check_rule_inputs, rule_weights
 

@@ -15,51 +15,15 @@ across images (paper §5.3).
 from __future__ import annotations
 
 import copy
-import time
-from dataclasses import dataclass, field
+import dataclasses
 
 import torch
 from torch import nn
 
-from dualinv.baselines.result import InversionResult, check_inputs, progress, synchronise
-from dualinv.baselines.w_optim import WOptimConfig, WPlusOptimiser, reconstruction_terms
-from dualinv.errors import ConfigError
+from dualinv.baselines.w_optim import WPlusOptimiser, reconstruction_terms
+from dualinv.config import PTISettings, WOptimSettings
+from dualinv.models.inversion import Inversion, check_inputs, progress, timed_per_image
 from dualinv.seeding import derive_seed, make_generator
-
-
-@dataclass(frozen=True)
-class PTIConfig:
-    """PanoHead ``project_pti`` defaults (§4.2); the pivot is a :class:`WOptimConfig`."""
-
-    pivot: WOptimConfig = field(default_factory=WOptimConfig)
-    """The W+ pivot (PanoHead projector: 500 steps, lr 0.1)."""
-    steps: int = 350
-    """Generator tuning steps per image (PanoHead ``projector.py`` CLI: 350; ``projector_withseg.py``: 500)."""
-    learning_rate: float = 3e-4
-    """Adam learning rate over all generator parameters, constant."""
-    lambda_mse: float = 0.1
-    """Weight of the pixel MSE (original PTI: 1.0)."""
-    lambda_lpips: float = 1.0
-    """Weight of LPIPS."""
-    early_stop_lpips: float | None = None
-    """Stop tuning an image once its LPIPS is at or below this (original PTI: 0.06; PanoHead: none)."""
-    seed: int = 303
-    """Seed of the renderer's jitter during tuning."""
-    progress: bool = True
-    """Show a tqdm progress bar per image."""
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.steps < 0:
-            problems.append("steps must be >= 0")
-        if self.learning_rate <= 0:
-            problems.append("learning_rate must be > 0")
-        if self.lambda_mse < 0 or self.lambda_lpips < 0:
-            problems.append("lambda_mse and lambda_lpips must be >= 0")
-        if self.early_stop_lpips is not None and self.early_stop_lpips < 0:
-            problems.append("early_stop_lpips must be >= 0 or null")
-        if problems:
-            raise ConfigError("baselines.pti: " + "; ".join(problems))
 
 
 def tunable_copy(generator: nn.Module) -> nn.Module:
@@ -72,14 +36,22 @@ def tunable_copy(generator: nn.Module) -> nn.Module:
 class PivotalTuning:
     """The ``pti`` baseline: :meth:`invert` = batched W+ pivot, then one tuned generator per image."""
 
+    max_batch_size = 1
+    warm_up = False  # each image is tuned once: its hundreds of steps dwarf start-up costs
+
     def __init__(
         self,
         generator: nn.Module,          # shared frozen PanoHead generator (never modified)
         lpips_loss: nn.Module,         # LPIPSLoss("vgg", weights.lpips_vgg), frozen
-        config: PTIConfig = PTIConfig(),
+        config: PTISettings = PTISettings(),          # the study's baselines.pti
+        w_optim: WOptimSettings = WOptimSettings(),   # baselines.w_optim: the pivot's loop, for pti.pivot_steps
+        progress: bool = True,         # show a tqdm bar per image
+        stand_in: bool = False,        # a seeded generator or LPIPS trunk: never the paper's numbers
     ):
         self.generator, self.lpips_loss, self.config = generator, lpips_loss, config
-        self.pivot = WPlusOptimiser(generator, lpips_loss, config.pivot)
+        self.progress, self.stand_in = progress, stand_in
+        self.pivot_config = dataclasses.replace(w_optim, steps=config.pivot_steps)
+        self.pivot = WPlusOptimiser(generator, lpips_loss, self.pivot_config, progress=progress)
 
     def tune(self, image: torch.Tensor, camera: torch.Tensor, ws: torch.Tensor) -> tuple[nn.Module, dict[str, float]]:
         """Fine-tune a copy of the generator so that its render of pivot ``ws`` [1,L,K] matches ``image`` [1,3,H,W]."""
@@ -88,9 +60,9 @@ class PivotalTuning:
         optimiser = torch.optim.Adam(tuned.parameters(), lr=config.learning_rate)
         rng = make_generator(derive_seed(config.seed, "tune"), device=image.device)
         terms: dict[str, float] = {}
-        for _ in progress(range(config.steps), "PTI tuning", config.progress):
-            render = tuned.synthesis(ws, camera, noise_mode="const", generator=rng)[config.pivot.render_key]
-            named = reconstruction_terms(render, image, self.lpips_loss, config.pivot.lpips_resolution)
+        for _ in progress(range(config.steps), "PTI tuning", self.progress):
+            render = tuned.synthesis(ws, camera, noise_mode="const", generator=rng)[self.pivot_config.render_key]
+            named = reconstruction_terms(render, image, self.lpips_loss, self.pivot_config.lpips_resolution)
             terms = {name: float(value.detach()) for name, value in named.items()}
             if config.early_stop_lpips is not None and terms["loss_lpips"] <= config.early_stop_lpips:
                 break
@@ -100,22 +72,21 @@ class PivotalTuning:
             optimiser.step()
         return tuned.eval().requires_grad_(False), terms
 
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> InversionResult:
+    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
         """Pivot all images together (time shared equally), then tune each image on its own copy."""
         check_inputs(images, cameras)
         batch = images.shape[0]
-        started = time.perf_counter()
-        ws, _ = self.pivot.optimise(images, cameras)
-        synchronise(images.device)
-        pivot_seconds = (time.perf_counter() - started) / batch
+        (ws, _), pivot_seconds = timed_per_image(lambda: self.pivot.optimise(images, cameras), batch, images.device)
         generators, seconds, trigrids, terms = [], [], [], {}
         for index in range(batch):
-            started = time.perf_counter()
-            tuned, terms = self.tune(images[index:index + 1], cameras[index:index + 1], ws[index:index + 1])
-            with torch.no_grad():
-                trigrids.append(tuned.synthesize_trigrid(ws[index:index + 1], noise_mode="const"))
-            synchronise(images.device)
+            def tune_one(index: int = index) -> tuple[nn.Module, dict[str, float], torch.Tensor]:
+                tuned, terms = self.tune(images[index:index + 1], cameras[index:index + 1], ws[index:index + 1])
+                with torch.no_grad():
+                    return tuned, terms, tuned.synthesize_trigrid(ws[index:index + 1], noise_mode="const")
+
+            (tuned, terms, trigrid), tuning_seconds = timed_per_image(tune_one, 1, images.device)
             generators.append(tuned)
-            seconds.append(pivot_seconds + time.perf_counter() - started)
-        return InversionResult(ws=ws, trigrid=torch.cat(trigrids), generators=tuple(generators),
-                               seconds_per_image=tuple(seconds), final_terms=terms)
+            trigrids.append(trigrid)
+            seconds.append(pivot_seconds + tuning_seconds)
+        return Inversion(ws=ws, trigrid=torch.cat(trigrids), generators=tuple(generators),
+                         seconds_per_image=tuple(seconds), final_terms=terms)

@@ -25,70 +25,19 @@ shared perturbation draws). :class:`WPlusOptimiser` also serves as PTI's pivot s
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dualinv.baselines.result import InversionResult, check_inputs, progress, synchronise
+from dualinv.config import WOptimSettings
+from dualinv.models.inversion import Inversion, check_inputs, progress, timed_per_image
 from dualinv.camera import canonical_cameras
 from dualinv.errors import ConfigError
 from dualinv.seeding import derive_seed, make_generator
 
-RenderKey = Literal["image", "image_raw"]
 
-
-@dataclass(frozen=True)
-class WOptimConfig:
-    """PanoHead ``project`` defaults (encoders-baselines.md §4.2)."""
-
-    steps: int = 500
-    """Optimisation steps per image (PanoHead projector CLI: 500)."""
-    learning_rate: float = 0.1
-    """Peak Adam learning rate (PanoHead ``initial_learning_rate``)."""
-    lr_rampup: float = 0.05
-    """Share of the steps with a linear learning-rate ramp-up."""
-    lr_rampdown: float = 0.25
-    """Share of the steps with a cosine learning-rate ramp-down to 0."""
-    initial_noise_factor: float = 0.05
-    """Perturbation of the codes at step 0, as a multiple of ``w_std``."""
-    noise_ramp: float = 0.75
-    """Share of the steps over which the perturbation decays quadratically to 0."""
-    lambda_mse: float = 0.1
-    """Weight of the pixel MSE at the render's own resolution."""
-    lambda_lpips: float = 1.0
-    """Weight of LPIPS (both images average-pooled to ``lpips_resolution``)."""
-    lambda_w_norm: float = 1.0
-    """Weight of ``mean((ws - w_avg)^2)``."""
-    lpips_resolution: int = 256
-    """Side LPIPS is computed at (PanoHead: 256)."""
-    w_avg_samples: int = 10_000
-    """z samples mapped at the front camera to estimate ``w_avg`` and ``w_std``."""
-    render_key: RenderKey = "image"
-    """Which render is compared with the target: the super-resolved ``image`` (paper) or ``image_raw``."""
-    seed: int = 303
-    """Seed of the ``w_avg`` samples, the perturbations and the renderer's jitter (PanoHead: 303)."""
-    progress: bool = True
-    """Show a tqdm progress bar."""
-
-    def __post_init__(self) -> None:
-        problems = [f"{name} must be >= 1" for name in ("steps", "lpips_resolution", "w_avg_samples")
-                    if getattr(self, name) < 1]
-        problems += [f"{name} must be > 0" for name in ("learning_rate",) if getattr(self, name) <= 0]
-        problems += [f"{name} must lie in (0, 1]" for name in ("lr_rampup", "lr_rampdown", "noise_ramp")
-                     if not 0 < getattr(self, name) <= 1]
-        problems += [f"{name} must be >= 0" for name in ("initial_noise_factor", "lambda_mse", "lambda_lpips",
-                                                         "lambda_w_norm") if getattr(self, name) < 0]
-        if self.render_key not in ("image", "image_raw"):
-            problems.append(f"render_key must be 'image' or 'image_raw', got {self.render_key!r}")
-        if problems:
-            raise ConfigError("baselines.w_optim: " + "; ".join(problems))
-
-
-def learning_rate_at(config: WOptimConfig, step: int) -> float:
+def learning_rate_at(config: WOptimSettings, step: int) -> float:
     """PanoHead's schedule: ``lr * (0.5 - 0.5 cos(pi * min(1, (1-t)/rampdown))) * min(1, t/rampup)``."""
     t = step / config.steps
     ramp = min(1.0, (1.0 - t) / config.lr_rampdown)
@@ -96,7 +45,7 @@ def learning_rate_at(config: WOptimConfig, step: int) -> float:
     return config.learning_rate * ramp * min(1.0, t / config.lr_rampup)
 
 
-def perturbation_scale(config: WOptimConfig, step: int, w_std: float) -> float:
+def perturbation_scale(config: WOptimSettings, step: int, w_std: float) -> float:
     """Std of the Gaussian added to the codes at ``step``: ``w_std * factor * max(0, 1 - t/ramp)^2``."""
     t = step / config.steps
     return w_std * config.initial_noise_factor * max(0.0, 1.0 - t / config.noise_ramp) ** 2
@@ -132,13 +81,19 @@ def reconstruction_terms(render: torch.Tensor, target: torch.Tensor, lpips_loss:
 class WPlusOptimiser:
     """The ``w_optim`` baseline: :meth:`invert` images [B,3,H,W] at cameras [B,25] into W+."""
 
+    max_batch_size = 1
+    warm_up = False  # each image is optimised once: its hundreds of steps dwarf start-up costs
+
     def __init__(
         self,
         generator: nn.Module,          # frozen PanoHead generator (never modified)
         lpips_loss: nn.Module,         # LPIPSLoss("vgg", weights.lpips_vgg), frozen
-        config: WOptimConfig = WOptimConfig(),
+        config: WOptimSettings = WOptimSettings(),  # the study's baselines.w_optim (PanoHead's projector defaults)
+        progress: bool = True,         # show a tqdm bar over the steps
+        stand_in: bool = False,        # a seeded generator or LPIPS trunk: never the paper's numbers
     ):
         self.generator, self.lpips_loss, self.config = generator, lpips_loss, config
+        self.progress, self.stand_in = progress, stand_in
         self.w_avg, self.w_std = w_statistics(generator, config.w_avg_samples, derive_seed(config.seed, "w_avg"))
 
     def optimise(self, images: torch.Tensor, cameras: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -152,7 +107,7 @@ class WPlusOptimiser:
         optimiser = torch.optim.Adam([ws], betas=(0.9, 0.999), lr=config.learning_rate)
         rng = make_generator(derive_seed(config.seed, "steps"), device=device)
         terms: dict[str, float] = {}
-        for step in progress(range(config.steps), "W+ optimisation", config.progress):
+        for step in progress(range(config.steps), "W+ optimisation", self.progress):
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate_at(config, step)
             noise = torch.randn(ws.shape, generator=rng, device=device) * perturbation_scale(config, step, self.w_std)
@@ -167,13 +122,13 @@ class WPlusOptimiser:
             terms = {name: float(value.detach()) for name, value in named.items()} | {"loss_total": float(total.detach())}
         return ws.detach(), terms
 
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> InversionResult:
+    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
         """Optimise codes for all images at once; per-image time = batch wall time / B."""
-        started = time.perf_counter()
-        ws, terms = self.optimise(images, cameras)
-        with torch.no_grad():
-            trigrid = self.generator.synthesize_trigrid(ws, noise_mode="const")
-        synchronise(images.device)
-        seconds = (time.perf_counter() - started) / images.shape[0]
-        return InversionResult(ws=ws, trigrid=trigrid, generators=(self.generator,) * images.shape[0],
-                               seconds_per_image=(seconds,) * images.shape[0], final_terms=terms)
+        def project() -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+            ws, terms = self.optimise(images, cameras)
+            with torch.no_grad():
+                return ws, self.generator.synthesize_trigrid(ws, noise_mode="const"), terms
+
+        (ws, trigrid, terms), seconds = timed_per_image(project, images.shape[0], images.device)
+        return Inversion(ws=ws, trigrid=trigrid, generators=(self.generator,) * images.shape[0],
+                         seconds_per_image=(seconds,) * images.shape[0], final_terms=terms)

@@ -41,11 +41,13 @@ from dualinv.camera import CANONICAL_YAWS, camera_at_yaw, yaw_pitch_from_label
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, write_labels
 from dualinv.data.manifests import MEAD_FRONT, SPLIT_FILE
 from dualinv.data.prepare import LABELS_DIR, assemble_labels
+from dualinv.config import StudyConfig
 from dualinv.errors import ConfigError, DatasetFormatError
 from dualinv.fileio import tensor_to_uint8, torch_save_atomic, write_json_atomic
 from dualinv.seeding import derive_seed, make_generator
 from dualinv.views import write_png
-from dualinv.weights import STAND_IN
+from dualinv.models.generator import generator_network, study_generator, zplus_codes
+from dualinv.weights import STAND_IN, weights_provenance
 
 if TYPE_CHECKING:
     from dualinv.panohead.generator import PanoHeadGenerator
@@ -118,13 +120,11 @@ def plan_views(num_identities: int, views: int, seed: int, test_identities: int 
 def sample_zplus(generator: PanoHeadGenerator, seed: int, identity: int,
                  truncation_psi: float = ZPLUS_TRUNCATION_PSI) -> tuple[torch.Tensor, torch.Tensor]:
     """Z+ sample of one identity: ``zs`` [1, num_ws, z_dim] ~ N(0, I) and its ``ws`` [1, num_ws, w_dim]."""
-    from dualinv.encoders.latent_spaces import map_z_codes
-
     device = next(generator.parameters()).device
     zs = torch.randn((1, generator.num_ws, generator.z_dim), generator=make_generator(derive_seed(seed, "zplus", identity)))
     zs = zs.to(device)
     with torch.no_grad():
-        ws = map_z_codes(zs, generator.mapping, camera_at_yaw(0.0, device=device), truncation_psi)
+        ws = zplus_codes(generator, zs, truncation_psi)
     return zs, ws
 
 
@@ -224,27 +224,23 @@ def render_synthetic_dataset(generator: PanoHeadGenerator, out_dir: str | Path, 
     return SyntheticSummary(len(planned), len(todo), len(planned) - len(todo), time.perf_counter() - started)
 
 
-def study_generator(config: Any) -> tuple[PanoHeadGenerator, str, str]:
-    """The study's generator (the one the encoders train against and the evaluation renders with:
-    ``dualinv.training.config.study_generator_source`` + ``dualinv.training.build.build_generator``),
-    with its weights provenance and the architecture name recorded in ``synthetic.json``."""
-    from dualinv.training.build import build_generator
-    from dualinv.training.config import study_generator_source
-    from dualinv.weights import weights_provenance
-
-    source = study_generator_source(config)
-    generator, _ = build_generator(source)
-    name = f"network:{Path(source.network).name}" if source.network is not None else source.preset
-    return generator, weights_provenance("panohead", source.network), name
+def generator_of(config: StudyConfig) -> tuple[PanoHeadGenerator, str, str]:
+    """The study's generator (:func:`dualinv.models.generator.study_generator`: the one the encoders
+    train against and the evaluation renders with), with its weights provenance and the
+    architecture name recorded in ``synthetic.json``."""
+    generator, _ = study_generator(config)
+    network = generator_network(config)
+    name = f"network:{Path(network).name}" if network is not None else config.generator.preset
+    return generator, weights_provenance("panohead", network), name
 
 
-def make_synthetic_dataset(output: str | Path, config: Any) -> SyntheticSummary:
+def make_synthetic_dataset(output: str | Path, config: StudyConfig) -> SyntheticSummary:
     """Workflow entry point (rule ``make_synthetic_dataset``): the synthetic dataset named by ``output``'s
     folder name (``ffhq``/``lpff``: training views all around; ``mead``: MEAD-like test views), sized
     by ``config.data.synthetic`` with a seed derived from its base seed and that name."""
     output = Path(output)
     settings = config.data.synthetic
-    generator, provenance, name = study_generator(config)
+    generator, provenance, name = generator_of(config)
     test_identities = settings.identities if output.name == "mead" else 0
     return render_synthetic_dataset(
         generator, output, num_identities=settings.identities, views=settings.views,

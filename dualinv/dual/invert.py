@@ -21,42 +21,21 @@ Table 3 discriminator variant (``d_image``, ``d_triplane``) as Encoder 2, a Tabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
+from dualinv.config import StudyConfig
 from dualinv.dual.stitch import stitch_trigrids
+from dualinv.errors import ConfigError
+from dualinv.models.checkpoint import (load_trained_encoder, load_training_checkpoint, recorded_experiment,
+                                       trained_config)
+from dualinv.models.experiments import Experiment
+from dualinv.models.generator import build_generator
+from dualinv.models.inversion import DualParts, Inversion, fit_side
+from dualinv.models.inversion_encoder import InversionEncoder
 from dualinv.occlusion import occlusion_mask
 from dualinv.seeding import make_generator
-from dualinv.training.experiments import Experiment
-from dualinv.training.inversion_encoder import InversionEncoder, fit_side
-
-if TYPE_CHECKING:
-    from dualinv.training.config import TrainingSettings
-
-
-@dataclass(frozen=True)
-class DualInversion:
-    """Everything the dual inversion of a batch produced (all on the inverter's device)."""
-
-    ws: torch.Tensor
-    """[B, num_ws, w_dim] codes that render the stitched tri-grid (Encoder 1's)."""
-    trigrid: torch.Tensor
-    """[B, 3, D*C, H, W] stitched tri-grid (§3.4)."""
-    trigrid_visible: torch.Tensor
-    """Encoder 1's tri-grid."""
-    trigrid_occluded: torch.Tensor
-    """Encoder 2's tri-grid."""
-    ws_occluded: torch.Tensor
-    """Encoder 2's codes."""
-    depth: torch.Tensor
-    """[B, 1, R, R] depth of Encoder 1's tri-grid at the input camera (the source of the mask)."""
-    occlusion_mask: torch.Tensor
-    """[B, 3, D, H, W] bool, True on occluded cells (Eq. 3)."""
-    cameras: torch.Tensor
-    """[B, 25] input cameras."""
 
 
 class DualInverter:
@@ -71,6 +50,7 @@ class DualInverter:
         opacity_threshold: float = 0.5,           # rendered opacity below which a depth pixel is background
         seed: int = 0,                            # seed of the renderer's sample jitter
         generator_source: str = "given",          # where the generator came from (file, or stand-in + seed)
+        stand_in: bool = False,                   # seeded random generator or encoders: never the paper's numbers
     ) -> None:
         self.generator = generator
         self.encoder_visible = encoder_visible
@@ -79,6 +59,10 @@ class DualInverter:
         self.opacity_threshold = opacity_threshold
         self.seed = seed
         self.generator_source = generator_source
+        self.stand_in = stand_in
+
+    max_batch_size = None
+    warm_up = True
 
     @classmethod
     def from_checkpoints(cls, encoder1: str | Path, encoder2: str | Path, network: str | Path | None = None,
@@ -88,41 +72,41 @@ class DualInverter:
         The occlusion mask uses Encoder 1's training setting of the opacity threshold. A swapped
         pair is refused before anything is loaded (module doc).
         """
-        from dualinv.training.build import build_generator, load_trained_encoder
-        from dualinv.training.config import GeneratorSource
-
         check_encoder_roles(recorded_experiment(encoder1), recorded_experiment(encoder2), (encoder1, encoder2))
         generator = identity = None
         if network is not None:
-            generator, identity = build_generator(GeneratorSource(network=str(network)), device)
-        visible, settings_visible, generator, identity = load_trained_encoder(encoder1, generator, identity, device)
-        occluded, settings_occluded, _, _ = load_trained_encoder(encoder2, generator, identity, device)
-        return cls.from_trained(generator, (visible, settings_visible), (occluded, settings_occluded), seed=seed,
-                                generator_source=identity.source)
+            trained = recorded_config(encoder1)
+            generator, identity = build_generator(trained.generator, str(network), trained.training.seed, device)
+        visible, config_visible, generator, identity = load_trained_encoder(encoder1, generator, identity, device)
+        occluded, config_occluded, _, _ = load_trained_encoder(encoder2, generator, identity, device)
+        return cls.from_trained(generator, (visible, config_visible), (occluded, config_occluded), seed=seed,
+                                generator_source=identity.source, stand_in=identity.stand_in)
 
     @classmethod
-    def from_trained(cls, generator: torch.nn.Module, visible: tuple[InversionEncoder, TrainingSettings],
-                     occluded: tuple[InversionEncoder, TrainingSettings], *, seed: int = 0,
-                     generator_source: str = "given") -> "DualInverter":
-        """The inverter of two trained encoders, each given with its ``TrainingSettings`` (§3.4).
+    def from_trained(cls, generator: torch.nn.Module, visible: tuple[InversionEncoder, StudyConfig],
+                     occluded: tuple[InversionEncoder, StudyConfig], *, seed: int = 0,
+                     generator_source: str = "given", stand_in: bool = False) -> "DualInverter":
+        """The inverter of two trained encoders, each given with the study config it was trained with (§3.4).
 
         The one place that decides the settings: each encoder reads images at its own training
-        ``encoder_resolution``, and the occlusion mask uses Encoder 1's training
-        ``occlusion_opacity_threshold`` (the depth it thresholds is rendered from Encoder 1's tri-grid).
+        ``encoder.input_resolution``, and the occlusion mask uses Encoder 1's training
+        ``training.occlusion_opacity_threshold`` (the depth it thresholds is rendered from Encoder 1's tri-grid).
         """
-        (encoder_visible, settings_visible), (encoder_occluded, settings_occluded) = visible, occluded
+        (encoder_visible, config_visible), (encoder_occluded, config_occluded) = visible, occluded
         return cls(generator, encoder_visible, encoder_occluded,
-                   encoder_resolution=(settings_visible.encoder_resolution, settings_occluded.encoder_resolution),
-                   opacity_threshold=settings_visible.occlusion_opacity_threshold, seed=seed,
-                   generator_source=generator_source)
+                   encoder_resolution=(config_visible.encoder.input_resolution,
+                                       config_occluded.encoder.input_resolution),
+                   opacity_threshold=config_visible.training.occlusion_opacity_threshold, seed=seed,
+                   generator_source=generator_source, stand_in=stand_in)
 
     @property
     def device(self) -> torch.device:
         return self.encoder_visible.front_camera.device
 
     @torch.no_grad()
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> DualInversion:
-        """images [B,3,H,W] in [-1,1] (aligned crops) and their cameras [B,25] → :class:`DualInversion`."""
+    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
+        """images [B,3,H,W] in [-1,1] (aligned crops) and their cameras [B,25] → the stitched
+        :class:`~dualinv.models.inversion.Inversion`, its ``dual`` parts holding both tri-grids and the mask."""
         images, cameras = images.to(self.device).float(), cameras.to(self.device).float()
         rng = make_generator(self.seed, self.device)
         ws, trigrid_visible = self.encoder_visible.encode(fit_side(images, self.encoder_resolution[0]), cameras,
@@ -134,30 +118,23 @@ class DualInverter:
         mask = occlusion_mask(render["image_depth"], cameras, image_mask=render["image_mask"],
                               trigrid_resolution=rendering.triplane_size, trigrid_depth=rendering.triplane_depth,
                               box_warp=rendering.box_warp, opacity_threshold=self.opacity_threshold).occluded
-        return DualInversion(ws=ws, trigrid=stitch_trigrids(trigrid_visible, trigrid_occluded, mask),
-                             trigrid_visible=trigrid_visible, trigrid_occluded=trigrid_occluded,
-                             ws_occluded=ws_occluded, depth=render["image_depth"], occlusion_mask=mask, cameras=cameras)
+        parts = DualParts(trigrid_visible=trigrid_visible, trigrid_occluded=trigrid_occluded, ws_occluded=ws_occluded,
+                          depth=render["image_depth"], occlusion_mask=mask)
+        return Inversion(ws=ws, trigrid=stitch_trigrids(trigrid_visible, trigrid_occluded, mask),
+                         generators=(self.generator,) * images.shape[0], cameras=cameras, dual=parts)
 
     @torch.no_grad()
-    def render(self, inversion: DualInversion, cameras: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def render(self, inversion: Inversion, cameras: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Render the stitched heads at ``cameras`` [B,25] (default: the input cameras)."""
         cameras = inversion.cameras if cameras is None else cameras.to(self.device).float()
         return self.generator.render_trigrid(inversion.trigrid, inversion.ws, cameras,
                                              generator=make_generator(self.seed, self.device))
 
 
-def recorded_experiment(path: str | Path) -> Experiment:
-    """The registry experiment a training checkpoint records (its tensors memory-mapped, not read)."""
-    from dualinv.training.checkpoint import CHECKPOINT_FORMAT, load_training_checkpoint
-    from dualinv.training.experiments import get_experiment
-
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 - not a readable zip checkpoint: the full reader below names why
-        payload = None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "experiment" not in payload:
-        payload = load_training_checkpoint(path)  # raises a CheckpointError naming the problem
-    return get_experiment(payload["experiment"])
+def recorded_config(path: str | Path) -> StudyConfig:
+    """The study config a training checkpoint was trained with (its generator section names the
+    architecture a ``--network`` file is checked against)."""
+    return trained_config(load_training_checkpoint(path), path)
 
 
 def check_encoder_roles(visible: Experiment, occluded: Experiment, paths: tuple[str | Path, str | Path]) -> None:

@@ -10,8 +10,8 @@ Three ways to name the two encoder checkpoints and the PanoHead generator, in th
    background of the preparation and ``weights.face_parsing`` for ``dualinv edit``'s part masks;
 3. seeded stand-ins (``--stand-in``, or the ``mini`` preset when its encoders are not trained yet):
    the mini stand-in generator (:func:`dualinv.standin.standin_generator`) and untrained tiny
-   encoders built exactly as training step 0 builds them (:mod:`dualinv.training.build`,
-   tiny settings of :func:`dualinv.training.config.tiny_training_config`), so every run is
+   encoders built exactly as training step 0 builds them (:mod:`dualinv.models.encoders` under the
+   mini preset, :func:`standin_config`), so every run is
    reproducible. Everything they produce is labelled stand-in (offline-weights.md).
 
 Every missing file is listed in one :class:`~dualinv.errors.MissingWeightsError` before anything
@@ -20,14 +20,21 @@ is loaded or written.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from dualinv.config import REPO_ROOT, StudyConfig, load_config
 from dualinv.devices import check_device
+from dualinv.dual.invert import DualInverter
 from dualinv.errors import ConfigError, MissingWeightsError
-from dualinv.weights import STAND_IN, weights_provenance
+from dualinv.models.encoders import build_inversion_encoder
+from dualinv.models.experiments import get_experiment
+from dualinv.models.generator import generator_network, is_stand_in_source, study_generator
+from dualinv.seeding import derive_seed
+from dualinv.weights import STAND_IN, weights_provenance, weights_problem
 
 ENCODER_EXPERIMENTS = ("encoder1", "encoder2")
 """Registry names of the paper's Encoder 1 (visible regions) and Encoder 2 (occluded regions)."""
@@ -73,8 +80,6 @@ def resolve_sources(*, encoder1: str | None = None, encoder2: str | None = None,
     """Flags over the study config (module doc); the config's encoders default to the workflow's."""
     u2net = None
     if configs:
-        from dualinv.config import load_config
-
         study = load_config(configs[0], tuple(configs[1:]))
         u2net = study.weights.u2net
         face_parsing = face_parsing or study.weights.face_parsing
@@ -87,17 +92,13 @@ def resolve_sources(*, encoder1: str | None = None, encoder2: str | None = None,
             encoder1 = encoder1 or trained["encoder1"]
             encoder2 = encoder2 or trained["encoder2"]
             if network is None:
-                from dualinv.training.config import study_generator_source
-
-                network = study_generator_source(study).network
+                network = generator_network(study)
     return NetworkSources(encoder1=encoder1, encoder2=encoder2, network=network, stand_in=stand_in, u2net=u2net,
                           face_parsing=face_parsing, device=device, seed=seed)
 
 
 def check_sources(sources: NetworkSources) -> None:
     """One :class:`MissingWeightsError` listing every file of ``sources`` that does not exist."""
-    from dualinv.weights import weights_problem
-
     problems = []
     for name in ENCODER_EXPERIMENTS:
         path = getattr(sources, name)
@@ -121,8 +122,6 @@ def check_sources(sources: NetworkSources) -> None:
 
 def build_inverter(sources: NetworkSources):
     """The :class:`~dualinv.dual.invert.DualInverter` of ``sources`` (files checked first)."""
-    from dualinv.dual.invert import DualInverter
-
     check_sources(sources)
     device = check_device(sources.device)
     if sources.stand_in:
@@ -131,26 +130,27 @@ def build_inverter(sources: NetworkSources):
                                          device=device, seed=sources.seed)
 
 
-def standin_inverter(device: torch.device | str = "cpu", seed: int = 0):
+def standin_inverter(device: torch.device | str = "cpu", seed: int = 0) -> DualInverter:
     """Seeded stand-in Encoder 1 and 2 (untrained, tiny) on the mini stand-in generator.
 
-    The encoders are those training builds at step 0 for the same seed, and the occlusion mask
-    uses the tiny settings' opacity threshold (0.1: stand-in heads render opacities of 0.1–0.3,
-    never the paper's 0.5).
+    The encoders are those training builds at step 0 for the same seed under
+    :func:`standin_config` (the mini preset's generator and encoder sections), and the occlusion
+    mask uses its opacity threshold (0.1: stand-in heads render opacities of 0.1–0.3, never the
+    paper's 0.5).
     """
-    from dualinv.dual.invert import DualInverter
-    from dualinv.seeding import derive_seed
-    from dualinv.standin import standin_generator
-    from dualinv.training.build import build_inversion_encoder
-    from dualinv.training.config import tiny_training_config
-    from dualinv.training.experiments import get_experiment
-
-    settings = tiny_training_config(seed=seed)
-    generator = standin_generator(STANDIN_PRESET, seed).to(device)
-    encoders = [build_inversion_encoder(settings, get_experiment(name), generator, derive_seed(settings.seed, name))
+    config = standin_config(seed)
+    generator, identity = study_generator(config, device)
+    encoders = [build_inversion_encoder(config, get_experiment(name), generator, derive_seed(seed, name))
                 .to(device).eval().requires_grad_(False) for name in ENCODER_EXPERIMENTS]
-    return DualInverter.from_trained(generator, (encoders[0], settings), (encoders[1], settings), seed=seed,
-                                     generator_source=f"{STAND_IN}:{STANDIN_PRESET}:seed={seed}")
+    return DualInverter.from_trained(generator, (encoders[0], config), (encoders[1], config), seed=seed,
+                                     generator_source=identity.source, stand_in=True)
+
+
+def standin_config(seed: int = 0) -> StudyConfig:
+    """The study config of the stand-in networks: the mini preset (``presets/mini.yaml``) with ``seed``
+    as its training seed, so the stand-ins are exactly what the mini workflow trains from at step 0."""
+    mini = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / f"{STANDIN_PRESET}.yaml",))
+    return dataclasses.replace(mini, training=dataclasses.replace(mini.training, seed=int(seed)))
 
 
 def network_provenance(sources: NetworkSources, inverter) -> dict:
@@ -165,4 +165,4 @@ def network_provenance(sources: NetworkSources, inverter) -> dict:
 
 def is_stand_in(sources: NetworkSources, inverter) -> bool:
     """True when any network has seeded random weights (stand-in encoders or generator)."""
-    return sources.stand_in or str(inverter.generator_source).startswith(STAND_IN)
+    return sources.stand_in or is_stand_in_source(inverter.generator_source)

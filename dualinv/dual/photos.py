@@ -14,29 +14,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from dualinv.data.prepare import ImagePreparer, PrepareConfig
 from dualinv.data.rejects import REJECTS_FILE, Reject, write_rejects
+import dualinv.models.inversion as inversions
+from dualinv.dual.invert import DualInverter
 from dualinv.dual.outputs import HeadCode, HeadOutputOptions, HeadReport, Panel, write_head_outputs
 from dualinv.errors import NoFaceError
+from dualinv.occlusion import save_occlusion_debug
 from dualinv.output_names import inside, output_stem
 
 PREPARED_DIR = "prepared"
 OCCLUSION_CAPTION = "occlusion mask O (XY | XZ | YZ, v up; white = occluded in every depth slice, black = visible)"
 """Caption of ``occlusion.png``: the picture is O itself (Eq. 3, True on occluded cells), averaged over
 depth slices by :func:`dualinv.occlusion.save_occlusion_debug`."""
-
-
-class Inverter(Protocol):
-    """What the raw-photo layer needs from the dual-encoder inverter."""
-
-    generator: torch.nn.Module
-
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor): ...
 
 
 @dataclass(frozen=True)
@@ -89,11 +84,11 @@ def align_photos(photos: Sequence[str | Path], out_dir: Path, config: PrepareCon
 
 
 def head_of(inversion) -> HeadCode:
-    """The stitched head of a one-image ``DualInversion``."""
+    """The stitched head of a one-image dual :class:`~dualinv.models.inversion.Inversion`."""
     return HeadCode(inversion.trigrid[:1], inversion.ws[:1], inversion.cameras[:1])
 
 
-def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: Inverter, *, stand_in: bool,
+def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: DualInverter, *, stand_in: bool,
                   provenance: dict | None = None, options: HeadOutputOptions = HeadOutputOptions(),
                   prepare: PrepareConfig = PrepareConfig(progress=False), log=print) -> PhotoBatch:
     """Raw photos → ``<out>/<stem>/`` folders (files: :mod:`dualinv.dual.outputs`) + ``rejects.csv``."""
@@ -109,7 +104,7 @@ def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: I
     return batch
 
 
-def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverter: Inverter, *, stand_in: bool,
+def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverter: DualInverter, *, stand_in: bool,
                    provenance: dict | None = None, options: HeadOutputOptions = HeadOutputOptions(),
                    log=print) -> PhotoBatch:
     """Aligned crops → dual inversion (§3.4) → ``<out>/<stem>/`` with the head outputs and ``occlusion.png``.
@@ -117,19 +112,17 @@ def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverte
     The one loop of ``dualinv invert`` for raw photos (after :func:`align_photos`) and for crops
     that are already aligned (``--aligned``). Seconds count the inversion only (encoders, mask and
     stitch), not the outputs; on CUDA the device is synchronised before reading the clock
-    (:func:`dualinv.eval.metrics.timed_per_image`), so queued kernels are counted.
+    (:func:`dualinv.models.inversion.timed_per_image`), so queued kernels are counted.
     """
-    from dualinv.eval.metrics import timed_per_image
-    from dualinv.occlusion import save_occlusion_debug
 
     out_dir = Path(out_dir)
     batch = PhotoBatch()
     device = next(inverter.generator.parameters()).device
     for photo in aligned:
-        inversion, batch.seconds[photo.stem] = timed_per_image(
+        inversion, batch.seconds[photo.stem] = inversions.timed_per_image(
             lambda: inverter.invert(photo.image[None].to(device), photo.camera[None].to(device)), 1, device)
         directory = inside(out_dir, photo.stem)
-        save_occlusion_debug(inversion.occlusion_mask.cpu(), directory / "occlusion.png")
+        save_occlusion_debug(inversion.dual.occlusion_mask.cpu(), directory / "occlusion.png")
         report = HeadReport(f"{photo.source}: dual-encoder inversion", stand_in=stand_in,
                             notes=[f"pose: yaw {photo.yaw:+.1f}°, pitch {photo.pitch:+.1f}°",
                                    f"inversion {batch.seconds[photo.stem]:.2f} s on {device}"],

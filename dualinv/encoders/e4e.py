@@ -19,39 +19,35 @@ from torch import nn
 
 from dualinv.encoders.gradual_style import COARSE_END, MIDDLE_END, EncoderConfig
 from dualinv.encoders.latent_spaces import WPlusEncoder
+from dualinv.config import E4ESettings
 from dualinv.errors import ConfigError
 from dualinv.shapes import assert_shape
 
 
 @dataclass(frozen=True)
 class E4EConfig:
-    """e4e encoder and schedule (encoders-baselines.md §2.1; e4e ``train_options.py`` defaults)."""
+    """e4e encoder (encoders-baselines.md §2.1); its training schedule is ``baselines.e4e`` of the study config."""
 
     kind: Literal["e4e"] = "e4e"
     """Factory name in ``dualinv.encoders.ENCODER_CLASSES``."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Backbone, input side and code counts, as pSp's (``kind`` must be ``w_plus``)."""
-    progressive_start: int = 20_000
-    """Step at which delta 1 is enabled (``--progressive_start``)."""
-    progressive_step_every: int = 2_000
-    """Steps between enabling successive deltas (``--progressive_step_every``)."""
 
     def __post_init__(self) -> None:
         if self.kind != "e4e":
             raise ConfigError(f"E4EConfig.kind must be 'e4e', got {self.kind!r}")
         if self.encoder.kind != "w_plus":
             raise ConfigError(f"e4e predicts W+ codes: encoder.kind must be 'w_plus', got {self.encoder.kind!r}")
-        if self.progressive_start < 0 or self.progressive_step_every < 1:
-            raise ConfigError("e4e: progressive_start must be >= 0 and progressive_step_every >= 1")
 
 
-def progressive_stage(step: int, config: E4EConfig) -> int:
+def progressive_stage(step: int, recipe: E4ESettings, num_ws: int) -> int:
     """Number of active deltas at training ``step``: 0 before ``progressive_start``, then +1 every
-    ``progressive_step_every`` steps, capped at ``num_ws - 1`` (e4e ``progressive_steps``; pure in step)."""
-    if step < config.progressive_start:
+    ``progressive_step_every`` steps, capped at ``num_ws - 1`` (e4e ``progressive_steps``; pure in step).
+    The schedule is the study config's ``baselines.e4e`` section."""
+    if step < recipe.progressive_start:
         return 0
-    grown = 1 + (step - config.progressive_start) // config.progressive_step_every
-    return min(config.encoder.num_ws - 1, grown)
+    grown = 1 + (step - recipe.progressive_start) // recipe.progressive_step_every
+    return min(num_ws - 1, grown)
 
 
 class Encoder4Editing(WPlusEncoder):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dualinv.encoders.backbone import BottleneckIR
+from dualinv.config import GOAESettings
 from dualinv.errors import ConfigError
 from dualinv.shapes import assert_shape
 
@@ -63,8 +64,6 @@ class GOAEConfig:
     """Hidden width of the cross-attention FFN."""
     dropout: float = 0.1
     """Dropout inside cross-attention."""
-    progressive_steps: tuple[int, int, int] = (10_000, 20_000, 30_000)
-    """Steps at which the coarse, mid and fine groups switch on (GOAE ``Net``)."""
     afa_channels: tuple[int, int, int] = (64, 128, 256)
     """AFA IR-SE body widths (3 units per stage, stride 2 at each stage start)."""
     afa_resolution: int = 32
@@ -79,8 +78,6 @@ class GOAEConfig:
             raise ConfigError(f"goae.input_resolution must be a multiple of 32, got {self.input_resolution}")
         if min(self.group_sizes) < 1 or self.w_dim % self.attention_heads:
             raise ConfigError("goae: group_sizes must be >= 1 and w_dim divisible by attention_heads")
-        if list(self.progressive_steps) != sorted(self.progressive_steps):
-            raise ConfigError(f"goae.progressive_steps must be increasing, got {self.progressive_steps}")
 
     @property
     def num_ws(self) -> int:
@@ -92,9 +89,10 @@ class GOAEConfig:
         return (self.input_resolution // 32) ** 2
 
 
-def goae_stage(step: int, config: GOAEConfig) -> int:
-    """Active groups at training ``step``: 0 = base only, 1 +coarse, 2 +mid, 3 +fine."""
-    return sum(step >= boundary for boundary in config.progressive_steps)
+def goae_stage(step: int, recipe: GOAESettings) -> int:
+    """Active groups at training ``step``: 0 = base only, 1 +coarse, 2 +mid, 3 +fine (the study
+    config's ``baselines.goae.progressive_steps``)."""
+    return sum(step >= boundary for boundary in recipe.progressive_steps)
 
 
 def _mapper(width_in: int, width_out: int) -> nn.Sequential:

@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import torch
 
+from dualinv.models.encoders import TINY_BACKBONE
+from dualinv.models.generator import study_generator
 from dualinv.errors import ConfigError, PairingError
 from dualinv.eval.bootstrap import summarize
 from dualinv.eval.fid import FeatureModel, FidProtocol, fid_metric, image_features
@@ -119,9 +121,7 @@ def evaluate_method(config, method: str, dataset: Path, inversions: Path, output
     stem. The metric networks and Inception come from ``weights`` (``null``: seeded stand-ins, marked).
     """
     from dualinv.config import config_hash
-    from dualinv.encoders.backbone import BackboneConfig
     from dualinv.eval.fid import load_inception, standin_feature_model, synthesized_images
-    from dualinv.eval.inverters import study_generator
     from dualinv.eval.metrics import build_metric_networks
 
     output, evaluation, weights = Path(output), config.evaluation, config.weights
@@ -129,9 +129,9 @@ def evaluate_method(config, method: str, dataset: Path, inversions: Path, output
     if Path(manifest["dataset"]) != Path(dataset).resolve():
         raise ConfigError(f"{inversions} inverted {manifest['dataset']}, not the test set {dataset}; invert again")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    small = weights.ir_se50 is None and config.encoder.width_multiplier < 1
+    small = weights.ir_se50 is None and config.encoder.size == "tiny"
     networks = build_metric_networks(weights.lpips_alex, weights.ir_se50, seed=evaluation.seed,
-                                     backbone=BackboneConfig(units_per_stage=(1, 1, 1, 1), width=0.125) if small else None)
+                                     backbone=TINY_BACKBONE if small else None)
     feature_model = (load_inception(weights.inception, device=device) if weights.inception
                      else standin_feature_model(evaluation.seed))
     generator = None

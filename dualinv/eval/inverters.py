@@ -1,29 +1,39 @@
-"""Adapters from every method of the experiment registry to the runner's :class:`MethodInverter`.
+"""Every method of the experiment registry as an :class:`~dualinv.models.inversion.Inverter`, and the
+workflow entry point that runs one over a test set (:func:`invert_dataset`).
 
-* ``encoder`` (ours: encoder1, encoder2 and the ablations): the trained :class:`InversionEncoder`
-  (Eq. 1 plus the F stage) of a training checkpoint.
+* ``encoder`` (ours: encoder1, encoder2 and the ablations) and ``baseline_encoder``: the trained
+  encoder of a training checkpoint behind :class:`~dualinv.models.inversion.EncoderInverter`.
 * ``dual``: the :class:`~dualinv.dual.invert.DualInverter` of Encoder 1 + Encoder 2 (§3.4).
-* ``baseline_encoder`` / ``baseline_optimisation``: :func:`dualinv.baselines.build_inverter`.
+* ``baseline_optimisation``: :func:`dualinv.baselines.build_inverter` (W+ optimisation, PTI).
 * :class:`StandInInverter`: a seeded stand-in (codes from the mapping of a z seeded by the image's
   content) that exercises the runner, the metrics and the figures without any trained model.
 
-The generator always comes from the study config (:func:`study_generator`), and every checkpoint is
-checked against it, so an encoder never renders through a generator it was not trained with.
+The generator always comes from the study config (:func:`dualinv.models.generator.study_generator`),
+and every checkpoint is checked against it, so an encoder never renders through a generator it was
+not trained with.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
+from dualinv.baselines import build_inverter
+from dualinv.config import StudyConfig
+from dualinv.dual.invert import DualInverter
 from dualinv.errors import ConfigError
-from dualinv.eval.runners import Inversion
+from dualinv.eval.runners import render_plan_of, run_inversions
 from dualinv.fileio import tensor_to_uint8
+from dualinv.losses import LPIPSLoss
+from dualinv.models.checkpoint import load_trained_encoder
+from dualinv.models.encoders import encoder_input_side
+from dualinv.models.experiments import Experiment, get_experiment
+from dualinv.models.generator import GeneratorIdentity, study_generator
+from dualinv.models.inversion import EncoderInverter, Inversion
 from dualinv.seeding import derive_seed, make_generator
-from dualinv.weights import STAND_IN
 
 
 class StandInInverter:
@@ -31,6 +41,7 @@ class StandInInverter:
 
     stand_in = True
     max_batch_size = None
+    warm_up = True
 
     def __init__(self, generator: torch.nn.Module, seed: int = 0) -> None:
         self.generator = generator
@@ -49,121 +60,52 @@ class StandInInverter:
         return Inversion(ws=ws, trigrid=trigrid, generators=(self.generator,) * images.shape[0])
 
 
-class EncoderMethod:
-    """One of our trained encoders (Encoder 1, Encoder 2, the Table 3/4 ablations)."""
-
-    max_batch_size = None
-
-    def __init__(self, encoder, generator: torch.nn.Module, encoder_resolution: int, stand_in: bool,
-                 seed: int = 0) -> None:
-        self.encoder, self.generator = encoder, generator
-        self.encoder_resolution, self.stand_in, self.seed = encoder_resolution, stand_in, seed
-
-    @torch.no_grad()
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
-        from dualinv.training.inversion_encoder import fit_side
-
-        rng = make_generator(self.seed, images.device)
-        ws, trigrid = self.encoder.encode(fit_side(images, self.encoder_resolution), cameras, self.generator, rng)
-        return Inversion(ws=ws, trigrid=trigrid, generators=(self.generator,) * images.shape[0])
-
-
-class DualMethod:
-    """The dual inverter: visible cells from Encoder 1, occluded cells from Encoder 2 (§3.4)."""
-
-    max_batch_size = None
-
-    def __init__(self, dual_inverter, stand_in: bool) -> None:
-        self.dual_inverter, self.stand_in = dual_inverter, stand_in
-
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
-        result = self.dual_inverter.invert(images, cameras)
-        return Inversion(ws=result.ws, trigrid=result.trigrid,
-                         generators=(self.dual_inverter.generator,) * images.shape[0])
-
-
-class BaselineMethod:
-    """A baseline ``Inverter`` (``dualinv.baselines``): its ``InversionResult`` carries per-image generators."""
-
-    def __init__(self, inverter, stand_in: bool, max_batch_size: int | None, warm_up: bool = True) -> None:
-        self.inverter, self.stand_in, self.max_batch_size, self.warm_up = inverter, stand_in, max_batch_size, warm_up
-
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
-        result = self.inverter.invert(images, cameras)
-        return Inversion(ws=result.ws.detach(), trigrid=result.trigrid.detach(), generators=tuple(result.generators),
-                         seconds_per_image=tuple(result.seconds_per_image))
-
-
-def study_generator(config, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, str]:
-    """The study's frozen generator (as the encoders were trained against it) and its source label."""
-    from dualinv.training.build import build_generator
-    from dualinv.training.config import study_generator_source
-
-    generator, identity = build_generator(study_generator_source(config), device)
-    return generator, identity.source
-
-
-def _load_encoder(checkpoint: Path, generator: torch.nn.Module, label: str, device, experiment: str):
-    """``(encoder, training settings, side of the images it takes)`` of ``checkpoint`` (GOAE: the
+def _load_encoder(checkpoint: Path, generator: torch.nn.Module, identity: GeneratorIdentity, device,
+                  experiment: Experiment):
+    """``(encoder, its training config, side of the images it takes)`` of ``checkpoint`` (GOAE: the
     generator's side, no downscale), checked against ``generator``."""
-    from dualinv.training.build import encoder_input_side, load_trained_encoder
-    from dualinv.training.checkpoint import GeneratorIdentity
-    from dualinv.training.experiments import get_experiment
-
-    encoder, settings, _, _ = load_trained_encoder(checkpoint, generator, GeneratorIdentity.of(generator, label), device)
-    return encoder, settings, encoder_input_side(settings, get_experiment(experiment), generator)
+    encoder, trained, _, _ = load_trained_encoder(checkpoint, generator, identity, device)
+    return encoder, trained, encoder_input_side(trained, experiment, generator)
 
 
-def build_method_inverter(experiment, checkpoints: Sequence[Path], generator: torch.nn.Module, generator_label: str,
-                          *, config=None, device: str | torch.device = "cpu", seed: int = 0):
-    """The :class:`MethodInverter` of a registry entry, from its checkpoints (``dual``: Encoder 1, Encoder 2)."""
-    stand_in = generator_label.startswith(STAND_IN)
+def build_method_inverter(experiment: Experiment, checkpoints: Sequence[Path], generator: torch.nn.Module,
+                          identity: GeneratorIdentity, *, config: StudyConfig | None = None,
+                          device: str | torch.device = "cpu", seed: int = 0):
+    """The :class:`~dualinv.models.inversion.Inverter` of a registry entry, from its checkpoints
+    (``dual``: Encoder 1, Encoder 2)."""
+    stand_in = identity.stand_in
     expected = {"encoder": 1, "baseline_encoder": 1, "dual": 2, "baseline_optimisation": 0}[experiment.kind]
     if len(checkpoints) != expected:
         raise ConfigError(f"method {experiment.name!r} ({experiment.kind}) needs {expected} checkpoint(s), "
                           f"got {len(checkpoints)}: {[str(path) for path in checkpoints]}")
-    if experiment.kind == "encoder":
-        encoder, _, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
-        return EncoderMethod(encoder, generator, resolution, stand_in, seed)
+    if experiment.kind in ("encoder", "baseline_encoder"):
+        encoder, _, resolution = _load_encoder(checkpoints[0], generator, identity, device, experiment)
+        return EncoderInverter(encoder, generator, resolution, stand_in=stand_in, seed=seed)
     if experiment.kind == "dual":
-        from dualinv.dual.invert import DualInverter
-
         names = experiment.components
-        visible, settings_visible, _ = _load_encoder(checkpoints[0], generator, generator_label, device, names[0])
-        occluded, settings_occluded, _ = _load_encoder(checkpoints[1], generator, generator_label, device, names[1])
+        visible = _load_encoder(checkpoints[0], generator, identity, device, get_experiment(names[0]))[:2]
+        occluded = _load_encoder(checkpoints[1], generator, identity, device, get_experiment(names[1]))[:2]
         # input sides and Encoder 1's opacity threshold decided where the CLI decides them
-        return DualMethod(DualInverter.from_trained(generator, (visible, settings_visible),
-                                                    (occluded, settings_occluded), seed=seed,
-                                                    generator_source=generator_label), stand_in)
-    from dualinv.baselines import build_inverter
-
-    if experiment.kind == "baseline_encoder":
-        encoder, _, resolution = _load_encoder(checkpoints[0], generator, generator_label, device, experiment.name)
-        return BaselineMethod(build_inverter(experiment.name, generator, encoder=encoder, encoder_resolution=resolution),
-                              stand_in, None)
-    from dualinv.losses import LPIPSLoss
-
+        return DualInverter.from_trained(generator, visible, occluded, seed=seed, generator_source=identity.source,
+                                         stand_in=stand_in)
     lpips_file = None if config is None else config.weights.lpips_vgg
     lpips_loss = LPIPSLoss("vgg", lpips_file, seed=seed).to(device)
-    settings = None if config is None else optimisation_config(experiment.name, config)
-    return BaselineMethod(build_inverter(experiment.name, generator, lpips_loss=lpips_loss, config=settings),
-                          stand_in or lpips_file is None, 1, warm_up=False)
+    return build_inverter(experiment.name, generator, baselines=None if config is None else config.baselines,
+                          lpips_loss=lpips_loss, stand_in=stand_in or lpips_file is None)
 
 
-def optimisation_config(name: str, config):
-    """The ``WOptimConfig`` / ``PTIConfig`` of an optimisation baseline from the study's ``baselines``
-    section (PanoHead's published settings in ``config.yaml``; a few steps in the mini preset)."""
-    from dualinv.baselines import PTIConfig, WOptimConfig
-
-    w_optim, pti = config.baselines.w_optim, config.baselines.pti
-    projector = dict(learning_rate=w_optim.learning_rate, w_avg_samples=w_optim.w_avg_samples,
-                     lambda_mse=w_optim.lambda_mse, lambda_lpips=w_optim.lambda_lpips,
-                     lambda_w_norm=w_optim.lambda_w_norm, lpips_resolution=w_optim.lpips_resolution,
-                     seed=w_optim.seed, progress=False)
-    if name == "w_optim":
-        return WOptimConfig(steps=w_optim.steps, **projector)
-    if name == "pti":
-        return PTIConfig(pivot=WOptimConfig(steps=pti.pivot_steps, **projector), steps=pti.steps,
-                         learning_rate=pti.learning_rate, lambda_mse=pti.lambda_mse, lambda_lpips=pti.lambda_lpips,
-                         seed=pti.seed, progress=False)
-    raise ConfigError(f"{name!r} is not an optimisation baseline (w_optim, pti)")
+def invert_dataset(config: StudyConfig, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path,
+                   shard: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Workflow entry point (rules ``invert_dataset`` / ``optimise_inversions``): ``method`` of the experiment
+    registry over the test set ``dataset`` with the study config ``config``; ``shard`` as in
+    :func:`dualinv.eval.runners.run_inversions`."""
+    experiment = get_experiment(method)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    generator, identity = study_generator(config, device)
+    inverter = build_method_inverter(experiment, [Path(path) for path in checkpoints], generator, identity,
+                                     config=config, device=device)
+    return run_inversions(inverter, dataset, output, render_plan_of(config), method=method,
+                          batch_size=4 if device == "cuda" else 2, limit=config.data.test_images, device=device,
+                          progress=True, provenance={"generator": identity.source,
+                                                     "checkpoints": [str(path) for path in checkpoints]},
+                          shard=shard)

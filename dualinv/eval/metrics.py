@@ -23,10 +23,9 @@ and record whether they ran with stand-in weights.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +42,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 PairMetric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``(renders [B,3,H,W], targets [B,3,H,W])`` in [-1, 1] -> per-image values [B]."""
-Result = TypeVar("Result")
 
 
 def at_eval_resolution(images: torch.Tensor) -> torch.Tensor:
@@ -121,23 +119,6 @@ def time_protocol(batch_size: int, device: str, warm_up: bool = True) -> str:
     (its hundreds of steps dwarf start-up costs)."""
     warm = "after one untimed warm-up batch" if warm_up else "no warm-up batch (each image optimised once)"
     return f"{TIME_CONVENTION}; {warm}; batch {batch_size} on {device}"
-
-
-def timed_per_image(function: Callable[[], Result], batch_size: int,
-                    device: str | torch.device = "cpu") -> tuple[Result, float]:
-    """Run ``function`` once; return its result and wall seconds per image (Table 1 "Time sec").
-
-    On CUDA the device is synchronized before starting the clock and again before reading it, so
-    earlier queued work is not counted and this call's queued kernels are.
-    """
-    synchronize = torch.device(device).type == "cuda" and torch.cuda.is_available()
-    if synchronize:
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    result = function()
-    if synchronize:
-        torch.cuda.synchronize(device)
-    return result, (time.perf_counter() - start) / max(batch_size, 1)
 
 
 def paired_files(renders_dir: str | Path, targets_dir: str | Path) -> list[tuple[Path, Path]]:

@@ -1,7 +1,7 @@
 """The inversion runner: one method over one prepared test set → every file the metrics and figures read.
 
 ``run_inversions`` inverts the items of a prepared test set (a folder with ``dataset.json``, read with
-:class:`dualinv.data.HeadDataset`) in batches through any :class:`MethodInverter`, and renders each
+:class:`dualinv.data.HeadDataset`) in batches through any :class:`Inverter`, and renders each
 inversion at the cameras the evaluation protocols need (paper §4.3). Layout of the output folder
 (``results/inversions/<method>/<dataset>/``):
 
@@ -28,14 +28,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
+from dualinv.data import HeadDataset
 from dualinv.errors import ConfigError, DatasetFormatError
 from dualinv.eval.fid import FidProtocol
 from dualinv.eval.sampling import sampled_positions
 from dualinv.fileio import save_image, torch_save_atomic, write_json_atomic
+from dualinv.models.inversion import Inversion, Inverter, timed_per_image
 from dualinv.output_names import item_stem
 
 MANIFEST_FILE = "inversion.json"
@@ -45,41 +47,6 @@ FIGURE_YAWS_DEG: tuple[float, ...] = (-90.0, -45.0, 45.0, 90.0, 180.0)
 """Novel views of the figures (Fig. 5-7, 9): both profiles, both three-quarter views and the back."""
 FIGURE_ITEMS, TEST_IMAGES = "figure-items", "test-images"
 """Purposes of the seeded draws (:mod:`dualinv.eval.sampling`) of the figure items and of the capped test set."""
-
-
-@dataclass(frozen=True)
-class Inversion:
-    """What a method returns for a batch: codes, tri-grids, and the generator that renders them."""
-
-    ws: torch.Tensor
-    """[B, num_ws, w_dim] codes (they drive the background, raw ToRGB and super-resolution)."""
-    trigrid: torch.Tensor
-    """[B, 3, D*C, H, W] tri-grids."""
-    generators: tuple[torch.nn.Module, ...]
-    """The generator that renders image ``i`` (shared, except for PTI's per-image tuned copies)."""
-    seconds_per_image: tuple[float, ...] | None = None
-    """Seconds the method spent on each image, when it measures them itself (else the runner times the batch)."""
-
-    def __post_init__(self) -> None:
-        batch = self.ws.shape[0]
-        if self.trigrid.shape[0] != batch or len(self.generators) != batch:
-            raise ValueError(f"Inversion: ws, trigrid and generators must all have {batch} entries")
-
-
-class MethodInverter(Protocol):
-    """The runner's view of a method (adapters in :mod:`dualinv.eval.inverters`)."""
-
-    stand_in: bool
-    """The inversions come from a stand-in (seeded generator or stand-in method): never the paper's numbers."""
-    max_batch_size: int | None
-    """Largest batch the method accepts (1 for per-image optimisation), or ``None``."""
-    warm_up: bool
-    """Run one untimed warm-up batch first (encoders). Per-image optimisation sets False: a repeat would
-    cost a whole optimisation, and its hundreds of steps dwarf start-up costs. Absent means True."""
-
-    def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
-        """images [B, 3, H, W] in [-1, 1] and their cameras [B, 25] → :class:`Inversion`."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -246,7 +213,7 @@ def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> dict[str, Any
     return previous
 
 
-def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: str | Path, plan: RenderPlan, *,
+def run_inversions(inverter: Inverter, dataset_dir: str | Path, output: str | Path, plan: RenderPlan, *,
                    method: str, batch_size: int = 4, limit: int | None = None,
                    device: str | torch.device = "cpu", progress: bool = True,
                    provenance: Mapping[str, Any] | None = None,
@@ -255,14 +222,11 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
 
     Seconds per image follow :data:`dualinv.eval.metrics.TIME_CONVENTION`: the first pending batch is
     inverted once untimed (a warm-up, its time kept in the manifest's ``timing``), then every batch is
-    timed with :func:`~dualinv.eval.metrics.timed_per_image`. ``shard = (k, n)`` inverts only the items
+    timed with :func:`~dualinv.models.inversion.timed_per_image`. ``shard = (k, n)`` inverts only the items
     whose index is k modulo n, so n jobs can share one ``output`` folder; ``complete`` turns true once
     every item of the set has its record.
     """
-    from tqdm.auto import tqdm
-
-    from dualinv.data import HeadDataset
-    from dualinv.eval.metrics import timed_per_image
+    from tqdm.auto import tqdm  # imported here: a bar only for a real run
 
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -293,7 +257,7 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
                 torch.stack([sample["camera"] for sample in samples]).to(device))
 
     # no torch.no_grad around invert: the optimisation baselines need gradients (encoders turn them off)
-    warm_up = getattr(inverter, "warm_up", True)
+    warm_up = inverter.warm_up
     timing = previous.get("timing") or {"batch_size": step, "device": str(device), "warm_up": warm_up,
                                         "warmup_seconds_per_image": None}
     if pending and warm_up:  # CUDA context, kernel choice, allocator: run once, keep its time apart
@@ -315,26 +279,6 @@ def run_inversions(inverter: MethodInverter, dataset_dir: str | Path, output: st
     manifest["complete"] = all(item_record_path(output, item).is_file() for item in items)
     write_json_atomic(output / MANIFEST_FILE, manifest)
     return manifest
-
-
-def invert_dataset(config, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path,
-                   shard: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Workflow entry point (rules ``invert_dataset`` / ``optimise_inversions``): ``method`` of the experiment
-    registry over the test set ``dataset`` with the study config ``config`` (``dualinv.config.StudyConfig``);
-    ``shard`` as in :func:`run_inversions`."""
-    from dualinv.eval.inverters import build_method_inverter, study_generator
-    from dualinv.training.experiments import get_experiment
-
-    experiment = get_experiment(method)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    generator, generator_label = study_generator(config, device)
-    inverter = build_method_inverter(experiment, [Path(path) for path in checkpoints], generator, generator_label,
-                                     config=config, device=device)
-    return run_inversions(inverter, dataset, output, render_plan_of(config), method=method,
-                          batch_size=4 if device == "cuda" else 2, limit=config.data.test_images, device=device,
-                          progress=True, provenance={"generator": generator_label,
-                                                     "checkpoints": [str(path) for path in checkpoints]},
-                          shard=shard)
 
 
 def fid_protocol_of(config) -> FidProtocol:

@@ -20,7 +20,7 @@ from dualinv.errors import ConfigError, ResultsFormatError
 from dualinv.eval.paper_numbers import PAPER_TABLES, Column, PaperTable
 from dualinv.eval.results import MetricsResult, MetricValue, read_metrics
 from dualinv.fileio import write_text_atomic
-from dualinv.training.experiments import EXPERIMENTS
+from dualinv.models.experiments import EXPERIMENTS
 
 MISSING = "—"
 STAND_IN_MARK = "†"

@@ -17,12 +17,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-R1_GAMMA = 10.0
-"""R1 weight (A.2)."""
-R1_INTERVAL = 16
-"""R1 is applied every 16 discriminator iterations (A.2)."""
-
-
 def encoder_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """Eq. 7: ``L_adv(x) = softplus(-x)`` on x = D(O_pi T_enc), averaged over the batch."""
     return F.softplus(-fake_logits).mean()
@@ -42,12 +36,12 @@ def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor) -> torch.Te
     return gradient.square().flatten(1).sum(dim=1).mean()
 
 
-def r1_due(step: int, interval: int = R1_INTERVAL) -> bool:
+def r1_due(step: int, interval: int) -> bool:
     """Whether discriminator step ``step`` (0-based) carries the lazy R1 term (A.2)."""
     return step % interval == 0
 
 
 def lazy_r1_loss(real_logits: torch.Tensor, real_inputs: torch.Tensor,
-                 gamma: float = R1_GAMMA, interval: int = R1_INTERVAL) -> torch.Tensor:
-    """A.2 R1 term for one due step: ``gamma / 2 * r1_penalty * interval``."""
+                 gamma: float, interval: int) -> torch.Tensor:
+    """A.2 R1 term for one due step: ``gamma / 2 * r1_penalty * interval`` (``training.r1_gamma``, ``r1_every``)."""
     return 0.5 * gamma * interval * r1_penalty(real_logits, real_inputs)

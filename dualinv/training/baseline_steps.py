@@ -13,9 +13,10 @@ from typing import Callable
 
 import torch
 
+from dualinv.baselines.training_policies import triplanenet_trains
 from dualinv.losses.adversarial import discriminator_adversarial_loss, lazy_r1_loss, r1_due
 from dualinv.training.components import TrainingComponents
-from dualinv.training.inversion_encoder import fit_side
+from dualinv.models.inversion import fit_side
 from dualinv.training.steps import (CheckFinite, EncodedHeads, TrainingBatch, discriminator_step, encoder_step,
                                     floats, optimise)
 
@@ -44,9 +45,9 @@ def triplanenet_encoder_step(components: TrainingComponents, batch: TrainingBatc
     the flipped target. F-stage terms are logged as ``loss_f_*``, mirror terms end in ``_mirror``."""
     baseline, encoder, generator = components.baseline, components.encoder, components.generator
     schedule = baseline.policy.triplanenet
-    trains = schedule.trains(step)
+    trains = triplanenet_trains(schedule, step)
     images = fit_side(batch.images, components.input_side)
-    target = fit_side(batch.images, components.config.loss_resolution)
+    target = fit_side(batch.images, components.config.training.loss_resolution)
     values: dict[str, float] = {}
     with components.autocast(), torch.set_grad_enabled(trains["w_plus"]):
         ws = encoder.latent_codes(images, generator)
@@ -56,7 +57,7 @@ def triplanenet_encoder_step(components: TrainingComponents, batch: TrainingBatc
     if trains["w_plus"]:
         with components.autocast():
             total, terms = _objective_with_mirror(components.encoder_objective, render_w, render_w_mirrored, target,
-                                                  components.config.loss_resolution, schedule.mirror_lambda)
+                                                  components.config.training.loss_resolution, schedule.mirror_lambda)
         values |= {**floats(terms), "loss_encoder": float(total.detach())}
         check_finite(values)
         optimise(components.encoder_optimiser, total)
@@ -67,7 +68,7 @@ def triplanenet_encoder_step(components: TrainingComponents, batch: TrainingBatc
             render, render_mirrored = _render_with_mirror(components, trigrid, ws, batch.cameras, rng,
                                                           schedule.mirror_lambda)
             total, terms = _objective_with_mirror(baseline.feature_objective, render, render_mirrored, target,
-                                                  components.config.loss_resolution, schedule.mirror_lambda)
+                                                  components.config.training.loss_resolution, schedule.mirror_lambda)
         feature_values = {"loss_f_" + name.removeprefix("loss_"): value for name, value in floats(terms).items()}
         values |= {**feature_values, "loss_f_encoder": float(total.detach())}
         check_finite(values)
@@ -112,7 +113,7 @@ def latent_discriminator_step(components: TrainingComponents, batch: TrainingBat
     """e4e's latent GAN (§2.3): real = ``mapping(z)`` codes (front camera), fake = one active code per
     sample through the codes pool; ``softplus(-D(real)) + softplus(D(fake))``, lazy R1 on real codes."""
     baseline = components.baseline
-    discriminator, weights = baseline.latent_discriminator, baseline.policy.e4e_losses
+    discriminator, recipe = baseline.latent_discriminator, baseline.policy.e4e
     stage = baseline.policy.stage(step)
     batch_size = heads.ws.shape[0]
     positions = torch.randint(stage + 1, (batch_size,), generator=rng, device=rng.device).to(heads.ws.device)
@@ -125,8 +126,8 @@ def latent_discriminator_step(components: TrainingComponents, batch: TrainingBat
     terms = {"loss_w_d": discriminator_adversarial_loss(real_logits, fake_logits)}
     total = terms["loss_w_d"]
     terms["loss_w_r1"] = real_logits.new_zeros(())
-    if r1_due(step, weights.r1_interval):
-        terms["loss_w_r1"] = lazy_r1_loss(real_logits, real, weights.r1_gamma, weights.r1_interval)
+    if r1_due(step, recipe.r1_every):
+        terms["loss_w_r1"] = lazy_r1_loss(real_logits, real, recipe.r1_gamma, recipe.r1_every)
         total = total + terms["loss_w_r1"]
     values = {**floats(terms), "loss_w_discriminator": float(total.detach())}
     check_finite(values)

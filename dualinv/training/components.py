@@ -13,17 +13,17 @@ from typing import Callable
 
 import torch
 
+from dualinv.config import StudyConfig
+from dualinv.models.experiments import Experiment
+from dualinv.models.generator import GeneratorIdentity
 from dualinv.training.baseline_parts import BaselineTraining
-from dualinv.training.checkpoint import GeneratorIdentity
-from dualinv.training.config import TrainingSettings
-from dualinv.training.experiments import Experiment
 
 Tensor = torch.Tensor
 
 
 @dataclass
 class TrainingComponents:
-    config: TrainingSettings
+    config: StudyConfig
     experiment: Experiment
     device: torch.device
     generator: torch.nn.Module
@@ -56,11 +56,11 @@ class TrainingComponents:
     baseline: BaselineTraining | None = None
     """A baseline encoder's recipe and extra state (``dualinv.training.baseline_parts``); None for ours."""
     encoder_input_side: int | None = None
-    """Side of the images the encoder takes; None = ``config.encoder_resolution`` (GOAE: the generator's)."""
+    """Side of the images the encoder takes; None = ``config.encoder.input_resolution`` (GOAE: the generator's)."""
 
     @property
     def input_side(self) -> int:
-        return self.config.encoder_resolution if self.encoder_input_side is None else self.encoder_input_side
+        return self.config.encoder.input_resolution if self.encoder_input_side is None else self.encoder_input_side
 
     def before_step(self, step: int) -> None:
         """A baseline's progressive stage at ``step`` (e4e deltas, GOAE groups); nothing for our encoders."""
@@ -70,10 +70,10 @@ class TrainingComponents:
     @property
     def zplus_share(self) -> float:
         """Probability that a sample is a Z+ generator sample (Table 4 data mixes)."""
-        return {"real": 0.0, "zplus": 1.0, "real+zplus": self.config.zplus_fraction}[self.experiment.training_data]
+        return {"real": 0.0, "zplus": 1.0, "real+zplus": self.config.training.zplus_fraction}[self.experiment.training_data]
 
     def autocast(self):
-        if not self.config.bf16:
+        if not self.config.training.bf16:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 

@@ -10,24 +10,32 @@ their recipe sets the progressive stage before each step, and :func:`updates_for
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import torch
+
+from dualinv.config import StudyConfig, as_dict
 from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError
 from dualinv.fileio import remove_stale_temporaries
+from dualinv.models.checkpoint import (load_training_checkpoint, restore_rng_states, rng_states,
+                                       save_training_checkpoint)
+from dualinv.models.experiments import Experiment, get_experiment
+from dualinv.models.generator import check_generator
 from dualinv.training import schedule
-from dualinv.training.checkpoint import (check_generator, load_training_checkpoint, restore_rng_states,
-                                         rng_states, save_training_checkpoint)
-from dualinv.training.components import TrainingComponents
-from dualinv.training.config import TrainingSettings, settings_from_study
-from dualinv.training.experiments import Experiment, get_experiment
-from dualinv.training.monitor import LossLog, progress_bar
 from dualinv.training.baseline_steps import updates_for
+from dualinv.training.build import build_components, training_dataset
+from dualinv.training.components import TrainingComponents
+from dualinv.training.monitor import LossLog, progress_bar
 from dualinv.training.steps import non_finite_terms, training_batch
 
-if TYPE_CHECKING:
-    from dualinv.config import StudyConfig
+RUN_LENGTH_KEYS = ("iterations", "segment_length", "checkpoint_every")
+"""``training`` keys that say how long a run is and how it is cut, not what a step does."""
+TRAINED_SECTIONS = ("weights", "generator", "encoder", "training", "baselines")
+"""Sections of the study config a training run depends on (its checkpoint hash covers them)."""
 
 
 @dataclass(frozen=True)
@@ -38,18 +46,18 @@ class SegmentResult:
     last_terms: dict[str, float]
 
 
-def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Experiment, start: int, stop: int,
+def train_segment(config: StudyConfig, experiment: str | Experiment, start: int, stop: int,
                   checkpoint_in: str | Path | None, checkpoint_out: str | Path, *,
-                  log_path: str | Path | None = None,
+                  dataset: str | Path | None = None, log_path: str | Path | None = None,
+                  device: str | None = None, progress: bool = False,
                   components: TrainingComponents | None = None) -> SegmentResult:
     """Train ``experiment`` from step ``start`` (the state in ``checkpoint_in``) to ``stop``; write ``checkpoint_out``.
 
-    ``config`` is the training settings or the workflow's ``StudyConfig`` (converted by
-    :func:`settings_from_study`). ``checkpoint_in`` is ``None`` only when ``start == 0``. The loss log defaults to
-    ``<checkpoint_out>.losses.csv``. ``components`` replaces the default build (tests, benchmarks).
+    ``config`` is the study config tree (its ``training``, ``encoder``, ``generator``, ``baselines`` and
+    ``weights`` sections); ``dataset`` the prepared training split. ``checkpoint_in`` is ``None`` only
+    when ``start == 0``. The loss log defaults to ``<checkpoint_out>.losses.csv``; ``device`` to CUDA when
+    available. ``components`` replaces the default build (tests, benchmarks).
     """
-    if not isinstance(config, TrainingSettings):  # the workflow passes the whole study config
-        config = settings_from_study(config)
     experiment = get_experiment(experiment) if isinstance(experiment, str) else experiment
     if not experiment.trains:
         raise ConfigError(f"experiment {experiment.name!r} is a {experiment.kind!r} and has no training stage; "
@@ -61,9 +69,11 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
     log = Path(log_path) if log_path is not None else checkpoint_out.with_name(checkpoint_out.name + ".losses.csv")
 
     if components is None:
-        from dualinv.training.build import build_components
-
-        components = build_components(config, experiment)
+        if dataset is None:
+            raise ConfigError("training needs a prepared dataset: pass the training split "
+                              "(a folder with dataset.json, made by `dualinv prepare`)")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        components = build_components(config, experiment, training_dataset(dataset), device=device)
     resume_from, step = _resume_source(checkpoint_in, partial, start, stop)
     if resume_from is not None:
         restore_training_state(components, load_training_checkpoint(resume_from), resume_from, step)
@@ -72,7 +82,8 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
 
     terms: dict[str, float] = {}
     last_good = resume_from
-    for step in progress_bar(step, stop, f"{experiment.name} [{start}:{stop}]", config.progress):
+    training = config.training
+    for step in progress_bar(step, stop, f"{experiment.name} [{start}:{stop}]", progress):
         def check_finite(values: dict[str, float], step: int = step) -> None:
             bad = non_finite_terms(values)
             if bad:
@@ -81,8 +92,8 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
                     f"its failing update was not applied. The last good state is {last_good or 'the initial weights'}. "
                     "Lower the learning rate, disable bf16, or check the input data, then rerun the segment.")
 
-        indices = schedule.batch_indices(config.seed, step, config.batch_size, components.dataset_size)
-        rng = schedule.step_generator(config.seed, step, "batch", components.device)
+        indices = schedule.batch_indices(training.seed, step, training.batch_size, components.dataset_size)
+        rng = schedule.step_generator(training.seed, step, "batch", components.device)
         batch = training_batch(components, indices, rng)
         components.before_step(step)
         terms, heads = update_encoder(components, batch, step, rng, check_finite)
@@ -94,7 +105,7 @@ def train_segment(config: TrainingSettings | StudyConfig, experiment: str | Expe
             save_training_checkpoint(checkpoint_out, training_state(components, done))
             partial.unlink(missing_ok=True)
             remove_stale_temporaries(partial)  # a kill during a partial write left its temporary
-        elif done % config.checkpoint_every == 0:
+        elif done % training.checkpoint_every == 0:
             save_training_checkpoint(partial, training_state(components, done))
             last_good = partial
     return SegmentResult(checkpoint=checkpoint_out, start=start, stop=stop, last_terms=terms)
@@ -119,9 +130,9 @@ def training_state(components: TrainingComponents, step: int) -> dict[str, Any]:
     return {
         "experiment": components.experiment.name,
         "step": step,
-        "data_position": schedule.data_position(step, config.batch_size),
-        "config": config.as_dict(),
-        "config_hash": config.hash(),
+        "data_position": schedule.data_position(step, config.training.batch_size),
+        "config": as_dict(config),
+        "config_hash": training_hash(config),
         "generator": components.generator_identity.as_dict(),
         "encoder": components.encoder.state_dict(),
         "discriminator": None if components.discriminator is None else components.discriminator.state_dict(),
@@ -143,9 +154,9 @@ def restore_training_state(components: TrainingComponents, state: dict[str, Any]
     if int(state["step"]) != step:
         raise CheckpointError(f"{path} holds step {state['step']}, but this segment starts at step {step}; "
                               "pass the checkpoint written by the previous segment")
-    if state["config_hash"] != config.hash():
+    if state["config_hash"] != training_hash(config):
         raise CheckpointError(f"{path} was written with a different training config ({state['config_hash']}, "
-                              f"now {config.hash()}); resume with the same settings or start a new run")
+                              f"now {training_hash(config)}); resume with the same settings or start a new run")
     check_generator(state["generator"], components.generator_identity, path)
     components.encoder.load_state_dict(state["encoder"], strict=True)
     components.encoder_optimiser.load_state_dict(state["encoder_optimiser"])
@@ -160,3 +171,12 @@ def restore_training_state(components: TrainingComponents, state: dict[str, Any]
         for name, part in parts.items():
             part.load_state_dict(saved[name])
     restore_rng_states(state["rng"])
+
+
+def training_hash(config: StudyConfig) -> str:
+    """sha256 of what changes a training step: the :data:`TRAINED_SECTIONS` of the study config,
+    without the run length (:data:`RUN_LENGTH_KEYS`), so a run can be extended or cut differently."""
+    values = as_dict(config)
+    relevant = {name: values[name] for name in TRAINED_SECTIONS}
+    relevant["training"] = {key: value for key, value in relevant["training"].items() if key not in RUN_LENGTH_KEYS}
+    return "sha256:" + hashlib.sha256(json.dumps(relevant, sort_keys=True).encode("utf-8")).hexdigest()

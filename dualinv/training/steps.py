@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from dualinv.training.components import TrainingComponents
-from dualinv.training.inversion_encoder import fit_side
+from dualinv.models.inversion import fit_side
 
 CheckFinite = Callable[[dict[str, float]], None]
 
@@ -49,7 +49,7 @@ def training_batch(components: TrainingComponents, indices: list[int], rng: torc
     A Z+ sample keeps the camera of the real sample it replaces, so generated inputs follow the
     dataset's pose distribution; the render of its Z+ code at that camera is the target (Table 4).
     """
-    config, device = components.config, components.device
+    config, device = components.config.training, components.device
     images, cameras = components.real_samples(indices)
     images, cameras = images.to(device), cameras.to(device)
     draws = torch.rand(images.shape[0], 2, generator=rng, device=device)  # [B, (zplus, mirror)]
@@ -70,7 +70,7 @@ def encoder_step(components: TrainingComponents, batch: TrainingBatch, step: int
                  check_finite: CheckFinite) -> tuple[dict[str, float], EncodedHeads]:
     """Eq. 5 (reconstruction), plus λ4·softplus(−D(O_π T_enc)) of Eq. 6/7 when the experiment has a D,
     plus a baseline's own terms (e4e: delta regularisation and latent adversarial term, §2.2-2.3)."""
-    config = components.config
+    config = components.config.training
     with components.autocast():
         ws, trigrid = components.encode(fit_side(batch.images, components.input_side), batch.cameras, rng)
         render = components.render(trigrid, ws, batch.cameras, rng)

@@ -88,7 +88,7 @@ def test_registry_names_and_errors(generator, lpips_vgg):
         build_inverter("w_optim", generator)
     with pytest.raises(ConfigError, match="trained encoder"):
         build_inverter("e4e", generator)
-    from dualinv.training.experiments import EXPERIMENTS
+    from dualinv.models.experiments import EXPERIMENTS
     from dualinv.baselines import ENCODER_BASELINES, OPTIMISATION_BASELINES
 
     baseline_names = {name for name, e in EXPERIMENTS.items() if e.kind.startswith("baseline")}

@@ -81,7 +81,7 @@ def test_invert_refuses_a_crop_that_is_not_square(tmp_path, capsys):
 
 def recorded_only(path, experiment: str):
     """A file with a training checkpoint's header and no tensors: enough for the role check."""
-    from dualinv.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+    from dualinv.models.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "experiment": experiment}, path)
     return path

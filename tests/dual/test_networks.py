@@ -36,7 +36,7 @@ def test_flags_override_the_config(tmp_path, monkeypatch):
 def test_standin_encoders_are_the_encoders_training_starts_from(name):
     from dualinv.training.build import build_components
     from dualinv.training.config import tiny_training_config
-    from dualinv.training.experiments import get_experiment
+    from dualinv.models.experiments import get_experiment
 
     inverter = standin_inverter()
     components = build_components(tiny_training_config(), get_experiment(name), dataset=[None],

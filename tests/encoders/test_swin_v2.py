@@ -72,7 +72,7 @@ def test_trunk_taps_match_goaes_official_swin_on_seeded_weights(tmp_path):
 
 def test_the_goae_baseline_starts_from_the_configured_swin_file(tmp_path):
     from dualinv.training.build import build_inversion_encoder
-    from dualinv.training.experiments import get_experiment
+    from dualinv.models.experiments import get_experiment
     from tests.training.tiny import tiny_generator, tiny_settings
 
     generator, _ = tiny_generator()

@@ -6,7 +6,7 @@ import inspect
 
 from dualinv.eval.figures import COMPARISON_METHODS, DISCRIMINATOR_METHODS, DUAL_METHODS, MESH_METHODS, mesh_grid
 from dualinv.eval.paper_numbers import PAPER_TABLES
-from dualinv.training.experiments import EXPERIMENTS
+from dualinv.models.experiments import EXPERIMENTS
 
 
 def _names(methods) -> list[str]:

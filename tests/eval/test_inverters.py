@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dualinv.eval.inverters import BaselineMethod, build_method_inverter
-from dualinv.training.checkpoint import load_training_checkpoint
-from dualinv.training.experiments import get_experiment
+from dualinv.models.checkpoint import load_training_checkpoint
+from dualinv.models.experiments import get_experiment
 from tests.training.tiny import rendered_heads, tiny_generator, train_tiny
 
 BASELINE_ENCODERS = ["psp", "e4e", pytest.param("triplanenet_v2", marks=pytest.mark.slow),

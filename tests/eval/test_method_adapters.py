@@ -13,8 +13,8 @@ from dualinv.config import REPO_ROOT, load_config
 from dualinv.errors import ConfigError
 from dualinv.eval.inverters import BaselineMethod, DualMethod, EncoderMethod, build_method_inverter, optimisation_config
 from dualinv.training.build import build_components
-from dualinv.training.checkpoint import load_training_checkpoint, save_training_checkpoint
-from dualinv.training.experiments import get_experiment
+from dualinv.models.checkpoint import load_training_checkpoint, save_training_checkpoint
+from dualinv.models.experiments import get_experiment
 from dualinv.training.loop import training_state
 from tests.training.tiny import rendered_heads, tiny_generator, tiny_settings
 

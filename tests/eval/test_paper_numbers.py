@@ -8,7 +8,7 @@ import pytest
 
 from dualinv.eval.paper_numbers import PAPER_TABLES
 from dualinv.eval.tables import row_experiments
-from dualinv.training.experiments import EXPERIMENTS
+from dualinv.models.experiments import EXPERIMENTS
 
 NUMBER = re.compile(r"^\d+\.\d+$")
 

@@ -66,9 +66,9 @@ class ToyDiscriminator(nn.Module):
 def toy_components(settings, experiment_name: str, dataset_size: int = 7):
     """TrainingComponents wired from the toys above (Adam instead of Ranger, L2 only, a seeded toy dataset)."""
     from dualinv.losses import discriminator_loss
-    from dualinv.training.checkpoint import GeneratorIdentity
+    from dualinv.models.checkpoint import GeneratorIdentity
     from dualinv.training.components import TrainingComponents
-    from dualinv.training.experiments import get_experiment
+    from dualinv.models.experiments import get_experiment
 
     experiment = get_experiment(experiment_name)
     with torch.random.fork_rng(devices=[]):

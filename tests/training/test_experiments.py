@@ -1,7 +1,7 @@
 import pytest
 
 from dualinv.errors import ConfigError
-from dualinv.training.experiments import EXPERIMENTS, get_experiment
+from dualinv.models.experiments import EXPERIMENTS, get_experiment
 
 
 def test_every_paper_table_is_fed():

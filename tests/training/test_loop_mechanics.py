@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dualinv.errors import CheckpointError, GeneratorMismatchError, NonFiniteLossError
-from dualinv.training.checkpoint import GeneratorIdentity, load_training_checkpoint
+from dualinv.models.checkpoint import GeneratorIdentity, load_training_checkpoint
 from dualinv.training.config import tiny_training_config
 from dualinv.training.loop import train_segment
 from dualinv.training.monitor import read_loss_log

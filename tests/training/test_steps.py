@@ -6,7 +6,7 @@ import torch
 
 from dualinv.camera import mirror_label
 from dualinv.training.build import build_components
-from dualinv.training.experiments import get_experiment
+from dualinv.models.experiments import get_experiment
 from dualinv.training.steps import training_batch
 
 from .tiny import rendered_heads, tiny_generator, tiny_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dualinv.cli import main
 from dualinv.data.dataset import write_labels
 from dualinv.fileio import save_image
-from dualinv.training.checkpoint import load_training_checkpoint
+from dualinv.models.checkpoint import load_training_checkpoint
 
 from .tiny import rendered_heads, tiny_generator
 

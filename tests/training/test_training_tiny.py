@@ -10,8 +10,8 @@ import torch
 from dualinv.errors import ConfigError, GeneratorMismatchError
 from dualinv.training import EXPERIMENTS, train_segment
 from dualinv.training.build import build_components, load_trained_encoder
-from dualinv.training.checkpoint import load_training_checkpoint
-from dualinv.training.experiments import get_experiment
+from dualinv.models.checkpoint import load_training_checkpoint
+from dualinv.models.experiments import get_experiment
 from dualinv.training.monitor import read_loss_log
 
 from .tiny import rendered_heads, tiny_generator, tiny_settings, train_tiny

@@ -39,7 +39,7 @@ def tiny_generator(seed: int = 0):
 def train_tiny(experiment: str, checkpoint_out, steps: int = 1, generator_seed: int = 0, **overrides):
     """Train ``experiment`` for ``steps`` tiny steps on rendered heads; returns the SegmentResult."""
     from dualinv.training.build import build_components
-    from dualinv.training.experiments import get_experiment
+    from dualinv.models.experiments import get_experiment
     from dualinv.training.loop import train_segment
 
     settings = tiny_settings(**{"encoder_resolution": 32, "batch_size": 1, **overrides})

@@ -20,7 +20,7 @@ from dualinv.config import (
     read_yaml,
 )
 from dualinv.errors import ConfigError
-from dualinv.training.experiments import EXPERIMENTS
+from dualinv.models.experiments import EXPERIMENTS
 from dualinv.weights import REGISTRY
 
 from tests.conftest import REPO_ROOT

@@ -18,7 +18,7 @@ from dualinv.study import (
     table_methods,
     trained_experiments,
 )
-from dualinv.training.experiments import EXPERIMENTS
+from dualinv.models.experiments import EXPERIMENTS
 
 from tests.conftest import REPO_ROOT
 
@@ -68,7 +68,6 @@ def test_every_missing_input_is_reported_together(tmp_path):
     values["data"]["ffhq"]["path"] = str(tmp_path / "ffhq")
     (tmp_path / "ffhq").mkdir()
     (tmp_path / "ffhq" / "0.png").write_bytes(b"x")  # present: not reported
-    values["weights"]["facenet_vggface2"] = None
     config = from_mapping(values)
     with pytest.raises(MissingInputsError) as caught:
         check_inputs(config)
@@ -89,7 +88,7 @@ def test_every_missing_input_says_what_it_is_and_where_to_get_it(tmp_path):
     values = read_yaml(REPO_ROOT / "config.yaml")
     values["generator"]["network"] = str(tmp_path / "missing.pkl")
     problems = input_problems(from_mapping(values))
-    configured = [key for key, path in values["weights"].items() if path is not None]  # facenet, face_parsing: null
+    configured = [key for key, path in values["weights"].items() if path is not None]  # face_parsing and others: null
     assert len(problems) == len(configured) + 1 + len(SOURCE_DATASETS) + 2  # + CelebA-HQ's two split files
     by_key = {problem.split(" = ")[0].split(". ")[-1]: problem for problem in problems}
     for key, path in values["weights"].items():

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dualinv.study import TABLES
-from dualinv.training.experiments import EXPERIMENTS
+from dualinv.models.experiments import EXPERIMENTS
 
 from tests.conftest import REPO_ROOT
 from tests.workflow.snakemake_runs import MINI, copy_repository, job_counts, snakemake

@@ -13,11 +13,11 @@ TriPlaneNet v2 (encoders-baselines.md §3.1).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dualinv.camera import mirror_label
 from dualinv.encoders import TriPlaneFeatureEncoder, WPlusEncoder, feature_stage_input
+from dualinv.models.inversion import fit_side
 
 
 class InversionEncoder(nn.Module):
@@ -64,10 +64,3 @@ class InversionEncoder(nn.Module):
 
     def forward(self, image, camera, generator, rng=None):
         return self.encode(image, camera, generator, rng)
-
-
-def fit_side(images: torch.Tensor, side: int) -> torch.Tensor:
-    """Average-pool renders to the encoder side (pSp), or enlarge when the generator renders smaller."""
-    if images.shape[-1] >= side:
-        return F.adaptive_avg_pool2d(images, side)
-    return F.interpolate(images, size=(side, side), mode="bilinear", align_corners=False)

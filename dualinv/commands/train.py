@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from dualinv.config import read_yaml
+from dualinv.training.config import TrainingSettings, tiny_training_config
 from dualinv.training.experiments import EXPERIMENTS
+from dualinv.training.loop import train_segment
 
 
 def _settings(args: argparse.Namespace):
-    from dualinv.config import read_yaml
-    from dualinv.training.config import TrainingSettings, tiny_training_config
-
     values: dict = read_yaml(args.settings) if args.settings else {}
     settings = tiny_training_config(progress=True) if args.tiny else TrainingSettings()
     settings = TrainingSettings.from_dict({**dataclasses.asdict(settings), **values},
@@ -28,8 +28,6 @@ def _settings(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dualinv.training.loop import train_segment
-
     settings = _settings(args)
     stop = settings.iterations if args.stop is None else args.stop
     result = train_segment(settings, args.experiment, args.start, stop, args.checkpoint_in, args.checkpoint_out)

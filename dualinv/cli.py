@@ -1,8 +1,8 @@
 """The ``dualinv`` command.
 
-Each command family lives next to the code it drives, in a ``commands`` module that exposes
-``register(subparsers)``: it adds its parser(s) and sets ``func`` (a callable taking the parsed
-arguments and returning an exit code). This file only assembles them and turns
+Each command family is a module of :mod:`dualinv.commands` that exposes ``register(subparsers)``:
+it adds its parser(s) and sets ``func`` (a callable taking the parsed arguments and returning an
+exit code). This file only assembles them and turns
 :class:`dualinv.errors.DualinvError` into a one-line message and exit status 2, without a traceback.
 
 Every parser is an :class:`ExactFlagParser`: argparse's prefix matching is off, so a flag is only
@@ -13,22 +13,23 @@ flag later cannot change what an existing command line means).
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
 import sys
+from types import ModuleType
 from typing import Sequence
 
 from dualinv import __version__
+from dualinv.commands import data, edit, evaluate, invert, panohead, train
 from dualinv.errors import DualinvError
 
 # Modules that contribute subcommands, in the order they appear in ``dualinv --help``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "dualinv.data.commands",       # prepare, pose
-    "dualinv.panohead.commands",   # panohead render | convert
-    "dualinv.training.commands",   # train
-    "dualinv.dual.commands",       # invert
-    "dualinv.edit.commands",       # edit
-    "dualinv.eval.commands",       # evaluate, report
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    data,       # prepare, pose
+    panohead,   # panohead render | convert
+    train,      # train
+    invert,     # invert
+    edit,       # edit
+    evaluate,   # evaluate, report
 )
 
 
@@ -56,14 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dualinv {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            # A command family that is not written yet; a broken import inside one still raises.
-            if error.name is not None and module_name.startswith(error.name):
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 

@@ -81,8 +81,11 @@ REGISTRY: Mapping[str, WeightsFile] = MappingProxyType({
         WeightsFile(
             key="inception",
             filename="inception-2015-12-05.pt",
-            description="Inception-v3 TorchScript feature extractor used by clean-fid for FID",
+            description="Inception-v3 TorchScript feature extractor used by clean-fid for FID (loaded with "
+                        "torch.jit.load, which runs the file's code: only the published file is accepted)",
             url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
+            # As published by clean-fid and NVlabs' metrics file list.
+            checksum="sha256:f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4",
         ),
         WeightsFile(
             key="u2net",

@@ -61,12 +61,14 @@ def load_inception(path: str | Path | None, checksum: str | None = None,
                    device: str | torch.device = "cpu") -> FeatureModel:
     """clean-fid's Inception-v3 from the configured file (``weights.inception``); nothing downloads.
 
+    The file is checked against its published sha256 (``weights.inception`` in
+    :data:`dualinv.weights.REGISTRY`, or ``checksum`` when the config pins one) before anything reads
+    it: ``InceptionV3W`` calls ``torch.jit.load``, which runs the code a TorchScript file carries.
     ``InceptionV3W`` reads ``<local_dir>/inception-2015-12-05.pt``; a file stored under another name
     is linked under that name in a private temporary folder for the load.
     """
-    from cleanfid.inception_torchscript import InceptionV3W
-
-    checked = require_weights("inception", path, checksum).resolve()
+    checked = require_weights("inception", path, checksum).resolve()  # before torch.jit.load sees the file
+    from cleanfid.inception_torchscript import InceptionV3W  # clean-fid is only needed for a real FID
     if checked.name == INCEPTION_FILENAME:
         network = InceptionV3W(str(checked.parent), download=False)
     else:

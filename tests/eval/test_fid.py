@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,10 @@ from dualinv.eval.fid import (
     standin_feature_model,
 )
 from dualinv.fileio import save_image
+from dualinv.weights import REGISTRY
+
+PUBLISHED_INCEPTION_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
+"""sha256 of inception-2015-12-05.pt as clean-fid and NVlabs' metrics file list publish it."""
 
 
 def _images(seed: int, count: int, shift: float = 0.0) -> torch.Tensor:
@@ -62,30 +68,64 @@ def test_frechet_distance_refuses_bad_sets():
         frechet_distance(np.zeros((4, 3)), np.zeros((4, 2)))
 
 
+class _Trunk(torch.nn.Module):  # the layout InceptionV3W expects: .layers -> 2048 features
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                          torch.nn.Linear(3, 2048))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def _saved_trunk(path) -> torch.jit.ScriptModule:
+    """A small TorchScript network saved at ``path``: loadable by clean-fid, but not the published file."""
+    trunk = torch.jit.script(_Trunk().eval())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trunk.save(str(path))
+    return trunk
+
+
+def _pinned(path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_inception_is_loaded_from_the_configured_file_only(tmp_path):
     with pytest.raises(MissingWeightsError, match="weights.inception is not set"):
         load_inception(None)
     with pytest.raises(MissingWeightsError, match="missing file"):
         load_inception(tmp_path / "absent.pt")
 
-    class Trunk(torch.nn.Module):  # the layout InceptionV3W expects: .layers -> 2048 features
-        def __init__(self):
-            super().__init__()
-            self.layers = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                                              torch.nn.Linear(3, 2048))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.layers(x)
-
-    trunk = torch.jit.script(Trunk().eval())
     stored = tmp_path / "weights" / "my-inception.pt"  # not clean-fid's file name
-    stored.parent.mkdir()
-    trunk.save(str(stored))
-    model = load_inception(stored)
+    trunk = _saved_trunk(stored)
+    model = load_inception(stored, checksum=_pinned(stored))  # a config pin stands in for the published sha256
     images = torch.rand(2, 3, 299, 299) * 255
     expected = trunk.layers((images - 128) / 128)
     assert not model.stand_in
     assert torch.allclose(model.extract(images), expected)
+
+
+def test_a_tampered_inception_file_is_refused_before_torch_jit_load(tmp_path, monkeypatch):
+    """A TorchScript file under the published name but with other bytes never reaches ``torch.jit.load``
+    (which would run its code): the published sha256 is checked first, and the error names the file,
+    what it should be and where to get it."""
+    stored = tmp_path / "inception-2015-12-05.pt"
+    _saved_trunk(stored)  # loads fine, so only the checksum can stop it
+    loaded = []
+    real_load = torch.jit.load
+    monkeypatch.setattr(torch.jit, "load", lambda *args, **kwargs: loaded.append(args) or real_load(*args, **kwargs))
+
+    with pytest.raises(MissingWeightsError) as caught:
+        load_inception(stored)
+    message = str(caught.value)
+    assert loaded == []
+    assert REGISTRY["inception"].checksum == f"sha256:{PUBLISHED_INCEPTION_SHA256}"
+    assert f"weights.inception = {str(stored)!r}" in message
+    assert "does not match its checksum" in message and PUBLISHED_INCEPTION_SHA256 in message
+    assert REGISTRY["inception"].url in message
+
+    load_inception(stored, checksum=_pinned(stored))  # the spy sees a load the check lets through
+    assert len(loaded) == 1
 
 
 def test_protocol_yaws_cover_the_circle_and_are_seeded():

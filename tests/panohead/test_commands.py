@@ -12,7 +12,7 @@ from PIL import Image
 from dualinv.cli import main
 from dualinv.errors import ConfigError
 from dualinv.mesh import read_ply
-from dualinv.panohead.commands import parse_seeds
+from dualinv.commands.panohead import parse_seeds
 
 
 def test_parse_seeds() -> None:

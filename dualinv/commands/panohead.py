@@ -20,6 +20,7 @@ from dualinv.errors import ConfigError
 from dualinv.devices import check_device
 from dualinv.fileio import write_json_atomic
 from dualinv.mesh import PANOHEAD_ISO_LEVEL, extract_mesh, write_ply
+from dualinv.panohead.checkpoint import load_network, save_network
 from dualinv.seeding import make_generator
 from dualinv.views import render_turntable, trigrid_fields, write_turntable
 
@@ -47,8 +48,6 @@ def latent_for_seed(seed: int, z_dim: int) -> torch.Tensor:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from dualinv.panohead.checkpoint import load_network
-
     for flag, value, least in (("--frames", args.frames, 1), ("--batch", args.batch, 1),
                                ("--mesh-resolution", args.mesh_resolution, 8)):
         if value < least:
@@ -92,8 +91,6 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from dualinv.panohead.checkpoint import load_network, save_network
-
     generator = load_network(args.input)
     save_network(generator, args.output)
     count = len(generator.state_dict())

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import argparse
 
+from dualinv.commands.invert import (add_network_arguments, output_options_from_args, prepare_config,
+                                     sources_from_args)
+from dualinv.dual.networks import build_inverter, check_device, is_stand_in, network_provenance
+from dualinv.edit.face_parsing import WEIGHTS_KEY, FaceParsingSegmenter
+from dualinv.edit.parts import SUPPORTED_PARTS, PartSegmenter
+from dualinv.edit.photos import edit_photos
+from dualinv.edit.transfer import EditConfig
+from dualinv.weights import weights_provenance
+
 
 def _edit(args: argparse.Namespace) -> int:
-    from dualinv.dual.commands import output_options_from_args, prepare_config, sources_from_args
-    from dualinv.dual.networks import build_inverter, check_device, is_stand_in, network_provenance
-    from dualinv.edit.photos import edit_photos
-    from dualinv.edit.transfer import EditConfig
-
     options = output_options_from_args(args)
     sources = sources_from_args(args)
     segmenter, segmenter_source = part_segmenter(sources.face_parsing, check_device(sources.device))
@@ -45,20 +49,12 @@ def part_segmenter(face_parsing: str | None, device):
     """(segmenter, what ``outputs.json`` records about it): the face parser of ``face_parsing``
     (loaded and checked now, before any inversion) or, without one, the mediapipe segmenter."""
     if face_parsing is None:
-        from dualinv.edit.parts import PartSegmenter
-
         return PartSegmenter(), "mediapipe face mesh + selfie segmentation (bundled)"
-    from dualinv.edit.face_parsing import WEIGHTS_KEY, FaceParsingSegmenter
-    from dualinv.weights import weights_provenance
-
     segmenter = FaceParsingSegmenter.from_file(face_parsing, device)
     return segmenter, f"BiSeNet face parser {face_parsing} ({weights_provenance(WEIGHTS_KEY, face_parsing)})"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from dualinv.dual.commands import add_network_arguments
-    from dualinv.edit.parts import SUPPORTED_PARTS
-
     parser = subparsers.add_parser("edit", help="copy a part from a reference photo's 3D head into a source's",
                                    description=__doc__.split("\n\n")[0])
     parser.add_argument("out", metavar="OUT", help="output folder of the edited head")

@@ -20,7 +20,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dualinv.camera import canonical_cameras, yaw_pitch_from_label
+from dualinv.commands.data import add_pose_arguments, pose_config_from_args
+from dualinv.config import load_config
+from dualinv.data.alignment import PoseConfig, study_pose_config
+from dualinv.data.background import BackgroundConfig
+from dualinv.data.dataset import read_labels
+from dualinv.data.decode import decode_image
+from dualinv.data.prepare import PrepareConfig
+from dualinv.dual.networks import build_inverter, check_sources, is_stand_in, network_provenance, resolve_sources
+from dualinv.dual.outputs import HeadOutputOptions
+from dualinv.dual.photos import AlignedPhoto, invert_aligned, invert_photos
 from dualinv.errors import BadImageError, ConfigError, DatasetFormatError, DatasetLossError
+from dualinv.output_names import output_stem
 
 DEFAULT_FRAMES = 36
 DEFAULT_MESH_RESOLUTION = 64
@@ -32,12 +44,6 @@ def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list:
     Cameras come from ``labels_file`` (a ``dataset.json``, keyed by file name) or, without one,
     the canonical front camera.
     """
-    from dualinv.camera import canonical_cameras, yaw_pitch_from_label
-    from dualinv.data.dataset import read_labels
-    from dualinv.data.decode import decode_image
-    from dualinv.dual.photos import AlignedPhoto
-    from dualinv.output_names import output_stem
-
     labels = None
     if labels_file is not None:
         if labels_file.name != "dataset.json":
@@ -85,8 +91,6 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
 
 def sources_from_args(args: argparse.Namespace):
     """The :class:`~dualinv.dual.networks.NetworkSources` the flags name (checked, nothing loaded)."""
-    from dualinv.dual.networks import check_sources, resolve_sources
-
     sources = resolve_sources(encoder1=args.encoder1, encoder2=args.encoder2, network=args.network,
                               stand_in=args.stand_in, configs=tuple(args.config), device=args.device,
                               face_parsing=getattr(args, "face_parsing", None))  # the flag is edit's only
@@ -95,8 +99,6 @@ def sources_from_args(args: argparse.Namespace):
 
 
 def output_options_from_args(args: argparse.Namespace):
-    from dualinv.dual.outputs import HeadOutputOptions
-
     return HeadOutputOptions(frames=args.frames, mesh=args.mesh, mesh_resolution=args.mesh_resolution)
 
 
@@ -104,15 +106,8 @@ def prepare_config(sources, args: argparse.Namespace | None = None):
     """Preparation settings for ``sources`` (``weights.u2net`` from the config, if any) and the alignment:
     the study config's ``data.pose`` and 3DDFA files when ``--config`` is given, then the alignment flags;
     ``--stand-in`` also allows seeded stand-in TDDFA/BFM (labelled)."""
-    from dualinv.data.alignment import PoseConfig, study_pose_config
-    from dualinv.data.background import BackgroundConfig
-    from dualinv.data.commands import pose_config_from_args
-    from dualinv.data.prepare import PrepareConfig
-
     configs = tuple(getattr(args, "config", None) or ())
     if configs:
-        from dualinv.config import load_config
-
         pose = study_pose_config(load_config(configs[0], configs[1:]))
     else:
         pose = PoseConfig(stand_in=sources.stand_in, min_face_size=0.0)  # a photo asked for is not size-filtered
@@ -123,9 +118,6 @@ def prepare_config(sources, args: argparse.Namespace | None = None):
 
 
 def _invert(args: argparse.Namespace) -> int:
-    from dualinv.dual.networks import build_inverter, is_stand_in, network_provenance
-    from dualinv.dual.photos import invert_aligned, invert_photos
-
     if args.labels and not args.aligned:
         raise ConfigError("--labels gives the cameras of aligned crops; add --aligned (raw photos get their "
                           "camera from the estimated pose)")
@@ -167,7 +159,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the inputs are aligned square crops in the PanoHead convention (skip preparation)")
     parser.add_argument("--labels", help="with --aligned: dataset.json with the crops' cameras (default: frontal)")
     add_network_arguments(parser)
-    from dualinv.data.commands import add_pose_arguments
-
     add_pose_arguments(parser)
     parser.set_defaults(func=_invert)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
+from dualinv.data.alignment import Aligner, PoseConfig
+from dualinv.data.background import BackgroundConfig
+from dualinv.data.decode import decode_image
+from dualinv.data.pose import FaceFinder, pose_angles
+from dualinv.data.prepare import PrepareConfig, prepare_images
 from dualinv.errors import NoFaceError
 
 
@@ -34,10 +40,6 @@ def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
 
 def pose_config_from_args(args: argparse.Namespace, base=None, stand_in: bool = False):
     """The :class:`PoseConfig` of ``base`` (a study config's, or the default) overridden by the flags."""
-    from dataclasses import replace
-
-    from dualinv.data.alignment import PoseConfig
-
     config = base if base is not None else PoseConfig()
     changes = {field: value for field, value in (
         ("method", args.pose), ("tddfa", args.tddfa), ("tddfa_width", args.tddfa_width),
@@ -75,9 +77,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from dualinv.data.background import BackgroundConfig
-    from dualinv.data.prepare import PrepareConfig, prepare_images
-
     config = PrepareConfig(
         size=args.size,
         workers=args.workers,
@@ -93,12 +92,6 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_pose(args: argparse.Namespace) -> int:
-    from dualinv.data.alignment import Aligner
-    from dualinv.data.decode import decode_image
-    from dualinv.data.pose import FaceFinder, pose_angles
-
-    from dualinv.data.alignment import PoseConfig
-
     pose_config = pose_config_from_args(args, PoseConfig(min_face_size=0.0))  # one photo asked for: no size filter
     pose_config.check()
     photo = decode_image(args.photo)

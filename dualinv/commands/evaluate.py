@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 
 from dualinv.errors import ConfigError
+from dualinv.eval.fid import fid_metric, folder_features, load_inception, standin_feature_model
+from dualinv.eval.metrics import build_metric_networks, evaluate_pairs, paired_files, stand_in_flags
 from dualinv.eval.paper_numbers import PAPER_TABLES
 from dualinv.eval.results import MetricsResult, metrics_path, write_metrics
+from dualinv.eval.tables import write_table
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from dualinv.eval.fid import fid_metric, folder_features, load_inception, standin_feature_model
-    from dualinv.eval.metrics import build_metric_networks, evaluate_pairs, paired_files, stand_in_flags
-
     pairs = paired_files(args.renders, args.targets)
     networks = build_metric_networks(args.lpips_alex, args.ir_se50, seed=args.seed)
     metrics = dict(evaluate_pairs(pairs, networks, batch_size=args.batch_size, resamples=args.bootstrap,
@@ -50,8 +50,6 @@ def _metric_files(sources: list[Path]) -> list[Path]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from dualinv.eval.tables import write_table
-
     files = _metric_files(args.metrics)
     for number in args.tables:
         written = write_table(number, files, Path(args.output_dir) / f"table{number}")

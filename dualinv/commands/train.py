@@ -1,0 +1,62 @@
+"""``dualinv train``: run one segment of an encoder training (paper §4.1, A.2), resumable.
+
+A full run is a chain: ``--stop 100000 --checkpoint-out s1.pt``, then ``--start 100000
+--stop 200000 --checkpoint-in s1.pt --checkpoint-out s2.pt``, ... Each segment continues bit for
+bit where the previous one stopped; a killed segment restarts from its ``.partial`` checkpoint.
+The settings are the study config the workflow uses (``--config config.yaml``, presets after it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from dualinv.config import REPO_ROOT, StudyConfig, load_config
+from dualinv.devices import check_device
+from dualinv.models.experiments import EXPERIMENTS
+from dualinv.study import prepared_dir
+from dualinv.training.loop import train_segment
+
+MINI_PRESET = REPO_ROOT / "presets" / "mini.yaml"
+
+
+def _config(args: argparse.Namespace) -> StudyConfig:
+    files = [Path(path) for path in (args.config or [REPO_ROOT / "config.yaml"])]
+    if args.tiny:
+        files.append(MINI_PRESET)
+    config = load_config(files[0], tuple(files[1:]))
+    if args.bf16:
+        config = dataclasses.replace(config, training=dataclasses.replace(config.training, bf16=True))
+    return config
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = _config(args)
+    device = check_device(args.device, "--device") if args.device else None
+    dataset = Path(args.dataset) if args.dataset else prepared_dir(config, "train")
+    stop = config.training.iterations if args.stop is None else args.stop
+    result = train_segment(config, args.experiment, args.start, stop, args.checkpoint_in, args.checkpoint_out,
+                           dataset=dataset, device=None if device is None else str(device), progress=True)
+    terms = ", ".join(f"{name} {value:.4g}" for name, value in sorted(result.last_terms.items()))
+    print(f"{args.experiment}: steps [{result.start}, {result.stop}) done -> {result.checkpoint} ({terms})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    encoders = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]  # ours and the baselines
+    parser = subparsers.add_parser("train", help="train an encoder of the paper or a baseline encoder for one resumable segment",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiment", choices=encoders, help="registry experiment (dualinv.models.experiments)")
+    parser.add_argument("--checkpoint-out", required=True, help="checkpoint written at the segment's last step")
+    parser.add_argument("--checkpoint-in", help="checkpoint of step --start (omit when --start is 0)")
+    parser.add_argument("--start", type=int, default=0, help="first step of the segment (default 0)")
+    parser.add_argument("--stop", type=int, help="step to stop at (default: training.iterations of the config)")
+    parser.add_argument("--config", action="append",
+                        help="study config (default config.yaml); repeat to apply presets after it, in order")
+    parser.add_argument("--dataset", help="prepared training dataset folder (default: the workflow's training split)")
+    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward passes")
+    parser.add_argument("--tiny", action="store_true",
+                        help="apply presets/mini.yaml last: the stand-in generator and tiny encoders (CPU demo, tests)")
+    parser.set_defaults(func=_train)

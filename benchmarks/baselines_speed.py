@@ -15,7 +15,8 @@ import time
 
 import torch
 
-from dualinv.baselines import PivotalTuning, PTIConfig, WOptimConfig, WPlusOptimiser
+from dualinv.baselines import PivotalTuning, WPlusOptimiser
+from dualinv.config import PTISettings, WOptimSettings
 from dualinv.camera import canonical_cameras
 from dualinv.losses import LPIPSLoss
 from dualinv.panohead import PanoHeadConfig, PanoHeadGenerator
@@ -50,15 +51,16 @@ def main() -> None:
     cameras = canonical_cameras(device=device)["front"].expand(args.batch, -1).clone()
     images = torch.rand(args.batch, 3, generator.img_resolution, generator.img_resolution,
                         generator=torch.Generator().manual_seed(0)).to(device) * 2 - 1
-    w_config = WOptimConfig(steps=w_steps, w_avg_samples=1000, progress=False)
+    w_config = WOptimSettings(steps=w_steps, w_avg_samples=1000)
     print(f"{platform.node()} {platform.machine()} torch {torch.__version__} device={device} "
           f"threads={torch.get_num_threads()} size={args.size} image={generator.img_resolution}² batch={args.batch}")
-    w_optim = WPlusOptimiser(generator, lpips_loss, w_config)
+    w_optim = WPlusOptimiser(generator, lpips_loss, w_config, progress=False)
     started = time.perf_counter()
     result = w_optim.invert(images, cameras)
     print(f"w_optim: {w_steps} steps, {result.seconds_per_image[0]:.2f} s/image "
           f"({result.seconds_per_image[0] / w_steps * 500:.1f} s/image at 500 steps), wall {time.perf_counter() - started:.1f} s")
-    pti = PivotalTuning(generator, lpips_loss, PTIConfig(pivot=w_config, steps=pti_steps, progress=False))
+    pti = PivotalTuning(generator, lpips_loss, PTISettings(pivot_steps=w_steps, steps=pti_steps), w_config,
+                        progress=False)
     result = pti.invert(images, cameras)
     print(f"pti: {w_steps} pivot + {pti_steps} tuning steps, {result.seconds_per_image[0]:.2f} s/image")
     if device.type == "cuda":

@@ -28,9 +28,11 @@ import torch
 
 from dualinv.camera import camera_at_yaw
 from dualinv.dual.invert import DualInverter
-from dualinv.training.build import build_components, build_generator, build_inversion_encoder
-from dualinv.training.config import GeneratorSource, TrainingSettings, tiny_training_config
+from dualinv.config import REPO_ROOT, GeneratorConfig, StudyConfig, WeightsConfig, load_config
+from dualinv.models.encoders import build_inversion_encoder
 from dualinv.models.experiments import get_experiment
+from dualinv.models.generator import study_generator
+from dualinv.training.build import build_components
 from dualinv.training.loop import train_segment
 
 
@@ -47,18 +49,18 @@ def targets(generator, count: int, device) -> list[dict]:
     return [{"image": images[i].clamp(-1, 1).cpu(), "camera": cameras[i].cpu()} for i in range(count)]
 
 
-def step_seconds(settings: TrainingSettings, experiment: str, steps: int, generator, identity,
+def step_seconds(settings: StudyConfig, device: str, experiment: str, steps: int, generator, identity,
                  data) -> tuple[list[float], list[float]]:
     """Wall and process-CPU seconds of ``steps`` whole training iterations, without the first step or any
     checkpoint I/O (CPU seconds sum over threads; on a shared machine they vary less with the load)."""
-    settings = replace(settings, checkpoint_every=10**9)  # no periodic checkpoint inside the segment
-    components = build_components(settings, get_experiment(experiment), dataset=data, generator=generator,
+    settings = replace(settings, training=replace(settings.training, checkpoint_every=10**9))  # no periodic checkpoint
+    components = build_components(settings, get_experiment(experiment), data, device=device, generator=generator,
                                   identity=identity)
     starts: list[tuple[float, float]] = []
     before_step = components.before_step
 
     def timed_before_step(step: int) -> None:  # called by the loop once per step, after the batch is built
-        _sync(settings.device)
+        _sync(device)
         starts.append((time.perf_counter(), time.process_time()))
         before_step(step)
 
@@ -69,17 +71,17 @@ def step_seconds(settings: TrainingSettings, experiment: str, steps: int, genera
     return [later[0] - earlier[0] for earlier, later in timed], [later[1] - earlier[1] for earlier, later in timed]
 
 
-def seconds_per_image(settings: TrainingSettings, generator, data, repeats: int) -> float:
-    encoders = [build_inversion_encoder(settings, get_experiment(name), generator, seed).to(settings.device).eval()
+def seconds_per_image(settings: StudyConfig, device: str, generator, data, repeats: int) -> float:
+    encoders = [build_inversion_encoder(settings, get_experiment(name), generator, seed).to(device).eval()
                 for seed, name in enumerate(("encoder1", "encoder2"))]
     inverter = DualInverter.from_trained(generator, (encoders[0], settings), (encoders[1], settings))
     image, camera = data[0]["image"][None], data[0]["camera"][None]
     inverter.render(inverter.invert(image, camera))
-    _sync(settings.device)
+    _sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         inverter.render(inverter.invert(image, camera))
-    _sync(settings.device)
+    _sync(device)
     return (time.perf_counter() - start) / repeats
 
 
@@ -88,19 +90,20 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run(label: str, settings: TrainingSettings, experiments: list[str], steps: int) -> None:
-    generator, identity = build_generator(settings.generator, settings.device)
-    data = targets(generator, 2 * settings.batch_size, settings.device)
-    if settings.device.startswith("cuda"):
+def run(label: str, settings: StudyConfig, device: str, experiments: list[str], steps: int) -> None:
+    generator, identity = study_generator(settings, device)
+    batch_size = settings.training.batch_size
+    data = targets(generator, 2 * batch_size, device)
+    if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     for experiment in experiments:
-        seconds, cpu_seconds = step_seconds(settings, experiment, steps, generator, identity, data)
+        seconds, cpu_seconds = step_seconds(settings, device, experiment, steps, generator, identity, data)
         print(f"{label}: train {experiment}: {len(seconds) / sum(seconds):.3f} it/s over {len(seconds)} steps "
               f"(median step {statistics.median(seconds):.3f} s wall, {statistics.median(cpu_seconds):.3f} s CPU; "
-              f"batch {settings.batch_size}, {settings.device}; first step and checkpoint writing excluded)")
+              f"batch {batch_size}, {device}; first step and checkpoint writing excluded)")
     print(f"{label}: dual inversion (both encoders, mask, stitch, same-view render): "
-          f"{seconds_per_image(settings, generator, data, max(1, steps // 2)):.3f} s/image")
-    if settings.device.startswith("cuda"):
+          f"{seconds_per_image(settings, device, generator, data, max(1, steps // 2)):.3f} s/image")
+    if device.startswith("cuda"):
         print(f"{label}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
 
 
@@ -113,12 +116,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    run("tiny/cpu", tiny_training_config(encoder_resolution=32, batch_size=2), args.experiments, args.steps)
+    mini = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
+    tiny = replace(mini, encoder=replace(mini.encoder, input_resolution=32),
+                   training=replace(mini.training, batch_size=2))
+    run("tiny/cpu", tiny, "cpu", args.experiments, args.steps)
     if torch.cuda.is_available() and not args.skip_paper:
-        paper = TrainingSettings(generator=GeneratorSource(preset="released"), device="cuda", progress=False,
-                                 checkpoint_every=10**9)
-        run("paper/cuda", paper, args.experiments, args.steps)
-        run("paper/cuda bf16", TrainingSettings(**{**paper.__dict__, "bf16": True}), args.experiments, args.steps)
+        stand_in_weights = WeightsConfig(**{key: None for key in WeightsConfig.__dataclass_fields__})
+        paper = StudyConfig(weights=stand_in_weights, generator=GeneratorConfig(preset="released"))
+        run("paper/cuda", paper, "cuda", args.experiments, args.steps)
+        run("paper/cuda bf16", replace(paper, training=replace(paper.training, bf16=True)), "cuda",
+            args.experiments, args.steps)
 
 
 if __name__ == "__main__":

@@ -233,7 +233,7 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class WOptimSettings:
-    """W+ optimisation baseline (``dualinv.baselines.WOptimConfig``; PanoHead ``project``)."""
+    """W+ optimisation baseline (``dualinv.baselines.WPlusOptimiser``; PanoHead ``project``), also PTI's pivot loop."""
 
     steps: int = 500
     """Optimisation steps per image."""
@@ -265,7 +265,7 @@ class WOptimSettings:
 
 @dataclass(frozen=True)
 class PTISettings:
-    """Pivotal tuning baseline (``dualinv.baselines.PTIConfig``; PanoHead ``project_pti``)."""
+    """Pivotal tuning baseline (``dualinv.baselines.PivotalTuning``; PanoHead ``project_pti``)."""
 
     pivot_steps: int = 500
     """W+ pivot steps per image (the ``w_optim`` loop)."""
@@ -462,7 +462,7 @@ class StudyConfig:
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     experiments: tuple[str, ...] = ('encoder1', 'encoder2', 'dual', 'd_image', 'd_triplane', 'real_z', 'real_zplus', 'real_wplus', 'zplus_wplus', 'psp', 'e4e', 'triplanenet_v2', 'goae', 'w_optim', 'pti')
-    """Registry names (``dualinv.training.EXPERIMENTS``) that ``all`` runs."""
+    """Registry names (``dualinv.models.experiments.EXPERIMENTS``) that ``all`` runs."""
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
@@ -533,6 +533,8 @@ def validate(values: Mapping[str, Any], source: str = "config") -> None:
     errors = sorted(validator.iter_errors(dict(values)), key=lambda error: list(map(str, error.absolute_path)))
     if errors:
         lines = [f"{_key_path(error)}: {error.message}" for error in errors]
+        if len(lines) == 1:  # one problem, one line
+            raise ConfigError(f"{source} is invalid: {lines[0]} (config.schema.yaml documents every key)")
         raise ConfigError(f"{source} is invalid ({len(lines)} problem(s)); see config.schema.yaml for every key:\n  - "
                           + "\n  - ".join(lines))
 

@@ -70,7 +70,7 @@ def invert_resumably(config: StudyConfig, method: str, dataset: Path, checkpoint
                      output: Path) -> dict[str, Any]:
     """Rules ``invert_dataset`` and ``optimise_inversions``: invert ``dataset`` with ``method`` in the work
     folder (resuming whatever an earlier try or the shards finished), then publish it as ``output``."""
-    from dualinv.eval.runners import invert_dataset
+    from dualinv.eval.inverters import invert_dataset
 
     work = work_dir(output, inversion_fingerprint(config, method, dataset, checkpoints))
     manifest = invert_dataset(config=config, method=method, dataset=Path(dataset), checkpoints=list(checkpoints),
@@ -83,7 +83,8 @@ def optimise_shard(config: StudyConfig, method: str, dataset: Path, shard: int, 
                    record: Path) -> dict[str, Any]:
     """Rule ``optimise_shard``: shard ``shard`` of ``resources.optimise_shards`` of an optimisation baseline
     over ``dataset``, into the work folder of the final output ``inversions``; ``record`` lists its items."""
-    from dualinv.eval.runners import TestItem, invert_dataset, item_record_path
+    from dualinv.eval.inverters import invert_dataset
+    from dualinv.eval.runners import TestItem, item_record_path
 
     shards = config.resources.optimise_shards
     work = work_dir(inversions, inversion_fingerprint(config, method, dataset, ()))

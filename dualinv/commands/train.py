@@ -23,8 +23,8 @@ MINI_PRESET = REPO_ROOT / "presets" / "mini.yaml"
 
 def _config(args: argparse.Namespace) -> StudyConfig:
     files = [Path(path) for path in (args.config or [REPO_ROOT / "config.yaml"])]
-    if args.tiny:
-        files.append(MINI_PRESET)
+    if args.tiny:  # the mini preset on the base config, the other --config files over it
+        files.insert(1, MINI_PRESET)
     config = load_config(files[0], tuple(files[1:]))
     if args.bf16:
         config = dataclasses.replace(config, training=dataclasses.replace(config.training, bf16=True))
@@ -58,5 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward passes")
     parser.add_argument("--tiny", action="store_true",
-                        help="apply presets/mini.yaml last: the stand-in generator and tiny encoders (CPU demo, tests)")
+                        help="apply presets/mini.yaml right after the first config: the stand-in generator and tiny "
+                             "encoders (CPU demo, tests)")
     parser.set_defaults(func=_train)

@@ -8,11 +8,12 @@ import numpy as np
 
 from dualinv.data.prepare import PrepareConfig
 from dualinv.dual.outputs import HeadOutputOptions, HeadReport, Panel, write_head_outputs
-from dualinv.dual.photos import Inverter, align_one, head_of, part_image
+from dualinv.dual.invert import DualInverter
+from dualinv.dual.photos import align_one, head_of, part_image
 from dualinv.edit.transfer import EditConfig, Segmenter, transfer_part
 
 
-def edit_photos(source: str | Path, reference: str | Path, out_dir: str | Path, inverter: Inverter,
+def edit_photos(source: str | Path, reference: str | Path, out_dir: str | Path, inverter: DualInverter,
                 segmenter: Segmenter, config: EditConfig = EditConfig(), *, stand_in: bool,
                 provenance: dict | None = None, options: HeadOutputOptions = HeadOutputOptions(),
                 prepare: PrepareConfig = PrepareConfig(progress=False)) -> dict[str, Path]:

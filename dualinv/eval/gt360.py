@@ -16,11 +16,11 @@ import torch
 GT360_YAWS = (0, 30, -30, 60, -60, 90, -90, 120, -120, 150, -150, 180)
 """Yaw angles (degrees, 0 = front) of the ground-truth comparison."""
 
-Inverter = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+InvertFunction = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @torch.no_grad()
-def gt360_errors(generator, invert: Inverter, z: torch.Tensor, yaws: Sequence[float] = GT360_YAWS,
+def gt360_errors(generator, invert: InvertFunction, z: torch.Tensor, yaws: Sequence[float] = GT360_YAWS,
                  truncation_psi: float = 0.7, seed: int = 0) -> dict[float, dict[str, float]]:
     """Mean image L2 and depth error per yaw of ``invert`` on the heads of latents ``z [B,z_dim]``.
 

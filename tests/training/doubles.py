@@ -66,7 +66,7 @@ class ToyDiscriminator(nn.Module):
 def toy_components(settings, experiment_name: str, dataset_size: int = 7):
     """TrainingComponents wired from the toys above (Adam instead of Ranger, L2 only, a seeded toy dataset)."""
     from dualinv.losses import discriminator_loss
-    from dualinv.models.checkpoint import GeneratorIdentity
+    from dualinv.models.generator import GeneratorIdentity
     from dualinv.training.components import TrainingComponents
     from dualinv.models.experiments import get_experiment
 
@@ -111,9 +111,9 @@ def toy_components(settings, experiment_name: str, dataset_size: int = 7):
     return TrainingComponents(
         config=settings, experiment=experiment, device=torch.device("cpu"), generator=generator,
         generator_identity=GeneratorIdentity.of(generator, "toy"), encoder=encoder, discriminator=discriminator,
-        encoder_optimiser=torch.optim.Adam(encoder.parameters(), lr=settings.learning_rate),
+        encoder_optimiser=torch.optim.Adam(encoder.parameters(), lr=settings.training.learning_rate),
         discriminator_optimiser=None if discriminator is None
-        else torch.optim.Adam(discriminator.parameters(), lr=settings.learning_rate),
+        else torch.optim.Adam(discriminator.parameters(), lr=settings.training.learning_rate),
         encode=encode, real_samples=lambda idx: (images[idx], cameras[idx]), dataset_size=dataset_size,
         encoder_objective=encoder_objective, discriminator_objective=discriminator_objective, zplus_ws=zplus_ws,
         occlusion_mask=occlusion, novel_cameras=lambda n, rng: torch.rand(n, 25, generator=rng), mirror_cameras=mirror)

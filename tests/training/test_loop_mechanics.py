@@ -6,14 +6,15 @@ import pytest
 import torch
 
 from dualinv.errors import CheckpointError, GeneratorMismatchError, NonFiniteLossError
-from dualinv.models.checkpoint import GeneratorIdentity, load_training_checkpoint
-from dualinv.training.config import tiny_training_config
+from dualinv.models.checkpoint import load_training_checkpoint
+from dualinv.models.generator import GeneratorIdentity
 from dualinv.training.loop import train_segment
 from dualinv.training.monitor import read_loss_log
 
 from .doubles import toy_components
+from .tiny import tiny_config
 
-SETTINGS = tiny_training_config(learning_rate=1e-2, checkpoint_every=2)
+SETTINGS = tiny_config(training={"learning_rate": 1e-2, "checkpoint_every": 2})
 
 
 def _weights(path):
@@ -33,7 +34,7 @@ def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path, experiment):
         assert torch.equal(tensor, resumed[0][name]), name
     for name, tensor in full[1].items():
         assert torch.equal(tensor, resumed[1][name]), name
-    assert load_training_checkpoint(tmp_path / "b.pt")["data_position"] == 7 * SETTINGS.batch_size
+    assert load_training_checkpoint(tmp_path / "b.pt")["data_position"] == 7 * SETTINGS.training.batch_size
     # the loss log of the chained run equals the uninterrupted one, row for row
     chained = read_loss_log(tmp_path / "a.pt.losses.csv") + read_loss_log(tmp_path / "b.pt.losses.csv")
     assert chained == read_loss_log(tmp_path / "full.pt.losses.csv")
@@ -97,15 +98,15 @@ def test_resume_refuses_wrong_step_and_changed_settings(tmp_path):
     with pytest.raises(CheckpointError, match="holds step 2"):
         train_segment(SETTINGS, "encoder1", 3, 4, tmp_path / "a.pt", tmp_path / "b.pt",
                       components=toy_components(SETTINGS, "encoder1"))
-    changed = tiny_training_config(learning_rate=5e-3, checkpoint_every=2)
+    changed = tiny_config(training={"learning_rate": 5e-3, "checkpoint_every": 2})
     with pytest.raises(CheckpointError, match="different training config"):
         train_segment(changed, "encoder1", 2, 4, tmp_path / "a.pt", tmp_path / "b.pt",
                       components=toy_components(changed, "encoder1"))
 
 
 def test_bf16_autocast_runs_and_logs_finite_terms(tmp_path):
-    settings = tiny_training_config(learning_rate=1e-2, bf16=True)
+    settings = tiny_config(training={"learning_rate": 1e-2, "bf16": True})
     result = train_segment(settings, "encoder2", 0, 2, None, tmp_path / "bf16.pt",
                            components=toy_components(settings, "encoder2"))
     assert all(value == value for value in result.last_terms.values())  # no NaN
-    assert load_training_checkpoint(tmp_path / "bf16.pt")["config"]["bf16"] is True
+    assert load_training_checkpoint(tmp_path / "bf16.pt")["config"]["training"]["bf16"] is True

@@ -1,161 +1,112 @@
-"""Training settings: validation at the door, the hash that guards resume, the study-config bridge."""
+"""The training sections of the one config tree: paper defaults, validation at the door, the hash
+that guards resume, and the baseline recipes the loop runs."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
 
+from dualinv.baselines.training_policies import baseline_policy, triplanenet_trains
+from dualinv.config import REPO_ROOT, BaselinesConfig, TrainingConfig, from_mapping, load_config, read_yaml
 from dualinv.errors import ConfigError
-from dualinv.training.config import TrainingSettings, settings_from_study
+from dualinv.training.loop import training_hash
+
+MINI = REPO_ROOT / "presets" / "mini.yaml"
 
 
 def test_paper_defaults_match_a2():
-    settings = TrainingSettings()
-    assert (settings.batch_size, settings.iterations, settings.learning_rate) == (3, 500_000, 1e-4)
-    assert (settings.lambda_lpips, settings.lambda_l2, settings.lambda_id) == (0.8, 1.0, 0.5)
-    assert (settings.lambda_adv, settings.lambda_discriminator, settings.r1_gamma, settings.r1_every) == (
+    """§4.1: batch 3, 500k iterations, Ranger 1e-4; A.2: λ 0.8 / 1.0 / 0.5 / 0.001, D weight 0.5, R1 γ 10 every 16."""
+    training = TrainingConfig()
+    assert (training.batch_size, training.iterations, training.learning_rate) == (3, 500_000, 1e-4)
+    assert (training.lambda_lpips, training.lambda_l2, training.lambda_id) == (0.8, 1.0, 0.5)
+    assert (training.lambda_adv, training.lambda_discriminator, training.r1_gamma, training.r1_every) == (
         0.001, 0.5, 10.0, 16)
 
 
-def test_bad_values_and_unknown_keys_are_named():
-    with pytest.raises(ConfigError, match="batch_size"):
-        TrainingSettings(batch_size=0)
-    with pytest.raises(ConfigError, match="mirror_probability"):
-        TrainingSettings(mirror_probability=1.5)
-    with pytest.raises(ConfigError, match="lerning_rate"):
-        TrainingSettings.from_dict({"lerning_rate": 1e-3})
-    with pytest.raises(ConfigError, match="generator"):
-        TrainingSettings.from_dict({"generator": {"seeds": 1}})
-
-
-def test_hash_ignores_run_length_and_device_but_not_what_a_step_does():
-    base = TrainingSettings()
-    same = dataclasses.replace(base, iterations=10, device="cuda", progress=False, checkpoint_every=5)
-    assert same.hash() == base.hash()
-    assert dataclasses.replace(base, learning_rate=2e-4).hash() != base.hash()
-    assert dataclasses.replace(base, bf16=True).hash() != base.hash()
-
-
-def test_study_config_becomes_training_settings():
-    from dualinv.config import REPO_ROOT, load_config
-
-    paper = settings_from_study(load_config())
-    study = load_config()
-    assert paper.batch_size == study.training.batch_size and paper.iterations == study.training.iterations
-    assert paper.encoder_preset == "paper" and paper.encoder_resolution == study.encoder.input_resolution
-    assert paper.generator.network == study.weights.panohead
-    assert paper.dataset == f"{study.output.results}/data/train"
-    mini = settings_from_study(load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",)), dataset="x")
-    assert mini.encoder_preset == "tiny" and mini.generator.network is None and mini.dataset == "x"
-
-
-def test_baseline_schedules_default_to_the_published_recipes_and_follow_the_settings():
-    from dualinv.baselines.training_policies import BASELINE_POLICIES
-    from dualinv.training.baseline_parts import configured_policy
-    from dualinv.training.config import TrainingSettings
-
-    for name, policy in BASELINE_POLICIES.items():  # paper defaults: e4e 20k/2k, GOAE 10k/20k/30k, TPv2 20k/500k
-        assert configured_policy(name, TrainingSettings()) == policy
-    short = TrainingSettings(e4e_progressive_start=3, e4e_progressive_step_every=2, goae_progressive_steps=[1, 2, 4],
-                             triplanenet_add_feature_stage=5, triplanenet_stop_wplus=9)
-    assert [configured_policy("e4e", short).stage(step) for step in (2, 3, 4, 5)] == [0, 1, 1, 2]
-    assert [configured_policy("goae", short).stage(step) for step in (0, 1, 3, 4)] == [0, 1, 2, 3]
-    assert configured_policy("triplanenet_v2", short).triplanenet.trains(5) == {"w_plus": True, "feature_stage": True}
-    assert configured_policy("triplanenet_v2", short).triplanenet.trains(9)["w_plus"] is False
-    with pytest.raises(ConfigError, match="goae_progressive_steps"):
-        TrainingSettings(goae_progressive_steps=(3, 2, 1))
-    with pytest.raises(ConfigError, match="triplanenet_stop_wplus"):
-        TrainingSettings(triplanenet_add_feature_stage=10, triplanenet_stop_wplus=5)
-    with pytest.raises(ConfigError, match="e4e_delta_norm_lambda"):
-        TrainingSettings(e4e_delta_norm_lambda=-1.0)
-
-
-# Where each value of the config's `baselines` encoder sections lands in the policy the loop runs.
-BASELINE_KEYS_IN_POLICY = {
-    "psp": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
-            "lambda_id": "reconstruction.identity"},
-    "e4e": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
-            "lambda_id": "reconstruction.identity", "progressive_start": "e4e.progressive_start",
-            "progressive_step_every": "e4e.progressive_step_every", "delta_norm_lambda": "e4e_losses.delta_norm",
-            "delta_norm_p": "e4e_losses.delta_norm_p", "w_discriminator_lambda": "e4e_losses.latent_adversarial",
-            "w_discriminator_lr": "e4e_losses.discriminator_learning_rate", "w_pool_size": "e4e_losses.w_pool_size",
-            "r1_gamma": "e4e_losses.r1_gamma", "r1_every": "e4e_losses.r1_interval"},
-    "triplanenet_v2": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
-                       "lambda_id": "reconstruction.identity", "add_triplanenet": "triplanenet.add_triplanenet",
-                       "stop_psp": "triplanenet.stop_psp", "mirror_lambda": "triplanenet.mirror_lambda"},
-    "goae": {"lambda_lpips": "reconstruction.lpips", "lambda_l2": "reconstruction.l2",
-             "lambda_id": "reconstruction.identity", "progressive_steps": "goae.progressive_steps"},
-}
-
-
-def _attribute(policy, dotted):
-    for name in dotted.split("."):
-        policy = getattr(policy, name)
-    return policy
-
-
-def _changed(value):
-    if isinstance(value, list):
-        return [item + 1 + index for index, item in enumerate(value)]
-    return value + 3 if isinstance(value, int) else value * 3 + 0.25
-
-
-def test_every_baseline_recipe_value_of_the_study_config_reaches_the_policy():
-    from dualinv.baselines.training_policies import BASELINE_POLICIES
-    from dualinv.config import REPO_ROOT, from_mapping, read_yaml
-    from dualinv.training.baseline_parts import configured_policy
-
+def test_bad_values_and_unknown_keys_are_named_at_the_door():
     values = read_yaml(REPO_ROOT / "config.yaml")
-    for name, keys in BASELINE_KEYS_IN_POLICY.items():
-        assert set(keys) == set(values["baselines"][name]), name  # a new config key needs a row here
-        published = configured_policy(name, settings_from_study(from_mapping(values)))
-        assert published == BASELINE_POLICIES[name]  # config.yaml and the library's defaults agree
-        for key, where in keys.items():  # config.yaml holds the published recipe, i.e. the library defaults
-            assert _attribute(published, where) == pytest.approx(values["baselines"][name][key]), (name, key)
-        changed = {key: _changed(value) for key, value in values["baselines"][name].items()}
-        study = from_mapping({**values, "baselines": {**values["baselines"], name: changed}})
-        policy = configured_policy(name, settings_from_study(study))
-        for key, where in keys.items():
-            expected = changed[key]
-            got = _attribute(policy, where)
-            assert (list(got) if isinstance(got, tuple) else got) == pytest.approx(expected), (name, key)
+    for key, value in (("batch_size", 0), ("mirror_probability", 1.5), ("lerning_rate", 1e-3)):
+        broken = copy.deepcopy(values)
+        broken["training"][key] = value
+        with pytest.raises(ConfigError, match=f"training.{key}"):
+            from_mapping(broken)
+
+
+def test_a_left_out_key_takes_its_dataclass_default():
+    values = read_yaml(REPO_ROOT / "config.yaml")
+    del values["training"]["lambda_id"], values["baselines"]["e4e"]
+    config = from_mapping(values)
+    assert config.training.lambda_id == TrainingConfig().lambda_id == 0.5
+    assert config.baselines.e4e == BaselinesConfig().e4e
+
+
+def test_hash_ignores_run_length_but_not_what_a_step_does():
+    base = load_config()
+    def with_training(**changes):
+        return dataclasses.replace(base, training=dataclasses.replace(base.training, **changes))
+    assert training_hash(with_training(iterations=10, segment_length=5, checkpoint_every=5)) == training_hash(base)
+    assert training_hash(with_training(learning_rate=2e-4)) != training_hash(base)
+    assert training_hash(with_training(bf16=True)) != training_hash(base)
+    other_data = dataclasses.replace(base, data=dataclasses.replace(base.data, test_images=3))
+    assert training_hash(other_data) == training_hash(base)  # test-set settings do not touch training
+
+
+def test_baseline_schedules_default_to_the_published_recipes_and_follow_the_config():
+    """Published: e4e deltas from 20k every 2k, GOAE groups at 10k/20k/30k, TPv2 F stage 20k, W+ frozen 500k."""
+    published = BaselinesConfig()
+    assert [baseline_policy("e4e", published, 14).stage(step) for step in (19_999, 20_000, 21_999, 22_000)] == [
+        0, 1, 1, 2]
+    assert [baseline_policy("goae", published, 14).stage(step) for step in (9_999, 10_000, 20_000, 30_000)] == [
+        0, 1, 2, 3]
+    assert triplanenet_trains(published.triplanenet_v2, 19_999) == {"w_plus": True, "feature_stage": False}
+    short = dataclasses.replace(
+        published, e4e=dataclasses.replace(published.e4e, progressive_start=3, progressive_step_every=2),
+        goae=dataclasses.replace(published.goae, progressive_steps=(1, 2, 4)),
+        triplanenet_v2=dataclasses.replace(published.triplanenet_v2, add_triplanenet=5, stop_psp=9))
+    assert [baseline_policy("e4e", short, 14).stage(step) for step in (2, 3, 4, 5)] == [0, 1, 1, 2]
+    assert baseline_policy("e4e", short, 3).stage(100) == 2  # capped at num_ws - 1
+    assert [baseline_policy("goae", short, 14).stage(step) for step in (0, 1, 3, 4)] == [0, 1, 2, 3]
+    assert triplanenet_trains(short.triplanenet_v2, 5) == {"w_plus": True, "feature_stage": True}
+    assert triplanenet_trains(short.triplanenet_v2, 9)["w_plus"] is False
+    assert baseline_policy("psp", short, 14).stage(5) is None
+    with pytest.raises(ConfigError, match="no training policy"):
+        baseline_policy("encoder1", short, 14)
+
+
+def test_the_policy_runs_the_study_configs_own_recipe_section():
+    study = load_config()
+    for name in ("psp", "e4e", "triplanenet_v2", "goae"):
+        assert baseline_policy(name, study.baselines, 14).recipe is getattr(study.baselines, name)
 
 
 def test_the_mini_preset_switches_on_every_baselines_own_parts():
     """In the mini DAG's few steps, e4e's deltas, TriPlaneNet v2's F stage and GOAE's groups all switch on."""
-    from dualinv.config import REPO_ROOT, load_config
-    from dualinv.training.baseline_parts import configured_policy
-
-    mini = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
-    settings = settings_from_study(mini, dataset="x")
+    mini = load_config(presets=(MINI,))
     steps = range(mini.training.iterations)
     for name in ("e4e", "goae"):
-        stages = [configured_policy(name, settings).stage(step) for step in steps]
+        stages = [baseline_policy(name, mini.baselines, 14).stage(step) for step in steps]
         assert stages[0] < max(stages) and max(stages) >= 1, (name, stages)  # stages grow within the run
-    phases = [configured_policy("triplanenet_v2", settings).triplanenet.trains(step) for step in steps]
+    phases = [triplanenet_trains(mini.baselines.triplanenet_v2, step) for step in steps]
     assert any(phase["feature_stage"] for phase in phases) and phases[0]["w_plus"]
     assert not phases[0]["feature_stage"]  # the W+-alone phase runs first, as in the recipe
 
 
 def test_one_study_generator_for_data_training_and_evaluation():
-    """Synthetic data, encoder training and evaluation build the same mini stand-in (weights and config)."""
+    """Synthetic data and training/evaluation (dualinv.models.generator) build the same mini stand-in."""
     import torch
 
-    from dualinv.config import REPO_ROOT, load_config
-    from dualinv.data.synthetic import study_generator as data_generator
-    from dualinv.eval.inverters import study_generator as eval_generator
-    from dualinv.training.build import build_generator
+    from dualinv.data.synthetic import generator_of
+    from dualinv.models.generator import study_generator
 
-    study = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
-    from_data, _, name = data_generator(study)
-    from_eval, label = eval_generator(study, "cpu")
-    from_training, _ = build_generator(settings_from_study(study).generator)
-    assert name == "mini" and label.startswith("stand-in:mini")
-    assert from_data.config == from_eval.config == from_training.config
-    assert from_training.neural_rendering_resolution == study.generator.neural_rendering_resolution
-    reference = from_training.state_dict()
-    for other in (from_data, from_eval):
-        state = other.state_dict()
-        assert state.keys() == reference.keys()
-        assert all(torch.equal(state[key], reference[key]) for key in reference)
+    study = load_config(presets=(MINI,))
+    from_data, _, name = generator_of(study)
+    from_models, identity = study_generator(study, "cpu")
+    assert name == "mini" and identity.source == "stand-in:mini:seed=0" and identity.stand_in
+    assert from_data.config == from_models.config
+    assert from_models.neural_rendering_resolution == study.generator.neural_rendering_resolution
+    reference = from_models.state_dict()
+    state = from_data.state_dict()
+    assert state.keys() == reference.keys()
+    assert all(torch.equal(state[key], reference[key]) for key in reference)

@@ -14,12 +14,13 @@ def _train(tmp_path, *extra: str) -> list[str]:
     return ["train", "real_wplus", "--tiny", "--stop", "1", "--checkpoint-out", str(tmp_path / "s1.pt"), *extra]
 
 
-@pytest.mark.parametrize("text, key", [("batch_size: two\n", "batch_size"), ("iterations: 1.5\n", "iterations"),
-                                       ("mirror_probability: yes\n", "mirror_probability")])
+@pytest.mark.parametrize("text, key", [("batch_size: two\n", "training.batch_size"),
+                                       ("iterations: 1.5\n", "training.iterations"),
+                                       ("mirror_probability: yes\n", "training.mirror_probability")])
 def test_wrong_typed_setting_is_a_one_line_error_naming_file_and_key(tmp_path, capsys, text, key) -> None:
     settings = tmp_path / "settings.yaml"
-    settings.write_text(text)
-    assert main(_train(tmp_path, "--settings", str(settings))) == 2
+    settings.write_text("training:\n  " + text)
+    assert main(_train(tmp_path, "--config", "config.yaml", "--config", str(settings))) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and str(settings) in error and key in error
 
@@ -36,7 +37,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys) -> None:
     path.write_text("batch_size: 2\nlearning_rate: [1e-4\n")
     with pytest.raises(ConfigError, match=rf"{path}, line \d+"):
         read_yaml(path)
-    assert main(_train(tmp_path, "--settings", str(path))) == 2
+    assert main(_train(tmp_path, "--config", str(path))) == 2
     assert str(path) in capsys.readouterr().err
 
 

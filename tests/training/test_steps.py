@@ -9,14 +9,14 @@ from dualinv.training.build import build_components
 from dualinv.models.experiments import get_experiment
 from dualinv.training.steps import training_batch
 
-from .tiny import rendered_heads, tiny_generator, tiny_settings
+from .tiny import rendered_heads, tiny_config, tiny_generator
 
 
 def _components(experiment: str, **overrides):
     generator, identity = tiny_generator()
-    settings = tiny_settings(encoder_resolution=32, batch_size=2, **overrides)
+    settings = tiny_config(encoder={"input_resolution": 32}, training={"batch_size": 2, **overrides})
     heads = rendered_heads(generator, 3)
-    return build_components(settings, get_experiment(experiment), dataset=heads, generator=generator,
+    return build_components(settings, get_experiment(experiment), heads, generator=generator,
                             identity=identity), heads
 
 

@@ -8,23 +8,23 @@ import pytest
 import torch
 
 from dualinv.errors import ConfigError, GeneratorMismatchError
-from dualinv.training import EXPERIMENTS, train_segment
-from dualinv.training.build import build_components, load_trained_encoder
-from dualinv.models.checkpoint import load_training_checkpoint
-from dualinv.models.experiments import get_experiment
+from dualinv.models.checkpoint import load_trained_encoder, load_training_checkpoint
+from dualinv.models.experiments import EXPERIMENTS, get_experiment
+from dualinv.training import train_segment
+from dualinv.training.build import build_components
 from dualinv.training.monitor import read_loss_log
 
-from .tiny import rendered_heads, tiny_generator, tiny_settings, train_tiny
+from .tiny import rendered_heads, tiny_config, tiny_generator, train_tiny
 
 TRAINED_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]
-SHORT_BASELINE_SCHEDULES = dict(e4e_progressive_start=1, e4e_progressive_step_every=1, goae_progressive_steps=(0, 1, 1),
-                                triplanenet_add_feature_stage=1)
+SHORT_BASELINE_SCHEDULES = {"e4e": {"progressive_start": 1, "progressive_step_every": 1},
+                            "goae": {"progressive_steps": (0, 1, 1)}, "triplanenet_v2": {"add_triplanenet": 1}}
 """Baseline stages and phases squeezed into a few steps, so the tiny runs cross them."""
 
 
 def _components(settings, experiment):
     generator, identity = tiny_generator()
-    return build_components(settings, get_experiment(experiment), dataset=rendered_heads(generator, 4),
+    return build_components(settings, get_experiment(experiment), rendered_heads(generator, 4),
                             generator=generator, identity=identity)
 
 
@@ -32,8 +32,9 @@ def _components(settings, experiment):
 def test_training_lowers_the_same_view_loss(tmp_path):
     """Encoder 1 (W+ and F stage, real + Z+ data, Eq. 5) on heads the generator can represent: in 24
     steps the mean loss of the last 5 steps falls below 0.6 of the first 5 (measured 2.22 -> 0.87)."""
-    settings = tiny_settings(encoder_resolution=32, loss_resolution=64, learning_rate=1e-3, batch_size=2,
-                             mirror_probability=0.0)
+    settings = tiny_config(encoder={"input_resolution": 32},
+                           training={"loss_resolution": 64, "learning_rate": 1e-3, "batch_size": 2,
+                                     "mirror_probability": 0.0})
     train_segment(settings, "encoder1", 0, 24, None, tmp_path / "run.pt",
                   components=_components(settings, "encoder1"))
     losses = [row["loss_encoder"] for row in read_loss_log(tmp_path / "run.pt.losses.csv")]
@@ -61,15 +62,18 @@ def _assert_same(full, resumed, where: str) -> None:
 
 @pytest.mark.parametrize("experiment, overrides, crossed", [
     # Encoder 2: F stage, occlusion-aware D, lazy R1 in both segments, Ranger + Lookahead, BatchNorm
-    ("encoder2", dict(r1_every=2), "loss_r1"),
+    ("encoder2", {"training": {"r1_every": 2}}, "loss_r1"),
     # e4e: stages 0 -> 3 across the cut, latent D (Adam), codes pool, delta regularisation
-    ("e4e", dict(e4e_progressive_start=1, e4e_progressive_step_every=1), "loss_w_d"),
+    ("e4e", {"baselines": {"e4e": {"progressive_start": 1, "progressive_step_every": 1}}}, "loss_w_d"),
     # TriPlaneNet v2: the F stage's Ranger starts at the cut (step 2), the W+ stage freezes at step 3
-    pytest.param("triplanenet_v2", dict(triplanenet_add_feature_stage=2, triplanenet_stop_wplus=3), "loss_f_encoder",
+    pytest.param("triplanenet_v2", {"baselines": {"triplanenet_v2": {"add_triplanenet": 2, "stop_psp": 3}}},
+                 "loss_f_encoder",
                  marks=pytest.mark.slow),
 ])
 def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path, experiment, overrides, crossed):
-    settings = tiny_settings(encoder_resolution=32, batch_size=1, **overrides)
+    overrides = {"encoder": {"input_resolution": 32}, **overrides}
+    overrides["training"] = {"batch_size": 1, **overrides.get("training", {})}
+    settings = tiny_config(**overrides)
     train_segment(settings, experiment, 0, 4, None, tmp_path / "full.pt", components=_components(settings, experiment))
     train_segment(settings, experiment, 0, 2, None, tmp_path / "a.pt", components=_components(settings, experiment))
     torch.manual_seed(999)  # the resumed process starts from another global RNG state
@@ -91,7 +95,8 @@ def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path, experiment, ov
 @pytest.mark.parametrize("experiment", TRAINED_EXPERIMENTS)
 def test_every_registry_encoder_builds_and_takes_two_steps(tmp_path, experiment):
     """Every entry with a training stage, ours and the four baseline encoders alike."""
-    result = train_tiny(experiment, tmp_path / "two.pt", steps=2, zplus_fraction=0.5, **SHORT_BASELINE_SCHEDULES)
+    result = train_tiny(experiment, tmp_path / "two.pt", steps=2, training={"zplus_fraction": 0.5},
+                        baselines=SHORT_BASELINE_SCHEDULES)
     state = load_training_checkpoint(tmp_path / "two.pt")
     rows = read_loss_log(tmp_path / "two.pt.losses.csv")
     assert state["step"] == 2 and [row["step"] for row in rows] == [0, 1]
@@ -115,7 +120,7 @@ def test_other_registry_kinds_are_refused_by_name(tmp_path):
     for name, experiment in EXPERIMENTS.items():
         if not experiment.trains:
             with pytest.raises(ConfigError, match=name):
-                train_segment(tiny_settings(), name, 0, 1, None, tmp_path / "x.pt")
+                train_segment(tiny_config(), name, 0, 1, None, tmp_path / "x.pt")
 
 
 def test_encoder_checkpoint_refuses_another_generator(tmp_path):
@@ -124,4 +129,4 @@ def test_encoder_checkpoint_refuses_another_generator(tmp_path):
     with pytest.raises(GeneratorMismatchError, match="stand-in:mini:seed=0"):
         load_trained_encoder(tmp_path / "enc.pt", other, other_identity)
     encoder, settings, generator, identity = load_trained_encoder(tmp_path / "enc.pt")
-    assert identity == tiny_generator(seed=0)[1] and settings.encoder_resolution == 32
+    assert identity == tiny_generator(seed=0)[1] and settings.encoder.input_resolution == 32

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import torch
 
 from dualinv.camera import camera_at_yaw
-from dualinv.training.build import build_generator
-from dualinv.training.config import GeneratorSource, tiny_training_config
+from dualinv.config import StudyConfig
+from dualinv.dual.networks import standin_config
+from dualinv.models.generator import study_generator
 
 
-def tiny_settings(**overrides):
-    return tiny_training_config(**overrides)
+def tiny_config(seed: int = 0, **sections) -> StudyConfig:
+    """The mini preset (stand-in generator, tiny encoders, no weights files) with 100 iterations and a
+    checkpoint every 50 steps; ``sections`` override keys per section, e.g. ``training={"batch_size": 1}``."""
+    config = standin_config(seed)
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training, iterations=100,
+                                                                      checkpoint_every=50))
+    changes = {}
+    for name, values in sections.items():
+        section = getattr(config, name)
+        if name == "baselines":  # nested: baselines={"e4e": {"progressive_start": 1}}
+            values = {key: dataclasses.replace(getattr(section, key), **value) for key, value in values.items()}
+        changes[name] = dataclasses.replace(section, **values)
+    return dataclasses.replace(config, **changes)
 
 
 def rendered_heads(generator, count: int, seed: int = 0, yaw_range: float = 40.0) -> list[dict]:
@@ -32,18 +45,20 @@ def rendered_heads(generator, count: int, seed: int = 0, yaw_range: float = 40.0
 
 @functools.lru_cache(maxsize=4)
 def tiny_generator(seed: int = 0):
-    """The tiny128 stand-in generator and its identity (frozen; cached per seed)."""
-    return build_generator(GeneratorSource(preset="mini", seed=seed, neural_rendering_resolution=16))
+    """The mini stand-in generator (16² rays) and its identity (frozen; cached per seed)."""
+    return study_generator(tiny_config(seed))
 
 
-def train_tiny(experiment: str, checkpoint_out, steps: int = 1, generator_seed: int = 0, **overrides):
+def train_tiny(experiment: str, checkpoint_out, steps: int = 1, generator_seed: int = 0, **sections):
     """Train ``experiment`` for ``steps`` tiny steps on rendered heads; returns the SegmentResult."""
-    from dualinv.training.build import build_components
     from dualinv.models.experiments import get_experiment
+    from dualinv.training.build import build_components
     from dualinv.training.loop import train_segment
 
-    settings = tiny_settings(**{"encoder_resolution": 32, "batch_size": 1, **overrides})
+    sections = {"encoder": {"input_resolution": 32}, **sections}
+    sections["training"] = {"batch_size": 1, **sections.get("training", {})}
+    config = tiny_config(generator_seed, **sections)
     generator, identity = tiny_generator(generator_seed)
-    components = build_components(settings, get_experiment(experiment), dataset=rendered_heads(generator, 3),
+    components = build_components(config, get_experiment(experiment), rendered_heads(generator, 3),
                                   generator=generator, identity=identity)
-    return train_segment(settings, experiment, 0, steps, None, checkpoint_out, components=components)
+    return train_segment(config, experiment, 0, steps, None, checkpoint_out, components=components)

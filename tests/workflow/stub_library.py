@@ -50,7 +50,8 @@ def make_synthetic_dataset(output, config):
     _stub_record(output, "make_synthetic_dataset", config=config)
 ''',
     "dualinv/training/__init__.py": '''
-def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out, log_path):
+def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out, dataset, log_path):
+    assert (dataset / "call.json").is_file(), dataset
     assert (checkpoint_in is None) == (start == 0), (start, checkpoint_in)
     assert checkpoint_in is None or checkpoint_in.is_file()
     checkpoint_out.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +60,7 @@ def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out
     _stub_record(checkpoint_out, "train_segment", experiment=experiment, start=start, stop=stop,
                  checkpoint_in=checkpoint_in, config=config)
 ''',
-    "dualinv/eval/runners.py": '''
+    "dualinv/eval/inverters.py": '''
 def invert_dataset(config, method, dataset, checkpoints, output, shard=None):
     assert all(path.is_file() for path in checkpoints), checkpoints
     _stub_record(output, "invert_dataset", method=method, dataset=dataset, checkpoints=checkpoints, config=config,

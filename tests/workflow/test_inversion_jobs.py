@@ -150,7 +150,7 @@ def test_snakemake_retries_a_failed_inversion_job_from_its_progress(tmp_path):
     from tests.workflow.stub_library import install_stubs
 
     repo = install_stubs(copy_repository(tmp_path))
-    runners = repo / "dualinv" / "eval" / "runners.py"
+    runners = repo / "dualinv" / "eval" / "inverters.py"
     runners.write_text(runners.read_text() + KILLED_ONCE)
     done = snakemake(repo, "results/mini/inversions/w_optim/val", "--cores", "1", "--retries", "1", *MINI,
                      timeout=600)

@@ -30,11 +30,11 @@ def head():
 def test_stitched_trigrid_takes_visible_cells_from_encoder1_and_occluded_from_encoder2(checkpoints, head):
     inverter = DualInverter.from_checkpoints(*checkpoints)
     inversion = inverter.invert(head["image"][None], head["camera"][None])
-    occluded = expand_mask(inversion.occlusion_mask)  # [1,3,C*D,H,W]
-    assert 0 < inversion.occlusion_mask.float().mean() < 1  # a frontal view sees some cells, not all
-    assert torch.equal(inversion.trigrid[~occluded], inversion.trigrid_visible[~occluded])
-    assert torch.equal(inversion.trigrid[occluded], inversion.trigrid_occluded[occluded])
-    assert not torch.equal(inversion.trigrid_visible, inversion.trigrid_occluded)
+    occluded = expand_mask(inversion.dual.occlusion_mask)  # [1,3,C*D,H,W]
+    assert 0 < inversion.dual.occlusion_mask.float().mean() < 1  # a frontal view sees some cells, not all
+    assert torch.equal(inversion.trigrid[~occluded], inversion.dual.trigrid_visible[~occluded])
+    assert torch.equal(inversion.trigrid[occluded], inversion.dual.trigrid_occluded[occluded])
+    assert not torch.equal(inversion.dual.trigrid_visible, inversion.dual.trigrid_occluded)
     render = inverter.render(inversion)
     assert render["image"].shape == (1, 3, 128, 128) and torch.isfinite(render["image"]).all()
 
@@ -107,16 +107,17 @@ def test_a_swapped_encoder_pair_is_refused_before_loading(tmp_path, capsys, firs
 def test_the_paper_pair_and_ablation_pairs_load_in_the_order_given(tmp_path, monkeypatch, first, second):
     from types import SimpleNamespace
 
-    import dualinv.training.build as build
+    import dualinv.dual.invert as invert
 
     loaded = []
 
     def fake_load(path, generator=None, identity=None, device="cpu"):
         loaded.append(path)
-        settings = SimpleNamespace(encoder_resolution=32, occlusion_opacity_threshold=0.5)
-        return f"encoder from {path.name}", settings, "generator", SimpleNamespace(source="fake")
+        config = SimpleNamespace(encoder=SimpleNamespace(input_resolution=32),
+                                 training=SimpleNamespace(occlusion_opacity_threshold=0.5))
+        return f"encoder from {path.name}", config, "generator", SimpleNamespace(source="fake", stand_in=False)
 
-    monkeypatch.setattr(build, "load_trained_encoder", fake_load)
+    monkeypatch.setattr(invert, "load_trained_encoder", fake_load)
     paths = recorded_only(tmp_path / "a.pt", first), recorded_only(tmp_path / "b.pt", second)
     inverter = DualInverter.from_checkpoints(*paths)
     assert loaded == list(paths)

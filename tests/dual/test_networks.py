@@ -34,15 +34,15 @@ def test_flags_override_the_config(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", ["encoder1", "encoder2"])
 def test_standin_encoders_are_the_encoders_training_starts_from(name):
-    from dualinv.training.build import build_components
-    from dualinv.training.config import tiny_training_config
+    from dualinv.config import load_config
     from dualinv.models.experiments import get_experiment
+    from dualinv.training.build import build_components
 
+    mini = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml",))
     inverter = standin_inverter()
-    components = build_components(tiny_training_config(), get_experiment(name), dataset=[None],
-                                  generator=inverter.generator, identity=None)
+    components = build_components(mini, get_experiment(name), [None], generator=inverter.generator, identity=None)
     encoder = inverter.encoder_visible if name == "encoder1" else inverter.encoder_occluded
     expected = components.encoder.state_dict()
     assert encoder.state_dict().keys() == expected.keys()
     assert all(torch.equal(value, expected[key]) for key, value in encoder.state_dict().items())
-    assert inverter.opacity_threshold == tiny_training_config().occlusion_opacity_threshold == 0.1
+    assert inverter.opacity_threshold == mini.training.occlusion_opacity_threshold == 0.1

@@ -43,7 +43,7 @@ class StandInInverter:
         self.calls.append(cameras)
         head = random_head(self.generator, int(images.mean().abs() * 1e4), cameras)
         mask = torch.zeros(1, 3, 3, 32, 32, dtype=torch.bool)
-        return SimpleNamespace(trigrid=head.trigrid, ws=head.ws, cameras=cameras, occlusion_mask=mask)
+        return SimpleNamespace(trigrid=head.trigrid, ws=head.ws, cameras=cameras, dual=SimpleNamespace(occlusion_mask=mask))
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +106,13 @@ class KnownMaskInverter(StandInInverter):
 
     def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> SimpleNamespace:
         inversion = super().invert(images, cameras)
-        inversion.occlusion_mask[0, 0, :, 16:, :] = True
+        inversion.dual.occlusion_mask[0, 0, :, 16:, :] = True
         return inversion
 
 
 def test_occlusion_png_is_white_where_occluded_as_its_caption_says_and_seconds_come_from_the_timer(
         tmp_path, monkeypatch) -> None:
-    import dualinv.eval.metrics as metrics
+    import dualinv.models.inversion as metrics
     from dualinv.dual.photos import AlignedPhoto, invert_aligned
     from tests.standin_heads import FRONT_CAMERA
 
@@ -139,7 +139,7 @@ def test_occlusion_png_is_white_where_occluded_as_its_caption_says_and_seconds_c
 def test_inversion_timing_synchronises_cuda_before_each_clock_reading(monkeypatch) -> None:
     import time
 
-    from dualinv.eval.metrics import timed_per_image
+    from dualinv.models.inversion import timed_per_image
 
     events: list[str] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

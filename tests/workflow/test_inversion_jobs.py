@@ -14,6 +14,7 @@ import pytest
 
 from dualinv.config import REPO_ROOT, from_mapping, merge_overrides, read_yaml
 from dualinv.eval.inverters import StandInInverter
+from dualinv.models.generator import GeneratorIdentity
 from dualinv.inversion_jobs import (PARTIAL_SUFFIX, inversion_fingerprint, invert_resumably, optimise_shard,
                                     partial_root)
 from tests.eval.standins import tiny128_generator, write_test_set
@@ -64,7 +65,8 @@ def method(monkeypatch, generator):
         return made[-1]
 
     state = {"next_fail_after": None}
-    monkeypatch.setattr("dualinv.eval.inverters.study_generator", lambda config, device: (generator, "stand-in:mini"))
+    monkeypatch.setattr("dualinv.eval.inverters.study_generator",
+                        lambda config, device: (generator, GeneratorIdentity.of(generator, "stand-in:mini")))
     monkeypatch.setattr("dualinv.eval.inverters.build_method_inverter", build)
     return type("Methods", (), {"made": made, "state": state})
 

@@ -93,7 +93,7 @@ def test_train_segment_script_passes_typed_arguments(tmp_path, monkeypatch):
     from dualinv.training.segments import Segment
 
     snakemake = fake_snakemake(
-        tmp_path, input=Names(resume=[str(tmp_path / "0.pt")]),
+        tmp_path, input=Names(resume=[str(tmp_path / "0.pt")], train=str(tmp_path / "train")),
         output=Names(checkpoint=str(tmp_path / "1.pt"), losses=str(tmp_path / "1.losses.csv")),
         params=Names(segment=Segment(1, 2, 4)), wildcards=Names(experiment="encoder2", segment="1"))
     (tmp_path / "1.losses.csv.partial").write_text("step,loss_encoder\n2,1.0\n")  # as the training writes it
@@ -101,7 +101,8 @@ def test_train_segment_script_passes_typed_arguments(tmp_path, monkeypatch):
     assert name == "dualinv.training.train_segment"
     assert isinstance(kwargs.pop("config"), StudyConfig)
     assert kwargs == {"experiment": "encoder2", "start": 2, "stop": 4, "checkpoint_in": tmp_path / "0.pt",
-                      "checkpoint_out": tmp_path / "1.pt", "log_path": tmp_path / "1.losses.csv.partial"}
+                      "checkpoint_out": tmp_path / "1.pt", "dataset": tmp_path / "train",
+                      "log_path": tmp_path / "1.losses.csv.partial"}
     # the log is written beside the declared output (a failed try's rows survive) and published on success
     assert (tmp_path / "1.losses.csv").read_text() == "step,loss_encoder\n2,1.0\n"
     assert json.loads((tmp_path / "1.pt.provenance.json").read_text())["seeds"]["segment"] == 1
@@ -111,7 +112,7 @@ def test_first_segment_starts_from_nothing(tmp_path, monkeypatch):
     from dualinv.training.segments import Segment
 
     snakemake = fake_snakemake(
-        tmp_path, input=Names(resume=[]), output=Names(checkpoint=str(tmp_path / "0.pt"), losses=str(tmp_path / "0.csv")),
+        tmp_path, input=Names(resume=[], train=str(tmp_path / "train")), output=Names(checkpoint=str(tmp_path / "0.pt"), losses=str(tmp_path / "0.csv")),
         params=Names(segment=Segment(0, 0, 2)), wildcards=Names(experiment="encoder1", segment="0"))
     (tmp_path / "0.csv.partial").write_text("step\n")
     _, kwargs = run_script("train_segment.py", snakemake, monkeypatch)

@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     generator = standin_generator(args.config)
-    _, ws = sample_zplus(generator, seed=0, identity=0)
+    _, ws = sample_zplus(generator, seed=0, identity=0, truncation_psi=1.0)
     cameras = [torch.from_numpy(view_label(yaw)).float()[None] for yaw in torch.linspace(-180, 180, args.images + 1)]
     render_view(generator, ws, cameras[0], 0)  # warm-up
     times = []

@@ -54,8 +54,6 @@ if TYPE_CHECKING:
 
 METADATA_FILE = "synthetic.json"
 LATENTS_DIR = "latents"
-ZPLUS_TRUNCATION_PSI = 0.85
-"""ψ of every Z+ code (paper A.2, "Ablation encoders")."""
 MEAD_VIEW_YAWS: dict[str, float] = {
     MEAD_FRONT: CANONICAL_YAWS["front"], "left_30": CANONICAL_YAWS["yaw+30"], "left_60": CANONICAL_YAWS["yaw+60"],
     "right_30": CANONICAL_YAWS["yaw-30"], "right_60": CANONICAL_YAWS["yaw-60"],
@@ -118,7 +116,7 @@ def plan_views(num_identities: int, views: int, seed: int, test_identities: int 
 
 
 def sample_zplus(generator: PanoHeadGenerator, seed: int, identity: int,
-                 truncation_psi: float = ZPLUS_TRUNCATION_PSI) -> tuple[torch.Tensor, torch.Tensor]:
+                 truncation_psi: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Z+ sample of one identity: ``zs`` [1, num_ws, z_dim] ~ N(0, I) and its ``ws`` [1, num_ws, w_dim]."""
     device = next(generator.parameters()).device
     zs = torch.randn((1, generator.num_ws, generator.z_dim), generator=make_generator(derive_seed(seed, "zplus", identity)))
@@ -168,7 +166,7 @@ def _check_resume(out_dir: Path, metadata: dict[str, Any]) -> None:
 
 
 def render_synthetic_dataset(generator: PanoHeadGenerator, out_dir: str | Path, *, num_identities: int, views: int,
-                             seed: int, truncation_psi: float = ZPLUS_TRUNCATION_PSI, test_identities: int = 0,
+                             seed: int, truncation_psi: float, test_identities: int = 0,
                              generator_provenance: str = STAND_IN, generator_config: str = "unspecified",
                              progress: bool = True) -> SyntheticSummary:
     """Render a synthetic dataset into ``out_dir`` (see the module docstring).
@@ -245,5 +243,6 @@ def make_synthetic_dataset(output: str | Path, config: StudyConfig) -> Synthetic
     return render_synthetic_dataset(
         generator, output, num_identities=settings.identities, views=settings.views,
         seed=derive_seed(settings.seed, "synthetic", output.name), test_identities=test_identities,
+        truncation_psi=config.training.zplus_truncation_psi,
         generator_provenance=provenance, generator_config=name, progress=False,
     )

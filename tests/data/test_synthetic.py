@@ -27,6 +27,8 @@ from dualinv.fileio import tensor_to_uint8
 from dualinv.standin import standin_generator
 
 IDENTITIES, VIEWS, TEST_IDENTITIES, SEED = 2, 3, 1, 7
+PSI = 0.85
+"""Any ψ: the test follows the rendering; the study sets it (``training.zplus_truncation_psi``)."""
 FRONT_LABEL = [1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 2.7, 0, 0, 0, 1, 4.2647, 0, 0.5, 0, 4.2647, 0.5, 0, 0, 1]
 
 
@@ -49,7 +51,7 @@ def generator():
 def dataset(generator, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic") / "set"
     summary = render_synthetic_dataset(generator, out, num_identities=IDENTITIES, views=VIEWS, seed=SEED,
-                                       test_identities=TEST_IDENTITIES, progress=False)
+                                       truncation_psi=PSI, test_identities=TEST_IDENTITIES, progress=False)
     assert (summary.images, summary.rendered, summary.already_rendered) == (5 + VIEWS, 5 + VIEWS, 0)
     return out
 
@@ -107,7 +109,7 @@ def test_ground_truth_is_the_generators_render_at_that_camera(dataset, generator
     latents = torch.load(dataset / "latents" / "synth00000.pt")
     front = torch.tensor([FRONT_LABEL], dtype=torch.float32)
     with torch.no_grad():
-        ws = torch.stack([generator.mapping(latents["zs"][:, i], front, truncation_psi=0.85)[:, i]
+        ws = torch.stack([generator.mapping(latents["zs"][:, i], front, truncation_psi=PSI)[:, i]
                           for i in range(generator.num_ws)], dim=1)
     torch.testing.assert_close(ws, latents["ws"], atol=1e-5, rtol=1e-5)
     name = "images/synth00000__left_60__neutral__level_1__001__000000.png"
@@ -133,7 +135,7 @@ def test_rerun_skips_and_rerendered_files_are_identical(dataset, tmp_path):
         (copy / "images" / f"{stem}.png").unlink()
     fresh = standin_generator("mini", seed=0)  # a new instance: same seeded weights
     summary = render_synthetic_dataset(fresh, copy, num_identities=IDENTITIES, views=VIEWS, seed=SEED,
-                                       test_identities=TEST_IDENTITIES, progress=False)
+                                       truncation_psi=PSI, test_identities=TEST_IDENTITIES, progress=False)
     assert (summary.rendered, summary.already_rendered) == (2, summary.images - 2)
     for stem in removed:  # rendered again, out of the original order, bit for bit the same
         np.testing.assert_array_equal(pixels(copy / "images" / f"{stem}.png"), pixels(dataset / "images" / f"{stem}.png"))
@@ -142,7 +144,7 @@ def test_rerun_skips_and_rerendered_files_are_identical(dataset, tmp_path):
     assert (copy / "dataset.json").read_text() == (dataset / "dataset.json").read_text()
     with pytest.raises(DatasetFormatError, match="other settings"):
         render_synthetic_dataset(fresh, copy, num_identities=IDENTITIES, views=VIEWS, seed=SEED + 1,
-                                 test_identities=TEST_IDENTITIES, progress=False)
+                                 truncation_psi=PSI, test_identities=TEST_IDENTITIES, progress=False)
 
 
 def test_workflow_adapter_names_layout_and_seed_per_dataset(tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ from dualinv.models.checkpoint import (load_training_checkpoint, restore_rng_sta
                                        save_training_checkpoint)
 from dualinv.models.experiments import Experiment, get_experiment
 from dualinv.models.generator import check_generator
+from dualinv.seeding import derive_seed
 from dualinv.training import schedule
 from dualinv.training.baseline_steps import updates_for
 from dualinv.training.build import build_components, training_dataset
@@ -77,6 +78,8 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
     resume_from, step = _resume_source(checkpoint_in, partial, start, stop)
     if resume_from is not None:
         restore_training_state(components, load_training_checkpoint(resume_from), resume_from, step)
+    else:  # a fresh run: dropout and drop-path (GOAE's Swin) draw from the global RNG; seed it, not the process
+        torch.manual_seed(derive_seed(config.training.seed, experiment.name, "global-rng"))
     loss_log = LossLog(log, resume_step=step)
     update_encoder, update_discriminator = updates_for(components)
 

@@ -130,3 +130,14 @@ def test_encoder_checkpoint_refuses_another_generator(tmp_path):
         load_trained_encoder(tmp_path / "enc.pt", other, other_identity)
     encoder, settings, generator, identity = load_trained_encoder(tmp_path / "enc.pt")
     assert identity == tiny_generator(seed=0)[1] and settings.encoder.input_resolution == 32
+
+
+def test_a_fresh_run_does_not_depend_on_the_processs_random_state(tmp_path):
+    """GOAE's dropout and drop-path draw from torch's global RNG, whose seed differs per process;
+    a run from step 0 seeds it from (training.seed, experiment), so two processes train alike."""
+    torch.manual_seed(123)
+    train_tiny("goae", tmp_path / "a.pt", steps=2, baselines=SHORT_BASELINE_SCHEDULES)
+    torch.manual_seed(456)
+    train_tiny("goae", tmp_path / "b.pt", steps=2, baselines=SHORT_BASELINE_SCHEDULES)
+    _assert_same(load_training_checkpoint(tmp_path / "a.pt")["encoder"],
+                 load_training_checkpoint(tmp_path / "b.pt")["encoder"], "encoder")

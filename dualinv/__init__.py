@@ -4,6 +4,7 @@ The public surface is deliberately small; everything else lives in its subpackag
 ``DualInverter`` (:mod:`dualinv.dual.invert`) is imported on first use, so ``import dualinv``
 stays light (no torch model code is loaded until a network is needed).
 """
+from dualinv.dual.invert import DualInverter
 
 __version__ = "0.1.0"
 
@@ -12,7 +13,5 @@ __all__ = ["DualInverter", "__version__"]
 
 def __getattr__(name: str):
     if name == "DualInverter":
-        from dualinv.dual.invert import DualInverter
-
         return DualInverter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

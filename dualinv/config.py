@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
+import jsonschema
 import yaml
 
 from dualinv.errors import ConfigError
@@ -527,7 +528,6 @@ def _key_path(error) -> str:
 
 def validate(values: Mapping[str, Any], source: str = "config") -> None:
     """Check ``values`` against the schema; every violation is listed with its key path."""
-    import jsonschema
 
     validator = jsonschema.Draft202012Validator(read_yaml(SCHEMA_PATH))
     errors = sorted(validator.iter_errors(dict(values)), key=lambda error: list(map(str, error.absolute_path)))

@@ -29,12 +29,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
+from dualinv.camera import FRONTAL_HORIZONTAL, FRONTAL_VERTICAL, focal_to_intrinsics, gaussian_camera, make_label
+from dualinv.errors import CheckpointError
 from dualinv.panohead.config import PanoHeadConfig
 from dualinv.panohead.generator import PanoHeadGenerator
 from dualinv.panohead.trigrid import TRIGRID_FEATURES
+from dualinv.standin import build_seeded
+from dualinv.views import colorize_depth, contact_sheet, depth_range, write_png
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent / "assets" / "demo_generator.pt"
 """The shipped, fitted state dict (rebuilt by :func:`fit_demo_generator`)."""
@@ -191,7 +197,6 @@ def closed_form_generator(seed: int = 0) -> PanoHeadGenerator:
 
     Rendering :func:`head_trigrid` through it shows the procedural heads the backbone is fitted to.
     """
-    from dualinv.standin import build_seeded
 
     generator = build_seeded(lambda: PanoHeadGenerator(PanoHeadConfig.mini()), seed)
     _set_closed_form_parts(generator)
@@ -203,7 +208,6 @@ def fit_demo_generator(seed: int = 0, steps: int = 600, batch_size: int = 8, pro
 
     Returns the generator (eval, frozen) and a summary (fit seconds, final tri-grid MSE).
     """
-    from dualinv.standin import build_seeded
 
     config = PanoHeadConfig.mini()
     generator = build_seeded(lambda: PanoHeadGenerator(config), seed)
@@ -221,8 +225,6 @@ def fit_demo_generator(seed: int = 0, steps: int = 600, batch_size: int = 8, pro
     start = time.time()
     iterator = range(steps)
     if progress:
-        from tqdm import tqdm
-
         iterator = tqdm(iterator, desc="fitting demo generator", mininterval=5)
     loss_value = float("nan")
     with torch.random.fork_rng(devices=[]):
@@ -249,7 +251,6 @@ def fit_demo_generator(seed: int = 0, steps: int = 600, batch_size: int = 8, pro
 
 def yaw_cameras(yaws_deg, pitch_deg: float = 0.0) -> torch.Tensor:
     """Camera labels ``[len(yaws),25]`` on PanoHead's orbit (radius 2.7, looking at the origin); yaw 0 = front."""
-    from dualinv.camera import FRONTAL_HORIZONTAL, FRONTAL_VERTICAL, focal_to_intrinsics, gaussian_camera, make_label
 
     labels = [make_label(gaussian_camera(FRONTAL_HORIZONTAL + math.radians(yaw), FRONTAL_VERTICAL + math.radians(pitch_deg)),
                          focal_to_intrinsics()) for yaw in yaws_deg]
@@ -258,7 +259,6 @@ def yaw_cameras(yaws_deg, pitch_deg: float = 0.0) -> torch.Tensor:
 
 def load_demo_generator(path: str | Path | None = None) -> PanoHeadGenerator:
     """The demo generator from its shipped weights-only file (``weights_only=True``), eval and frozen."""
-    from dualinv.errors import CheckpointError
 
     path = Path(path) if path is not None else DEMO_WEIGHTS
     if not path.is_file():
@@ -273,9 +273,6 @@ def load_demo_generator(path: str | Path | None = None) -> PanoHeadGenerator:
 def turntable_sheet(generator: PanoHeadGenerator, seeds=(0, 1, 2), yaws=(0, 45, 90, 135, 180, -135, -90, -45),
                     neural_rendering_resolution: int = 32, thumbnail: int = 128):
     """Contact sheet: per identity one row of images and one of depth maps around the head (uint8 [H,W,3])."""
-    import numpy as np
-
-    from dualinv.views import colorize_depth, contact_sheet, depth_range
 
     cameras = yaw_cameras(yaws)
     frames = []
@@ -305,8 +302,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # faster than 2 threads on a shared 2-core machine
     if args.sheet is not None:
-        from dualinv.views import write_png
-
         write_png(args.sheet, turntable_sheet(load_demo_generator(args.out)))
         return
     generator, summary = fit_demo_generator(args.seed, args.steps)

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-
+from PIL import Image
 
 STALE_TEMPORARY_SECONDS = 24 * 3600
 """A temporary of another host (or of an unknown name) older than this is a kill's leftover."""
@@ -161,7 +161,6 @@ def uint8_to_tensor(array: np.ndarray) -> torch.Tensor:
 
 def save_image(target: str | Path, image: torch.Tensor) -> None:
     """Write a [-1, 1] image tensor as a PNG, atomically."""
-    from PIL import Image
 
     with atomic_path(target) as temporary:
         Image.fromarray(tensor_to_uint8(image)).save(temporary, format="PNG")
@@ -169,7 +168,6 @@ def save_image(target: str | Path, image: torch.Tensor) -> None:
 
 def load_image(path: str | Path) -> torch.Tensor:
     """Read an RGB image file as a [3, H, W] tensor in [-1, 1] (robust decoding lives in dualinv.data)."""
-    from PIL import Image
 
     with Image.open(path) as handle:
         return uint8_to_tensor(np.asarray(handle.convert("RGB")))

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dualinv.config import StudyConfig, as_dict
+from dualinv.eval.inverters import invert_dataset
+from dualinv.eval.runners import TestItem, item_record_path
 from dualinv.fileio import write_json_atomic
 from dualinv.output_names import item_stem
 from dualinv.weights import file_digest
@@ -70,7 +72,6 @@ def invert_resumably(config: StudyConfig, method: str, dataset: Path, checkpoint
                      output: Path) -> dict[str, Any]:
     """Rules ``invert_dataset`` and ``optimise_inversions``: invert ``dataset`` with ``method`` in the work
     folder (resuming whatever an earlier try or the shards finished), then publish it as ``output``."""
-    from dualinv.eval.inverters import invert_dataset
 
     work = work_dir(output, inversion_fingerprint(config, method, dataset, checkpoints))
     manifest = invert_dataset(config=config, method=method, dataset=Path(dataset), checkpoints=list(checkpoints),
@@ -83,8 +84,6 @@ def optimise_shard(config: StudyConfig, method: str, dataset: Path, shard: int, 
                    record: Path) -> dict[str, Any]:
     """Rule ``optimise_shard``: shard ``shard`` of ``resources.optimise_shards`` of an optimisation baseline
     over ``dataset``, into the work folder of the final output ``inversions``; ``record`` lists its items."""
-    from dualinv.eval.inverters import invert_dataset
-    from dualinv.eval.runners import TestItem, item_record_path
 
     shards = config.resources.optimise_shards
     work = work_dir(inversions, inversion_fingerprint(config, method, dataset, ()))

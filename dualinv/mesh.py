@@ -86,7 +86,7 @@ def mesh_from_grid(grid: np.ndarray, *, bound: float = 0.5, iso_level: float = P
 
     The faces are oriented so that normals point from high density (inside) to low (outside).
     """
-    from skimage.measure import marching_cubes
+    from skimage.measure import marching_cubes  # scikit-image loads only when this runs, not on CLI start-up
 
     if not (grid.min() < iso_level < grid.max()):
         return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64))

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 import torch
 
+from dualinv.errors import ConfigError
+from dualinv.panohead.config import PanoHeadConfig
+from dualinv.panohead.generator import PanoHeadGenerator
+
 if TYPE_CHECKING:
     from dualinv.panohead.config import PanoHeadConfig
     from dualinv.panohead.generator import PanoHeadGenerator
@@ -39,8 +43,6 @@ def standin_generator_config(config_name: str = "mini") -> "PanoHeadConfig":
     ``mini`` keeps ``tiny()``'s tri-grid (32², depth 3), 12 + 12 samples per ray and 16² neural
     rendering, and swaps the 512² super-resolution for the 2× one, whose output is 128² (specs/panohead.md §1.2).
     """
-    from dualinv.errors import ConfigError
-    from dualinv.panohead.config import PanoHeadConfig
 
     builders = {"mini": PanoHeadConfig.mini, "tiny": PanoHeadConfig.tiny, "released": PanoHeadConfig.released}
     if config_name not in builders:
@@ -54,7 +56,6 @@ def standin_generator(config_name: str = "mini", seed: int = 0) -> "PanoHeadGene
     Its renders are noise-like, not heads: good for exercising the pipeline end to end and for
     synthetic data whose ground truth is exact, never for judging image quality.
     """
-    from dualinv.panohead.generator import PanoHeadGenerator
 
     config = standin_generator_config(config_name)
     return build_seeded(lambda: PanoHeadGenerator(config), seed).eval().requires_grad_(False)

@@ -198,8 +198,8 @@ def check_inputs(config: StudyConfig) -> None:
 def public_domain_photos() -> list[str]:
     """The public-domain portraits bundled with installed packages (no download): scikit-image's
     ``astronaut.png`` (Eileen Collins, NASA) and matplotlib's ``grace_hopper.jpg`` (US Navy)."""
-    import matplotlib
-    import skimage
+    import matplotlib  # matplotlib loads only when this runs, not on CLI start-up
+    import skimage  # scikit-image loads only when this runs, not on CLI start-up
 
     return [str(Path(skimage.__file__).parent / "data" / "astronaut.png"),
             str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")]

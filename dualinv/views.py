@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from dualinv.fileio import atomic_path, tensor_to_uint8
+from dualinv.panohead.rendering import run_decoder
 
 if TYPE_CHECKING:
     from dualinv.panohead.generator import PanoHeadGenerator
@@ -62,7 +64,6 @@ def trigrid_fields(generator: PanoHeadGenerator, trigrid: torch.Tensor, ws: torc
     decoder features through the raw ToRGB layer styled by ``ws[:, -1]`` — the same map that makes
     ``image_raw`` from the feature image — or takes the first three features if there is none.
     """
-    from dualinv.panohead.rendering import run_decoder
 
     rendering = generator.config.rendering
 
@@ -87,7 +88,7 @@ def trigrid_fields(generator: PanoHeadGenerator, trigrid: torch.Tensor, ws: torc
 def colorize_depth(depth: torch.Tensor, *, near: float, far: float, mask: torch.Tensor | None = None,
                    colormap: str = "turbo") -> np.ndarray:
     """[1,H,W] depth → [H,W,3] uint8: near is warm, far is cool; background (mask < 0.5) black."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # matplotlib loads only when this runs, not on CLI start-up
 
     values = depth.reshape(depth.shape[-2], depth.shape[-1]).float().numpy()
     scaled = np.clip((far - values) / max(far - near, 1e-8), 0.0, 1.0)
@@ -128,8 +129,6 @@ def contact_sheet(frames: Sequence[np.ndarray], *, columns: int | None = None, t
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:
-    from PIL import Image
-
     with atomic_path(path) as temporary:
         Image.fromarray(image).save(temporary, format="PNG")
 
@@ -147,14 +146,14 @@ def _write_with_suffix(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_gif(path: str | Path, frames: Sequence[np.ndarray], fps: float = 24.0) -> None:
     """Looping animated GIF."""
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # imageio loads only when this runs, not on CLI start-up
 
     _write_with_suffix(Path(path), lambda staged: iio.imwrite(staged, np.stack(frames), duration=1000.0 / fps, loop=0))
 
 
 def write_mp4(path: str | Path, frames: Sequence[np.ndarray], fps: float = 24.0) -> None:
     """H.264 MP4 through imageio-ffmpeg (frames of even size; 512² and 256² are)."""
-    import imageio.v2 as imageio
+    import imageio.v2 as imageio  # imageio loads only when this runs, not on CLI start-up
 
     def write(staged: Path) -> None:
         with imageio.get_writer(staged, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=8,

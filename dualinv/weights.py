@@ -16,6 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+import lpips
+
 from dualinv.errors import MissingWeightsError
 
 STAND_IN = "stand-in"
@@ -233,7 +235,6 @@ torchvision trunks (``weights.lpips_alex``/``lpips_vgg``), whose published prefi
 def lpips_heads_provenance(net: str) -> str:
     """``"sha256:<hex>"`` of the installed LPIPS heads of ``net``, or ``MissingWeightsError`` when the
     file differs from the one ``lpips==0.1.4`` ships (a damaged or altered install)."""
-    import lpips
 
     path = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
     if not path.is_file():

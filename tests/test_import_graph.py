@@ -214,3 +214,9 @@ def test_no_module_level_import_cycle_between_packages():
     # Function-local imports still close package cycles (training <-> data, training <-> study,
     # dual <-> eval); function_local_imports() lists them. They do not run at import time.
     assert cycles(package_graph()) == []
+
+
+def test_dualinv_imports_sit_at_module_top():
+    """No ``dualinv`` import hides inside a function: the graph above is the whole graph (heavy
+    third-party libraries may still be imported where they are needed, each with its reason)."""
+    assert function_local_imports() == []

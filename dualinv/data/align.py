@@ -86,7 +86,7 @@ def canvas_corners(size: int = CROP_SIZE) -> np.ndarray:
 
 def quad_to_canvas(quad: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
     """The 2x3 affine map from photo pixels to canvas pixels (exact for FFHQ's square quad)."""
-    import cv2
+    import cv2  # OpenCV loads only when this runs, not on CLI start-up
 
     return cv2.getAffineTransform(np.float32(quad[:3]), np.float32(canvas_corners(size)[:3]))
 
@@ -96,7 +96,7 @@ def crop_face(image: np.ndarray, quad: np.ndarray, size: int = CROP_SIZE) -> tup
 
     Coverage is 1 where the crop shows the photo and 0 where it was filled in (spec §8.2 step 10).
     """
-    import cv2
+    import cv2  # OpenCV loads only when this runs, not on CLI start-up
 
     canvas = int(size * CANVAS_SCALE)
     to_canvas = quad_to_canvas(quad, size)

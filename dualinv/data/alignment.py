@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from dualinv.data.align import CROP_SIZE, AlignedFace, align_face, crop_face
+from dualinv.data.faceboxes import FaceBoxes
 from dualinv.data.landmarks import DlibLandmarks, MeshLandmarks
 from dualinv.data.pose import FaceFinder
 from dualinv.data.recrop import MIN_QUAD_SIDE, recrop
-from dualinv.data.tddfa import (INPUT_SIZE, WEIGHTS_SOURCE, Bfm, ParamWhitening, Tddfa, load_regressor,
-                                seeded_regressor)
+from dualinv.data.tddfa import INPUT_SIZE, WEIGHTS_SOURCE, Bfm, ParamWhitening, Tddfa, load_regressor, seeded_regressor
 from dualinv.errors import ConfigError, MissingWeightsError
 
 PoseMethod = Literal["3ddfa", "mediapipe"]
@@ -88,8 +89,6 @@ class StandInTddfa(Tddfa):
         super().__init__(seeded_regressor(width, seed), ParamWhitening(np.zeros(62, np.float32), np.ones(62, np.float32)))
 
     def params(self, image_bgr: np.ndarray, roi_box: tuple[float, float, float, float]) -> np.ndarray:
-        from scipy.spatial.transform import Rotation
-
         raw = super().params(image_bgr, roi_box)
         rotation = Rotation.from_rotvec(np.radians(5.0) * np.tanh(raw[:3])).as_matrix()
         height, width = image_bgr.shape[:2]
@@ -118,7 +117,6 @@ class Aligner:
         else:
             self.tddfa = Tddfa(load_regressor(config.tddfa, config.tddfa_width), ParamWhitening.from_file(config.tddfa_whitening))
         self.bfm = Bfm.from_file(config.bfm) if config.bfm else Bfm.seeded(config.seed)
-        from dualinv.data.faceboxes import FaceBoxes
 
         self.face_boxes = FaceBoxes.from_file(config.faceboxes) if config.faceboxes else None
         self.name = self.describe(config)

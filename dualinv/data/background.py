@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
+from PIL import Image
 
 from dualinv.errors import ConfigError
 from dualinv.native_logs import mediapipe_quiet
@@ -95,8 +96,6 @@ class U2NetMatting:
                 os.environ["U2NET_HOME"] = previous
 
     def matte(self, image: np.ndarray) -> np.ndarray:
-        from PIL import Image
-
         mask = self._session.predict(Image.fromarray(image))[0]
         return np.asarray(mask, dtype=np.float32) / 255.0
 
@@ -111,7 +110,7 @@ class SelfieMatting:
 
     def __init__(self) -> None:
         with mediapipe_quiet():
-            import mediapipe as mp
+            import mediapipe as mp  # mediapipe loads only when this runs, not on CLI start-up
 
             self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 

@@ -22,6 +22,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from dualinv.camera import LABEL_SIZE, mirror_label
 from dualinv.errors import DatasetFormatError
@@ -106,7 +107,6 @@ class HeadDataset(torch.utils.data.Dataset):
 
     def _read(self, path: Path, mode: str) -> np.ndarray:
         """Pixels of ``path`` in ``mode``, resized to ``resolution``² when that is set and differs."""
-        from PIL import Image
 
         with Image.open(path) as handle:
             picture = handle.convert(mode)

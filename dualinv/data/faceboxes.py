@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dualinv.data.tddfa import seed_parameters
 from dualinv.errors import CheckpointError, MissingWeightsError
 
 FACEBOXES_SOURCE = "https://github.com/cleardusk/3DDFA_V2/tree/master/FaceBoxes/weights (FaceBoxesProd.pth)"
@@ -120,7 +121,6 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
 
 def seeded_faceboxes(seed: int) -> FaceBoxesNet:
     """A labelled stand-in detector with seeded weights (:func:`dualinv.data.tddfa.seed_parameters`)."""
-    from dualinv.data.tddfa import seed_parameters
 
     return seed_parameters(FaceBoxesNet(), seed).eval()
 
@@ -154,7 +154,7 @@ class FaceBoxes:
 
     @torch.no_grad()
     def __call__(self, image_bgr: np.ndarray) -> list[tuple[float, float, float, float, float]]:
-        import cv2
+        import cv2  # OpenCV loads only when this runs, not on CLI start-up
 
         height, width = image_bgr.shape[:2]
         scale = 1.0

@@ -78,7 +78,7 @@ class DlibLandmarks:
                                       f"{DLIB_PREDICTOR_SOURCE} and set weights.dlib_landmarks, or set "
                                       f"pose.landmarks: {MESH_FALLBACK}")
         try:
-            import dlib
+            import dlib  # dlib loads only when this runs, not on CLI start-up
         except ImportError:
             raise ConfigError(f"pose.landmarks is {DLIB} but the dlib package is not installed; "
                               f"pip install dlib-bin, or set pose.landmarks: {MESH_FALLBACK}") from None
@@ -86,7 +86,7 @@ class DlibLandmarks:
         self._predictor = dlib.shape_predictor(str(Path(predictor_path).expanduser()))
 
     def find(self, photo_rgb: np.ndarray) -> np.ndarray:
-        import cv2
+        import cv2  # OpenCV loads only when this runs, not on CLI start-up
 
         grey = cv2.cvtColor(photo_rgb, cv2.COLOR_RGB2GRAY)
         rects = list(self._detector(grey, 1))

@@ -18,6 +18,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from dualinv.data.celebahq import celebahq_partition_indices
 from dualinv.errors import ConfigError, DatasetFormatError
 from dualinv.seeding import derive_seed
 
@@ -65,7 +66,6 @@ def celebahq_test_names(
 ) -> list[str]:
     """Prepared CelebA-HQ images to evaluate: all of them, or those whose CelebA original is in the
     test partition (``2``) when both files are given. Prepared names are ``images/<hq index>.png``."""
-    from dualinv.data.celebahq import celebahq_partition_indices
 
     names = sorted(labels)
     if mapping_file is None and partition_file is None:

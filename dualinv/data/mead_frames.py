@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from dualinv.errors import DatasetFormatError
@@ -100,7 +101,7 @@ def choose_takes(takes: Sequence[MeadTake], max_clips: int | None, seed: int) ->
 
 def count_frames(video: Path) -> int:
     """Frames of a video, decoded by imageio-ffmpeg (container frame counts are not trusted)."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # imageio-ffmpeg loads only when this runs, not on CLI start-up
 
     try:
         frames, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
@@ -111,7 +112,7 @@ def count_frames(video: Path) -> int:
 
 def read_frames(video: Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
     """The frames ``indices`` of ``video`` as [H, W, 3] uint8, decoding only up to the last one."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # imageio-ffmpeg loads only when this runs, not on CLI start-up
 
     wanted = set(indices)
     frames: dict[int, np.ndarray] = {}
@@ -132,8 +133,6 @@ def read_frames(video: Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
 
 
 def _save_jpeg(array: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
         Image.fromarray(array).save(temporary, format="JPEG", quality=JPEG_QUALITY)

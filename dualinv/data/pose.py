@@ -164,7 +164,7 @@ class FaceFinder:
     def __init__(self, config: FaceFinderConfig = FaceFinderConfig()) -> None:
         self.config = config
         with mediapipe_quiet():
-            import mediapipe as mp
+            import mediapipe as mp  # mediapipe loads only when this runs, not on CLI start-up
 
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=config.min_detection_confidence

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
 from dualinv.data.align import CROP_SIZE
 from dualinv.data.alignment import Aligner, PoseConfig
@@ -229,8 +231,6 @@ class ImagePreparer:
 
 
 def _write_png(target: Path, pixels: np.ndarray) -> None:
-    from PIL import Image
-
     with atomic_path(target) as temporary:
         Image.fromarray(pixels).save(temporary, format="PNG")
 
@@ -288,7 +288,6 @@ def prepare_images(
     config: PrepareConfig = PrepareConfig(),
 ) -> PrepareSummary:
     """Prepare every photo of ``source`` into ``out_dir`` (see the module docstring)."""
-    from tqdm import tqdm
 
     started = time.perf_counter()
     out_dir = Path(out_dir)

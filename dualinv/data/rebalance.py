@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy.stats import gaussian_kde
 
 from dualinv.camera import CAM2WORLD
 
@@ -55,7 +56,6 @@ def lpff_angles(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def pose_density(labels: np.ndarray) -> np.ndarray:
     """Each item's density [N] under a Scott's-rule Gaussian KDE of all items' (θ, φ)."""
-    from scipy.stats import gaussian_kde
 
     theta, phi = lpff_angles(labels)
     samples = np.stack([theta, phi])

@@ -24,8 +24,15 @@ import numpy as np
 
 from dualinv.data.align import CROP_SIZE
 from dualinv.data.pose import camera_label
-from dualinv.data.tddfa import (INPUT_SIZE, Bfm, Tddfa, decompose_camera, roi_box_from_face_box, roi_box_from_landmarks,
-                                rotation_angles)
+from dualinv.data.tddfa import (
+    INPUT_SIZE,
+    Bfm,
+    Tddfa,
+    decompose_camera,
+    roi_box_from_face_box,
+    roi_box_from_landmarks,
+    rotation_angles,
+)
 from dualinv.errors import UnusableImageError
 
 if TYPE_CHECKING:
@@ -73,14 +80,14 @@ def quad_from_landmarks(points68: np.ndarray) -> Quad:
 
 def square_map(quad: Quad, side: int = SQUARE) -> np.ndarray:
     """2×3 affine map photo -> the ``side``² square the quad fills."""
-    import cv2
+    import cv2  # OpenCV loads only when this runs, not on CLI start-up
 
     bound = np.array([[0, 0], [0, side - 1], [side - 1, side - 1]], dtype=np.float32)
     return cv2.getAffineTransform(quad.corners()[:3], bound)
 
 
 def warp_to_square(photo: np.ndarray, quad: Quad, side: int = SQUARE) -> np.ndarray:
-    import cv2
+    import cv2  # OpenCV loads only when this runs, not on CLI start-up
 
     return cv2.warpAffine(np.asarray(photo), square_map(quad, side), (side, side), flags=cv2.INTER_LANCZOS4,
                           borderMode=cv2.BORDER_CONSTANT)

@@ -34,18 +34,20 @@ import numpy as np
 
 from dualinv.camera import mirror_label
 from dualinv.config import StudyConfig
+from dualinv.data.alignment import study_pose_config
+from dualinv.data.background import BackgroundConfig
+from dualinv.data.celebahq import celebahq_test_photos
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, read_labels, write_labels
 from dualinv.data.manifests import split_names_by_count
+from dualinv.data.mead_frames import extract_mead_frames
 from dualinv.data.prepare import PrepareConfig, PrepareSummary, prepare_images
 from dualinv.data.rebalance import duplication_counts
 from dualinv.errors import DatasetFormatError
 
+
 def study_prepare_config(config: StudyConfig) -> PrepareConfig:
     """Preparation settings of the study: its matting weights, its allowed reject share
     (``data.max_reject_share``), no progress bar (workflow logs)."""
-    from dualinv.data.background import BackgroundConfig
-
-    from dualinv.data.alignment import study_pose_config
 
     return PrepareConfig(progress=False, max_reject_share=config.data.max_reject_share,
                          background=BackgroundConfig(u2net_path=config.weights.u2net), pose=study_pose_config(config))
@@ -61,8 +63,6 @@ def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConf
     settings = study_prepare_config(config)
     split = config.data.celebahq_test_split
     if dataset == "celebahq" and split is not None:
-        from dualinv.data.celebahq import celebahq_test_photos
-
         if len(inputs) != 1 or not inputs[0].is_dir():
             raise DatasetFormatError(f"the CelebA-HQ test split selects photos from one folder, got {inputs}")
         inputs = celebahq_test_photos(inputs[0], split.mapping_file, split.partition_file)
@@ -82,7 +82,6 @@ def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConf
 def extract_study_mead_frames(videos: Path, output: Path, config: StudyConfig):
     """The Table 2 frames of MEAD's videos with the study's choice (``data.mead_frames``;
     :func:`dualinv.data.mead_frames.extract_mead_frames`), no progress bar (workflow logs)."""
-    from dualinv.data.mead_frames import extract_mead_frames
 
     choice = config.data.mead_frames
     return extract_mead_frames(videos, output, frames_per_clip=choice.frames_per_clip, max_clips=choice.max_clips,

@@ -36,17 +36,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from dualinv.camera import CANONICAL_YAWS, camera_at_yaw, yaw_pitch_from_label
+from dualinv.config import StudyConfig
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, write_labels
 from dualinv.data.manifests import MEAD_FRONT, SPLIT_FILE
 from dualinv.data.prepare import LABELS_DIR, assemble_labels
-from dualinv.config import StudyConfig
 from dualinv.errors import ConfigError, DatasetFormatError
 from dualinv.fileio import tensor_to_uint8, torch_save_atomic, write_json_atomic
+from dualinv.models.generator import generator_network, study_generator, zplus_codes
 from dualinv.seeding import derive_seed, make_generator
 from dualinv.views import write_png
-from dualinv.models.generator import generator_network, study_generator, zplus_codes
 from dualinv.weights import STAND_IN, weights_provenance
 
 if TYPE_CHECKING:
@@ -174,7 +175,6 @@ def render_synthetic_dataset(generator: PanoHeadGenerator, out_dir: str | Path, 
     ``generator_provenance`` is what :func:`dualinv.weights.weights_provenance` says about the
     generator's weights (``"stand-in"`` or ``"sha256:..."``); ``generator_config`` names its architecture.
     """
-    from tqdm import tqdm
 
     if not 0.0 < truncation_psi <= 1.0:
         raise ConfigError(f"truncation_psi must be in (0, 1], got {truncation_psi}")

@@ -274,7 +274,7 @@ class Tddfa:
     def params(self, image_bgr: np.ndarray, roi_box: tuple[float, float, float, float]) -> np.ndarray:
         """62 parameters [62] float32 for the face in ``roi_box`` of a BGR uint8 image (3DDFA_V2 reads
         photos with OpenCV, so the regressor was trained on BGR)."""
-        import cv2
+        import cv2  # OpenCV loads only when this runs, not on CLI start-up
 
         crop = cv2.resize(crop_roi(image_bgr, roi_box), (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
         batch = (torch.from_numpy(crop.transpose(2, 0, 1).copy()).float()[None] - PIXEL_MEAN) / PIXEL_STD

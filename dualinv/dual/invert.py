@@ -28,8 +28,12 @@ import torch
 from dualinv.config import StudyConfig
 from dualinv.dual.stitch import stitch_trigrids
 from dualinv.errors import ConfigError
-from dualinv.models.checkpoint import (load_trained_encoder, load_training_checkpoint, recorded_experiment,
-                                       trained_config)
+from dualinv.models.checkpoint import (
+    load_trained_encoder,
+    load_training_checkpoint,
+    recorded_experiment,
+    trained_config,
+)
 from dualinv.models.experiments import Experiment
 from dualinv.models.generator import build_generator
 from dualinv.models.inversion import DualParts, Inversion, fit_side
@@ -140,7 +144,6 @@ def recorded_config(path: str | Path) -> StudyConfig:
 def check_encoder_roles(visible: Experiment, occluded: Experiment, paths: tuple[str | Path, str | Path]) -> None:
     """Refuse Encoder 1 / Encoder 2 checkpoints given the wrong way round (module doc, "Which
     checkpoint goes where"): the first trained with a discriminator and the second without one."""
-    from dualinv.errors import ConfigError
 
     if visible.discriminator != "none" and occluded.discriminator == "none":
         raise ConfigError(

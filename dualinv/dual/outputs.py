@@ -28,9 +28,13 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
+from dualinv.camera import orbit_cameras
 from dualinv.errors import ConfigError
 from dualinv.fileio import save_image, write_json_atomic
+from dualinv.mesh import PANOHEAD_ISO_LEVEL, color_mesh, density_grid, mesh_from_grid, write_obj, write_ply
 from dualinv.report_html import Section, Tile, write_index_html
+from dualinv.seeding import make_generator
+from dualinv.views import colorize_depth, depth_range, render_turntable, trigrid_fields, write_png, write_turntable
 
 STAND_IN_BANNER = ("STAND-IN NETWORKS: no encoder checkpoints (and/or no generator) were given, so these "
                    "outputs come from seeded random weights. They show the whole path, not a reconstruction.")
@@ -99,7 +103,6 @@ class HeadReport:
 
 def choose_iso_level(grid: np.ndarray, requested: float | Literal["auto"], border: int) -> float:
     """The σ level the mesh is cut at (see the module doc)."""
-    from dualinv.mesh import PANOHEAD_ISO_LEVEL
 
     if requested != "auto":
         return float(requested)
@@ -113,8 +116,6 @@ def head_mesh(generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tenso
               iso_level: float | Literal["auto"], color: bool = True):
     """Marching cubes of one head's density at ``iso_level`` (see the module doc), vertex-coloured when
     ``color``; returns ``(mesh, level used)``."""
-    from dualinv.mesh import color_mesh, density_grid, mesh_from_grid
-    from dualinv.views import trigrid_fields
 
     density, color_field = trigrid_fields(generator, trigrid, ws)
     border = int(30 * resolution / 256)
@@ -128,7 +129,6 @@ def head_mesh(generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tenso
 def write_mesh_files(directory: Path, generator: torch.nn.Module, head: HeadCode, options: HeadOutputOptions
                      ) -> tuple[dict[str, Path], float, int]:
     """``mesh.ply`` and ``mesh.obj`` with vertex colours; returns (files, iso-level, face count)."""
-    from dualinv.mesh import write_obj, write_ply
 
     mesh, level = head_mesh(generator, head.trigrid, head.ws, options.mesh_resolution, options.mesh_iso_level)
     files = {"mesh_ply": directory / "mesh.ply", "mesh_obj": directory / "mesh.obj"}
@@ -142,9 +142,6 @@ def write_head_outputs(directory: str | Path, generator: torch.nn.Module, head: 
                        input_image: torch.Tensor | None = None, panels: Sequence[Panel] = (),
                        options: HeadOutputOptions = HeadOutputOptions()) -> dict[str, Path]:
     """Write the files of the module doc for ``head``; ``input_image`` is [3, H, W] in [−1, 1]."""
-    from dualinv.camera import orbit_cameras
-    from dualinv.seeding import make_generator
-    from dualinv.views import colorize_depth, depth_range, render_turntable, write_png, write_turntable
 
     directory = Path(directory)
     device = head.trigrid.device

@@ -19,12 +19,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
+import dualinv.models.inversion as inversions
+from dualinv.data.dataset import IMAGES_DIR
 from dualinv.data.prepare import ImagePreparer, PrepareConfig
 from dualinv.data.rejects import REJECTS_FILE, Reject, write_rejects
-import dualinv.models.inversion as inversions
 from dualinv.dual.invert import DualInverter
 from dualinv.dual.outputs import HeadCode, HeadOutputOptions, HeadReport, Panel, write_head_outputs
-from dualinv.errors import NoFaceError
+from dualinv.errors import DatasetFormatError, NoFaceError
+from dualinv.fileio import load_image, tensor_to_uint8
 from dualinv.occlusion import save_occlusion_debug
 from dualinv.output_names import inside, output_stem
 
@@ -63,8 +65,6 @@ class PhotoBatch:
 def align_photos(photos: Sequence[str | Path], out_dir: Path, config: PrepareConfig = PrepareConfig()
                  ) -> tuple[list[AlignedPhoto], list[Reject]]:
     """Prepare each photo into ``out_dir/prepared`` and read the aligned crops back."""
-    from dualinv.data.dataset import IMAGES_DIR
-    from dualinv.fileio import load_image
 
     prepared_dir = out_dir / PREPARED_DIR
     preparer = ImagePreparer(prepared_dir, config)
@@ -147,14 +147,11 @@ def align_one(photo: str | Path, out_dir: Path, prepare: PrepareConfig, role: st
 
 def part_image(aligned: AlignedPhoto) -> np.ndarray:
     """The aligned crop as [S, S, 3] uint8 RGB, as the part segmenter takes it."""
-    from dualinv.fileio import tensor_to_uint8
 
     return tensor_to_uint8(aligned.image)
 
 
 def _check_unique_stems(photos: Sequence[str | Path]) -> None:
-    from dualinv.errors import DatasetFormatError
-
     seen: dict[str, str] = {}
     for photo in photos:
         stem = output_stem(Path(photo).name)

@@ -23,11 +23,14 @@ from typing import Mapping
 
 import numpy as np
 import torch
+from PIL import Image
 
 from dualinv.edit.bisenet import NUM_CLASSES, BiSeNet
 from dualinv.edit.parts import PartName, check_part
 from dualinv.errors import CheckpointError
+from dualinv.standin import build_seeded
 from dualinv.state_dicts import layout_problem, read_state_dict, with_batch_counters
+from dualinv.weights import REGISTRY
 
 WEIGHTS_KEY = "face_parsing"
 """Key of the parser's file under ``weights:`` and in :data:`dualinv.weights.REGISTRY`."""
@@ -70,7 +73,6 @@ def part_mask_from_labels(labels: np.ndarray, part: str) -> np.ndarray:
 def load_face_parser(path: str | Path, device: str | torch.device = "cpu") -> BiSeNet:
     """The BiSeNet of ``path`` in eval mode on ``device``; a missing, unreadable or foreign file is
     refused (``MissingWeightsError`` / ``CheckpointError``) with the file's name and where to get it."""
-    from dualinv.weights import REGISTRY
 
     entry = REGISTRY[WEIGHTS_KEY]
     where = f"Expected {entry.filename}, the BiSeNet face-parsing checkpoint; get it from {entry.url}"
@@ -86,7 +88,6 @@ def load_face_parser(path: str | Path, device: str | torch.device = "cpu") -> Bi
 
 def standin_face_parser(seed: int = 0) -> BiSeNet:
     """A BiSeNet with seeded random weights (eval mode): exercises the path, segments nothing real."""
-    from dualinv.standin import build_seeded
 
     return build_seeded(lambda: BiSeNet(NUM_CLASSES), seed).eval().requires_grad_(False)
 
@@ -114,7 +115,6 @@ class FaceParsingSegmenter:
     @torch.no_grad()
     def labels(self, image: np.ndarray) -> np.ndarray:
         """uint8 [H, W] CelebAMask-HQ labels of ``image`` [H, W, 3] uint8 RGB (module doc)."""
-        from PIL import Image
 
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"image: expected [H, W, 3] uint8 RGB, got {image.shape} {image.dtype}")

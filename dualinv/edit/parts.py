@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
+from scipy.spatial import ConvexHull
 
+from dualinv.data.background import SelfieMatting
+from dualinv.data.pose import FaceFinder
 from dualinv.errors import ConfigError
 
 PartName = Literal["hair", "face", "eyes", "brows", "nose", "mouth"]
@@ -51,7 +54,9 @@ def check_part(part: str) -> PartName:
 
 def region_landmarks() -> dict[str, list[np.ndarray]]:
     """Per part, the landmark indices of each of its face-mesh regions (from mediapipe's constants)."""
-    from mediapipe.python.solutions import face_mesh_connections as connections
+    from mediapipe.python.solutions import (
+        face_mesh_connections as connections,  # mediapipe loads only when this runs, not on CLI start-up
+    )
 
     return {
         part: [np.array(sorted({index for edge in getattr(connections, name) for index in edge}), dtype=np.int64)
@@ -62,8 +67,7 @@ def region_landmarks() -> dict[str, list[np.ndarray]]:
 
 def filled_hull(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """bool [H, W]: the pixels whose centres lie inside the convex hull of ``points`` [N, 2] (x, y)."""
-    from scipy.spatial import ConvexHull
-    from skimage.draw import polygon
+    from skimage.draw import polygon  # scikit-image loads only when this runs, not on CLI start-up
 
     hull = points[ConvexHull(points).vertices]
     rows, columns = polygon(hull[:, 1], hull[:, 0], shape=shape)
@@ -114,9 +118,6 @@ class PartSegmenter:
     """Part masks from the bundled face mesh and selfie segmentation (use as a context manager)."""
 
     def __init__(self, config: PartSegmenterConfig = PartSegmenterConfig()) -> None:
-        from dualinv.data.background import SelfieMatting
-        from dualinv.data.pose import FaceFinder
-
         self.config = config
         self._faces = FaceFinder()
         self._matting = SelfieMatting()

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from dualinv.data.prepare import PrepareConfig
-from dualinv.dual.outputs import HeadOutputOptions, HeadReport, Panel, write_head_outputs
 from dualinv.dual.invert import DualInverter
+from dualinv.dual.outputs import HeadOutputOptions, HeadReport, Panel, write_head_outputs
 from dualinv.dual.photos import align_one, head_of, part_image
 from dualinv.edit.transfer import EditConfig, Segmenter, transfer_part
+from dualinv.occlusion import save_occlusion_debug
+from dualinv.views import write_png
 
 
 def edit_photos(source: str | Path, reference: str | Path, out_dir: str | Path, inverter: DualInverter,
@@ -24,8 +27,6 @@ def edit_photos(source: str | Path, reference: str | Path, out_dir: str | Path, 
     mask on the reference) and ``part_cells.png`` (the lifted cells per plane). A rejected photo
     raises ``NoFaceError`` naming it; nothing is written for the edit then.
     """
-    from dualinv.occlusion import save_occlusion_debug
-    from dualinv.views import write_png
 
     out_dir = Path(out_dir)
     source_photo = align_one(source, out_dir, prepare, "source")
@@ -54,7 +55,6 @@ def edit_photos(source: str | Path, reference: str | Path, out_dir: str | Path, 
 
 def _overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image with the part tinted red, where the mask (any size) covers it."""
-    from PIL import Image
 
     if mask.shape != image.shape[:2]:
         mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(image.shape[1::-1])) >= 128

@@ -21,10 +21,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from dualinv.camera import camera_at_yaw
 from dualinv.dual.outputs import HeadCode
 from dualinv.edit.blend import blend_trigrids, feather_cells
 from dualinv.edit.parts import PartName, check_part
 from dualinv.errors import ConfigError
+from dualinv.fileio import tensor_to_uint8
 from dualinv.occlusion import DepthSliceRule, lift_pixel_mask
 from dualinv.seeding import make_generator
 
@@ -86,8 +88,6 @@ def localise_part(generator: torch.nn.Module, reference: HeadCode, reference_ima
     The first view is the reference photo itself (segmented as given, lifted with the depth
     rendered from its inverted tri-grid at its camera); each extra yaw is a render, segmented.
     """
-    from dualinv.camera import camera_at_yaw
-    from dualinv.fileio import tensor_to_uint8
 
     rendering = generator.config.rendering
     device = reference.trigrid.device

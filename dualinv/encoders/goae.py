@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dualinv.encoders.backbone import BottleneckIR
 from dualinv.config import GOAESettings
+from dualinv.encoders.backbone import BottleneckIR
+from dualinv.encoders.swin_v2 import SwinV2Trunk
 from dualinv.errors import ConfigError
 from dualinv.shapes import assert_shape
 
@@ -131,7 +132,6 @@ class GOAEncoder(nn.Module):
 
     def __init__(self, config: GOAEConfig = GOAEConfig(), w_avg: torch.Tensor | None = None):
         super().__init__()
-        from dualinv.encoders.swin_v2 import SwinV2Trunk
 
         self.config = config
         self.swin = SwinV2Trunk(config.input_resolution, config.embed_dim, config.depths, config.heads,

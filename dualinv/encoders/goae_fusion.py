@@ -22,6 +22,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.transforms.functional import gaussian_blur
 
 from dualinv.encoders.goae import FeatureAdaptation, GOAEConfig, GOAEncoder
 from dualinv.panohead.rendering import rays_from_cameras
@@ -66,8 +67,6 @@ def rasterise_points(points: torch.Tensor, resolution: int, box_warp: float = 1.
 
 
 def _blur(mask: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    from torchvision.transforms.functional import gaussian_blur
-
     low, high = BLUR_SIGMA_RANGE
     sigma = low + (high - low) * float(torch.rand((), generator=rng, device=rng.device))
     return gaussian_blur(mask, [BLUR_KERNEL, BLUR_KERNEL], [sigma, sigma])

@@ -32,8 +32,11 @@ from typing import Mapping
 
 import torch
 from torch import nn
+from torchvision.models.swin_transformer import PatchMergingV2, Permute, SwinTransformerBlockV2
 
 from dualinv.errors import CheckpointError
+from dualinv.state_dicts import layout_problem
+from dualinv.weights import require_weights
 
 WEIGHTS_KEY = "goae_swin"
 """Config key (``weights.goae_swin``) of the published Swin-V2 file GOAE starts from."""
@@ -70,7 +73,6 @@ class SwinV2Trunk(nn.Module):
     def __init__(self, input_resolution: int, embed_dim: int, depths: tuple[int, ...], heads: tuple[int, ...],
                  window: int, drop_path: float, pretrained_windows: tuple[int, ...] = (0, 0, 0, 0)):
         super().__init__()
-        from torchvision.models.swin_transformer import PatchMergingV2, Permute, SwinTransformerBlockV2
 
         if not len(depths) == len(heads) == len(pretrained_windows) == 4:
             raise ValueError("Swin-V2 needs four stages of depths, heads and pretrained windows")
@@ -158,7 +160,6 @@ def trunk_state_from_published(published: Mapping[str, torch.Tensor], trunk: nn.
 def published_state(path: str | Path | None, checksum: str | None = None) -> dict[str, torch.Tensor]:
     """The tensors of ``weights.goae_swin``: Microsoft's files hold them under ``"model"``; a flat state
     dict is accepted too. Read by the weights-only unpickler after the registry check."""
-    from dualinv.weights import require_weights
 
     checked = require_weights(WEIGHTS_KEY, path, checksum)
     try:
@@ -182,7 +183,6 @@ def load_published_swin(trunk: SwinV2Trunk, path: str | Path | None, checksum: s
     Microsoft publishes no checksum for the file, so the layout is the check (and its sha256 goes into
     provenance with the other ``weights.*`` files); a config-pinned ``checksum`` is honoured.
     """
-    from dualinv.state_dicts import layout_problem
 
     state = trunk_state_from_published(published_state(path, checksum), trunk)
     problem = layout_problem(trunk, state)

@@ -20,15 +20,27 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import torch
 
-from dualinv.models.encoders import TINY_BACKBONE
-from dualinv.models.generator import study_generator
+from dualinv.config import config_hash
+from dualinv.data.dataset import read_labels
+from dualinv.data.manifests import mead_pairs
 from dualinv.errors import ConfigError, PairingError
 from dualinv.eval.bootstrap import summarize
-from dualinv.eval.fid import FeatureModel, FidProtocol, fid_metric, image_features
-from dualinv.eval.metrics import MetricNetworks, evaluate_pairs, stand_in_flags, time_protocol
+from dualinv.eval.fid import (
+    FeatureModel,
+    FidProtocol,
+    fid_metric,
+    image_features,
+    load_inception,
+    standin_feature_model,
+    synthesized_images,
+)
+from dualinv.eval.mead import evaluate_mead
+from dualinv.eval.metrics import MetricNetworks, build_metric_networks, evaluate_pairs, stand_in_flags, time_protocol
 from dualinv.eval.results import MetricsResult, MetricValue, write_metrics
 from dualinv.eval.runners import MANIFEST_FILE, MANIFEST_FORMAT
 from dualinv.fileio import load_image
+from dualinv.models.encoders import TINY_BACKBONE
+from dualinv.models.generator import study_generator
 from dualinv.output_names import item_stem
 
 Synthesize = Callable[[FidProtocol, int], Iterable[torch.Tensor]]
@@ -78,10 +90,6 @@ def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, featur
     dataset_dir = Path(manifest["dataset"])
     metrics: dict[str, MetricValue] = {}
     if manifest["protocol"] == "mead":
-        from dualinv.data.dataset import read_labels
-        from dualinv.data.manifests import mead_pairs
-        from dualinv.eval.mead import evaluate_mead
-
         inputs = set(manifest["names"])
         pairs = [pair for pair in mead_pairs(list(read_labels(dataset_dir))) if pair["input"] in inputs]
         metrics.update(evaluate_mead(pairs, inversions / "mead", lambda name: dataset_dir / name, networks,
@@ -120,9 +128,6 @@ def evaluate_method(config, method: str, dataset: Path, inversions: Path, output
     ``config`` is the study config (``dualinv.config.StudyConfig``); the test set's name is the output's
     stem. The metric networks and Inception come from ``weights`` (``null``: seeded stand-ins, marked).
     """
-    from dualinv.config import config_hash
-    from dualinv.eval.fid import load_inception, standin_feature_model, synthesized_images
-    from dualinv.eval.metrics import build_metric_networks
 
     output, evaluation, weights = Path(output), config.evaluation, config.weights
     manifest = read_manifest(inversions)

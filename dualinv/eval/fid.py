@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dualinv.camera import CAMERA_RADIUS
+from dualinv.camera import CAMERA_RADIUS, FRONTAL_VERTICAL, camera_at_yaw
 from dualinv.errors import ConfigError
 from dualinv.eval.results import MetricValue
 from dualinv.eval.sampling import SAMPLING_RULE, sampled_positions
@@ -98,7 +98,7 @@ def standin_feature_model(seed: int = 0, dim: int = 64) -> FeatureModel:
 
 def clean_resized(image: torch.Tensor) -> torch.Tensor:
     """One [3, H, W] image in [-1, 1] -> [3, 299, 299] float in [0, 255], as clean-fid prepares a PNG."""
-    from cleanfid.resize import build_resizer
+    from cleanfid.resize import build_resizer  # clean-fid loads only when this runs, not on CLI start-up
 
     resized = build_resizer("clean")(tensor_to_uint8(image))  # [299, 299, 3] float32
     return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)
@@ -122,7 +122,7 @@ def image_features(batches: Iterable[torch.Tensor], model: FeatureModel, batch_s
 
 def folder_features(folder: str | Path, model: FeatureModel, batch_size: int = 32) -> np.ndarray:
     """Features [N, D] of every image under ``folder``, read and resized by clean-fid itself."""
-    from cleanfid.fid import get_folder_features
+    from cleanfid.fid import get_folder_features  # clean-fid loads only when this runs, not on CLI start-up
 
     if not Path(folder).is_dir():
         raise ConfigError(f"FID image folder {folder} does not exist")
@@ -132,7 +132,7 @@ def folder_features(folder: str | Path, model: FeatureModel, batch_size: int = 3
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """FID between two feature sets (clean-fid's ``fid_from_feats``: sample mean and covariance)."""
-    from cleanfid.fid import fid_from_feats
+    from cleanfid.fid import fid_from_feats  # clean-fid loads only when this runs, not on CLI start-up
 
     for name, features in (("first", features_a), ("second", features_b)):
         if features.ndim != 2 or features.shape[0] < 2:
@@ -181,7 +181,6 @@ class FidProtocol:
 
     def cameras(self, indices: Iterable[int] | None = None) -> torch.Tensor:
         """[N, 25] labels of the cameras of heads ``indices`` (default: all), level LookAt at the origin."""
-        from dualinv.camera import FRONTAL_VERTICAL, camera_at_yaw
 
         yaws = self.yaws_deg()
         chosen = yaws if indices is None else yaws[list(indices)]
@@ -212,7 +211,6 @@ def synthesized_images(generator: torch.nn.Module, protocol: FidProtocol, count:
     the tri-grid is rendered without the Δt offset (specs/panohead.md §1.5), so both sets are seen
     from exactly the same cameras.
     """
-    from dualinv.camera import camera_at_yaw
 
     if not 2 <= count <= protocol.num_images:
         raise ConfigError(f"FID needs between 2 and {protocol.num_images} synthesized heads, got {count}")

@@ -19,6 +19,7 @@ surfaces the runner writes.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass
@@ -26,9 +27,13 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from PIL import Image
 
-from dualinv.fileio import atomic_path
+from dualinv.data.dataset import read_labels
+from dualinv.data.manifests import mead_pairs
 from dualinv.eval.runners import MANIFEST_FILE, figure_view_name
+from dualinv.fileio import atomic_path
+from dualinv.mesh import read_ply
 from dualinv.output_names import item_stem
 
 STAND_IN_BANNER = "STAND-IN: seeded generator/method, not the paper's results"
@@ -50,17 +55,15 @@ MESH_YAWS_DEG = (0.0, 45.0, 90.0, 180.0, -90.0)
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # matplotlib loads only when this runs, not on CLI start-up
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib loads only when this runs, not on CLI start-up
 
     return plt
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image
-
     with Image.open(path) as handle:
         return np.asarray(handle.convert("RGB").resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX))
 
@@ -124,7 +127,7 @@ def image_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], column_titles: 
                path: Path, stand_in: bool) -> Path:
     """Rows of [THUMBNAIL, THUMBNAIL, 3] uint8 images pasted pixel for pixel (:class:`GridLayout`), a label
     left of each row and titles above the columns."""
-    from matplotlib.transforms import IdentityTransform
+    from matplotlib.transforms import IdentityTransform  # matplotlib loads only when this runs, not on CLI start-up
 
     plt = _pyplot()
     layout = GridLayout(len(rows), max(len(images) for _, images in rows), stand_in)
@@ -179,8 +182,6 @@ def mead_grid(inversions: Mapping[str, Path], path: Path, items: int = 2) -> Pat
     For each of the first ``items`` figure items one row per method; item ``k`` is shown at ``left_60``
     when ``k`` is even and ``right_60`` when odd (the other side when a shot lacks it), so both sides appear.
     """
-    from dualinv.data.dataset import read_labels
-    from dualinv.data.manifests import mead_pairs
 
     present = [(method, label, inversions[method], _manifest(inversions[method]))
                for method, label in COMPARISON_METHODS if method in inversions]
@@ -212,7 +213,7 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, yaw_deg: float, size: i
     looking at the origin from ``radius``), back faces culled, drawn far to near.
     """
     plt = _pyplot()
-    from matplotlib.collections import PolyCollection
+    from matplotlib.collections import PolyCollection  # matplotlib loads only when this runs, not on CLI start-up
 
     if len(faces) == 0:
         return _placeholder("no surface\nat σ = 10", size)
@@ -259,7 +260,6 @@ def _placeholder(text: str, size: int) -> np.ndarray:
 def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str] = MESH_METHODS,
               items: int = 2) -> Path | None:
     """Fig. 9: input, reconstruction and mesh renders around the head, one row per method for each input."""
-    from dualinv.mesh import read_ply
 
     rows, stand_in = [], False
     labels = dict(COMPARISON_METHODS)
@@ -287,7 +287,6 @@ def mesh_grid(inversions: Mapping[str, Path], path: Path, methods: Sequence[str]
 
 def read_loss_csv(paths: Sequence[Path]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{term: (steps, values)}`` from one run's CSV logs (segments concatenated; a repeated step keeps its last row)."""
-    import csv
 
     rows: dict[int, dict[str, float]] = {}
     for path in paths:

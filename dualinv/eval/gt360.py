@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from dualinv.demo_generator import yaw_cameras
+
 GT360_YAWS = (0, 30, -30, 60, -60, 90, -90, 120, -120, 150, -150, 180)
 """Yaw angles (degrees, 0 = front) of the ground-truth comparison."""
 
@@ -26,7 +28,6 @@ def gt360_errors(generator, invert: InvertFunction, z: torch.Tensor, yaws: Seque
 
     Both renders of a view use the same seeded ray jitter, so an exact inversion scores zero.
     """
-    from dualinv.demo_generator import yaw_cameras
 
     cameras = yaw_cameras(yaws).to(z.device)
     batch = z.shape[0]

@@ -30,10 +30,12 @@ from typing import Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from dualinv.encoders.backbone import BackboneConfig
 from dualinv.errors import PairingError
 from dualinv.eval.bootstrap import summarize
 from dualinv.eval.results import MetricValue
 from dualinv.fileio import load_image
+from dualinv.losses import IdentityEmbedder, LPIPSLoss, identity_similarity
 from dualinv.shapes import assert_shape
 
 EVAL_RESOLUTION = 256
@@ -76,8 +78,6 @@ def build_metric_networks(lpips_trunk: str | Path | None = None, ir_se50: str | 
     ``backbone`` (a :class:`dualinv.encoders.backbone.BackboneConfig`) shrinks the stand-in ArcFace
     for tests and the mini preset; the paper's IR-SE50 is the default.
     """
-    from dualinv.encoders.backbone import BackboneConfig
-    from dualinv.losses import IdentityEmbedder, LPIPSLoss, identity_similarity
 
     lpips_module = LPIPSLoss("alex", lpips_trunk, seed=seed)
     embedder = IdentityEmbedder(backbone or BackboneConfig(), ir_se50, seed=seed)

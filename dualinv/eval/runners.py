@@ -26,19 +26,26 @@ killed at any point resumes where it stopped without recomputing finished items.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 
+from dualinv.camera import camera_at_yaw
 from dualinv.data import HeadDataset
+from dualinv.data.manifests import mead_pairs, parse_mead_name
+from dualinv.dual.outputs import head_mesh
 from dualinv.errors import ConfigError, DatasetFormatError
 from dualinv.eval.fid import FidProtocol
 from dualinv.eval.sampling import sampled_positions
 from dualinv.fileio import save_image, torch_save_atomic, write_json_atomic
+from dualinv.mesh import PANOHEAD_ISO_LEVEL, write_ply
 from dualinv.models.inversion import Inversion, Inverter, timed_per_image
 from dualinv.output_names import item_stem
+from dualinv.seeding import derive_seed, make_generator
+from dualinv.views import render_turntable
 
 MANIFEST_FILE = "inversion.json"
 MANIFEST_FORMAT = "dualinv-inversions/2"
@@ -104,7 +111,6 @@ def figure_view_name(yaw_deg: float) -> str:
 
 def is_mead_dataset(names: Sequence[str]) -> bool:
     """Whether every item is a MEAD frame ``actor__view__emotion__level__clip__frame`` (Table 2 layout)."""
-    from dualinv.data.manifests import parse_mead_name
 
     return bool(names) and all(parse_mead_name(name) is not None for name in names)
 
@@ -115,7 +121,6 @@ def plan_items(names: Sequence[str], plan: RenderPlan, limit: int | None = None)
     ``limit`` keeps a seeded sample of that many (in dataset order); the FID real images and the figure
     items are seeded samples of the kept items (:mod:`dualinv.eval.sampling`).
     """
-    from dualinv.data.manifests import mead_pairs
 
     if limit is not None and limit < 1:
         raise ConfigError(f"data.test_images must be >= 1 or null, got {limit}")
@@ -150,9 +155,6 @@ def _write_item(output: Path, item: TestItem, inversion: Inversion, position: in
     """Render, save and record one item of a batch (the record last). Figure meshes are cut at PanoHead's
     σ = 10, or for stand-in methods at the fallback level of ``dualinv invert`` (whose faint random
     density never reaches 10); the level is recorded."""
-    from dualinv.camera import camera_at_yaw
-    from dualinv.seeding import derive_seed, make_generator
-    from dualinv.views import render_turntable
 
     trigrid, ws = inversion.trigrid[position:position + 1], inversion.ws[position:position + 1]
     targets: list[tuple[Path, torch.Tensor]] = [(output / "same_view" / f"{item.stem}.png", camera)]
@@ -186,8 +188,6 @@ def _write_item(output: Path, item: TestItem, inversion: Inversion, position: in
 def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, ws: torch.Tensor, resolution: int,
                 iso_level: str | None = None) -> float:
     """The figure mesh of one item at σ = 10 (``iso_level=None``) or the ``"auto"`` level; returns the level."""
-    from dualinv.dual.outputs import head_mesh
-    from dualinv.mesh import PANOHEAD_ISO_LEVEL, write_ply
 
     mesh, level = head_mesh(generator, trigrid, ws, resolution, iso_level or PANOHEAD_ISO_LEVEL, color=False)
     write_ply(path, mesh)
@@ -197,7 +197,6 @@ def _write_mesh(path: Path, generator: torch.nn.Module, trigrid: torch.Tensor, w
 def _check_resumable(output: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The previous manifest of ``output`` (``{}`` if none); a folder started by another method, test set
     or plan must not be mixed into this run."""
-    import json
 
     path = output / MANIFEST_FILE
     if not path.is_file():

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, Mapping
 
+from dualinv.errors import ConfigError
+
 LatentSpace = Literal["w+", "z", "z+"]
 DiscriminatorKind = Literal["none", "triplane_occlusion", "triplane", "image"]
 TrainingData = Literal["real+zplus", "real", "zplus"]
@@ -97,7 +99,6 @@ EXPERIMENTS: Mapping[str, Experiment] = MappingProxyType({
 
 def get_experiment(name: str) -> Experiment:
     """The registry entry for ``name``, or a ConfigError listing the valid names."""
-    from dualinv.errors import ConfigError
 
     try:
         return EXPERIMENTS[name]

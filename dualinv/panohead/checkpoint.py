@@ -29,6 +29,8 @@ import torch
 
 from dualinv.errors import CheckpointError, ConfigError, UnsafeCheckpointError
 from dualinv.fileio import torch_save_atomic
+from dualinv.panohead.config import PanoHeadConfig
+from dualinv.panohead.generator import PanoHeadGenerator
 from dualinv.panohead.safe_pickle import InertObject, PersistentRecord, read_network_pickle
 from dualinv.panohead.trigrid import plane_axes as panohead_plane_axes
 from dualinv.tensor_checks import check_tensor_values, check_zip_members
@@ -226,8 +228,6 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, t
 
 def build_generator(record: NetworkRecord, *, device: str | torch.device = "cpu") -> "PanoHeadGenerator":
     """Construct the generator from the record's kwargs, then load its tensors strictly."""
-    from dualinv.panohead.config import PanoHeadConfig
-    from dualinv.panohead.generator import PanoHeadGenerator
 
     try:
         config = PanoHeadConfig.from_init_kwargs(

@@ -11,6 +11,8 @@ import csv
 from pathlib import Path
 from typing import Mapping
 
+from tqdm.auto import tqdm
+
 from dualinv.fileio import write_text_atomic
 
 
@@ -61,7 +63,6 @@ def read_loss_log(path: str | Path) -> list[dict[str, float]]:
 
 def progress_bar(start: int, stop: int, description: str, enabled: bool = True):
     """A tqdm bar over the steps ``start..stop`` of a segment."""
-    from tqdm.auto import tqdm
 
     return tqdm(range(start, stop), initial=0, total=stop - start, desc=description, disable=not enabled,
                 dynamic_ncols=True)

@@ -158,7 +158,7 @@ def test_workflow_adapter_names_layout_and_seed_per_dataset(tmp_path, monkeypatc
     config = SimpleNamespace(
         data=SimpleNamespace(synthetic=SimpleNamespace(identities=4, views=2, seed=0)),
         generator=SimpleNamespace(preset="mini", network=None, neural_rendering_resolution=32),
-        weights=SimpleNamespace(panohead=None), training=SimpleNamespace(seed=0),
+        weights=SimpleNamespace(panohead=None), training=SimpleNamespace(seed=0, zplus_truncation_psi=PSI),
     )
     for name in ("ffhq", "mead"):
         make_synthetic_dataset(tmp_path / name, config)

@@ -220,3 +220,31 @@ def test_dualinv_imports_sit_at_module_top():
     """No ``dualinv`` import hides inside a function: the graph above is the whole graph (heavy
     third-party libraries may still be imported where they are needed, each with its reason)."""
     assert function_local_imports() == []
+
+
+LAYERS: tuple[frozenset[str], ...] = (frozenset({PACKAGE}),) + tuple(  # dualinv/__init__.py: the version only
+    frozenset(f"{PACKAGE}.{name}" for name in layer.split()) for layer in (
+    "errors camera fileio seeding shapes native_logs",          # foundations
+    "config devices mesh output_names report_html tensor_checks weights",
+    "panohead state_dicts",                                      # the generator
+    "occlusion standin views",
+    "encoders discriminators demo_generator",                    # networks
+    "losses models",                                             # the paper's terms; the models layer
+    "baselines data study",
+    "training dual workflow_inputs",
+    "eval edit",
+    "commands inversion_jobs provenance",                        # the CLI's and the workflow's glue
+    "cli jobs",
+))
+"""The layers of the package, bottom first (README "Layout"): an import may only go to its own layer or below."""
+
+
+def test_every_package_import_goes_down_the_layers():
+    layer_of = {name: index for index, layer in enumerate(LAYERS) for name in layer}
+    graph = package_graph()
+    assert set(graph) <= set(layer_of), f"packages without a layer: {sorted(set(graph) - set(layer_of))}"
+    upward = sorted(f"{source} -> {target}" for source, targets in graph.items() for target in targets
+                    if target != source and layer_of[target] > layer_of[source])
+    assert upward == []
+    for above in ("training", "dual", "data", "eval", "baselines", "commands"):  # models sits below its users
+        assert f"{PACKAGE}.{above}" not in graph[f"{PACKAGE}.models"]

@@ -1,15 +1,22 @@
 import pytest
 import torch
 
-from dualinv.baselines import PivotalTuning, PTIConfig, WOptimConfig
+from dualinv.baselines import PivotalTuning
 from dualinv.baselines.pti import tunable_copy
 from dualinv.baselines.w_optim import reconstruction_terms
+from dualinv.config import REPO_ROOT, PTISettings, WOptimSettings, from_mapping, merge_overrides, read_yaml
 from dualinv.errors import ConfigError
 
+TINY_PIVOT = WOptimSettings(steps=50, w_avg_samples=64, render_key="image_raw")
+"""The pivot's loop; its step count is replaced by ``pti.pivot_steps``."""
 
-def tiny_pti(**changes) -> PTIConfig:
-    pivot = WOptimConfig(steps=3, w_avg_samples=64, render_key="image_raw", progress=False)
-    return PTIConfig(**{**dict(pivot=pivot, steps=6, learning_rate=3e-3, progress=False), **changes})
+
+def tiny_pti(**changes) -> PTISettings:
+    return PTISettings(**{**dict(pivot_steps=3, steps=6, learning_rate=3e-3), **changes})
+
+
+def tiny_pivotal_tuning(generator, lpips_vgg, **changes) -> PivotalTuning:
+    return PivotalTuning(generator, lpips_vgg, tiny_pti(**changes), TINY_PIVOT, progress=False)
 
 
 def test_tunable_copy_shares_no_storage(generator):
@@ -24,7 +31,7 @@ def test_tunable_copy_shares_no_storage(generator):
 def test_pti_tunes_copies_and_leaves_the_shared_generator_untouched(generator, lpips_vgg, target):
     images, cameras, _ = target
     before = {name: value.clone() for name, value in generator.state_dict().items()}
-    pti = PivotalTuning(generator, lpips_vgg, tiny_pti())
+    pti = tiny_pivotal_tuning(generator, lpips_vgg)
     result = pti.invert(images, cameras)
     after = generator.state_dict()
     assert before.keys() == after.keys()
@@ -59,12 +66,19 @@ def test_pti_tunes_copies_and_leaves_the_shared_generator_untouched(generator, l
 
 def test_early_stop_skips_tuning_when_already_close(generator, lpips_vgg, target):
     images, cameras, _ = target
-    pti = PivotalTuning(generator, lpips_vgg, tiny_pti(early_stop_lpips=10.0))
+    pti = tiny_pivotal_tuning(generator, lpips_vgg, early_stop_lpips=10.0)
     tuned, terms = pti.tune(images[:1], cameras[:1], pti.pivot.w_avg.repeat(1, generator.num_ws, 1))
     assert all(torch.equal(p, q) for p, q in zip(tuned.parameters(), generator.parameters()))
     assert terms["loss_lpips"] <= 10.0
 
 
+def test_the_pivot_runs_pivot_steps_of_the_w_optim_loop(generator, lpips_vgg):
+    pti = tiny_pivotal_tuning(generator, lpips_vgg)
+    assert pti.pivot_config == WOptimSettings(steps=3, w_avg_samples=64, render_key="image_raw")
+    assert pti.pivot.config == pti.pivot_config and pti.pivot.progress is False
+
+
 def test_config_refuses_bad_values():
-    with pytest.raises(ConfigError, match="learning_rate"):
-        PTIConfig(learning_rate=0)
+    values = merge_overrides(read_yaml(REPO_ROOT / "config.yaml"), {"baselines": {"pti": {"learning_rate": 0}}})
+    with pytest.raises(ConfigError, match=r"baselines\.pti\.learning_rate"):
+        from_mapping(values)

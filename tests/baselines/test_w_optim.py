@@ -3,18 +3,27 @@ import math
 import pytest
 import torch
 
-from dualinv.baselines import WOptimConfig, WPlusOptimiser, build_inverter
+from dualinv.baselines import WPlusOptimiser, build_inverter
 from dualinv.baselines.w_optim import learning_rate_at, perturbation_scale, reconstruction_terms
+from dualinv.config import REPO_ROOT, BaselinesConfig, WOptimSettings, from_mapping, merge_overrides, read_yaml
 from dualinv.errors import BadImageError, ConfigError
 
 
-def tiny_config(**changes) -> WOptimConfig:
-    values = dict(steps=12, w_avg_samples=256, render_key="image_raw", progress=False)
-    return WOptimConfig(**{**values, **changes})
+def tiny_config(**changes) -> WOptimSettings:
+    values = dict(steps=12, w_avg_samples=256, render_key="image_raw")
+    return WOptimSettings(**{**values, **changes})
+
+
+def refusal(w_optim: dict) -> str:
+    """The study config door's message for config.yaml with ``baselines.w_optim`` overridden."""
+    values = merge_overrides(read_yaml(REPO_ROOT / "config.yaml"), {"baselines": {"w_optim": w_optim}})
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(values)
+    return str(caught.value)
 
 
 def test_learning_rate_schedule_matches_panohead_formula():
-    config = WOptimConfig(steps=100, learning_rate=0.1)
+    config = WOptimSettings(steps=100, learning_rate=0.1)
     assert learning_rate_at(config, 0) == 0.0                      # t = 0: ramp-up factor 0
     assert learning_rate_at(config, 2) == pytest.approx(0.1 * 2 / 5)  # t = 0.02 of a 0.05 ramp-up
     assert learning_rate_at(config, 50) == pytest.approx(0.1)       # plateau
@@ -23,23 +32,21 @@ def test_learning_rate_schedule_matches_panohead_formula():
 
 
 def test_perturbation_decays_quadratically_to_zero():
-    config = WOptimConfig(steps=100)
+    config = WOptimSettings(steps=100)
     assert perturbation_scale(config, 0, 2.0) == pytest.approx(2.0 * 0.05)
     assert perturbation_scale(config, 37.5, 2.0) == pytest.approx(2.0 * 0.05 * 0.25)  # (1 - 0.5)^2
     assert perturbation_scale(config, 80, 2.0) == 0.0
 
 
 def test_config_refuses_bad_values():
-    with pytest.raises(ConfigError, match="steps"):
-        WOptimConfig(steps=0)
-    with pytest.raises(ConfigError, match="render_key"):
-        WOptimConfig(render_key="depth")
+    assert "baselines.w_optim.steps" in refusal({"steps": 0})
+    assert "baselines.w_optim.render_key" in refusal({"render_key": "depth"})
 
 
 @pytest.mark.slow  # ~10 s on an idle 2-core CPU (12 / 15 render steps)
 def test_w_optim_lowers_the_reconstruction_loss(generator, lpips_vgg, target):
     images, cameras, _ = target
-    optimiser = WPlusOptimiser(generator, lpips_vgg, tiny_config())
+    optimiser = WPlusOptimiser(generator, lpips_vgg, tiny_config(), progress=False)
 
     def loss(ws):
         with torch.no_grad():
@@ -76,7 +83,8 @@ def test_w_statistics_are_those_of_front_camera_samples(generator):
 
 def test_inputs_are_checked(generator, lpips_vgg, target):
     images, cameras, _ = target
-    inverter = build_inverter("w_optim", generator, lpips_loss=lpips_vgg, config=tiny_config(steps=1))
+    inverter = build_inverter("w_optim", generator, lpips_loss=lpips_vgg,
+                              baselines=BaselinesConfig(w_optim=tiny_config(steps=1)))
     with pytest.raises(BadImageError, match=r"\[-1, 1\]"):
         inverter.invert(images * 5, cameras)
 

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from dualinv.encoders import BackboneConfig, E4EConfig, Encoder4Editing, EncoderConfig, build_encoder
 from dualinv.encoders.e4e import LatentCodesPool, LatentDiscriminator, progressive_stage
 from dualinv.encoders.gradual_style import GradualStyleEncoder
+from dualinv.config import REPO_ROOT, E4ESettings, from_mapping, merge_overrides, read_yaml
 from dualinv.errors import ConfigError
 from dualinv.losses.e4e import active_codes, delta_regularisation, latent_encoder_adversarial_loss
 
@@ -18,10 +19,10 @@ def tiny_e4e(**changes) -> Encoder4Editing:
 
 
 def test_progressive_schedule_matches_e4e_steps():
-    config = E4EConfig(encoder=TINY, progressive_start=100, progressive_step_every=20)
+    recipe = E4ESettings(progressive_start=100, progressive_step_every=20)
     # e4e progressive_steps = [0, 100, 120, 140, ...]: stage i from progressive_steps[i]
     expected = {0: 0, 99: 0, 100: 1, 119: 1, 120: 2, 139: 2, 140: 3, 100 + 20 * 7: 8, 100 + 20 * 8: 9, 10_000: 9}
-    assert {step: progressive_stage(step, config) for step in expected} == expected
+    assert {step: progressive_stage(step, recipe, TINY.num_ws) for step in expected} == expected
 
 
 def test_forward_is_base_plus_active_deltas_plus_w_avg():
@@ -102,5 +103,7 @@ def test_codes_pool_fills_then_swaps_half_the_time():
 def test_config_is_validated():
     with pytest.raises(ConfigError, match="w_plus"):
         E4EConfig(encoder=EncoderConfig(kind="z"))
-    with pytest.raises(ConfigError, match="progressive"):
-        E4EConfig(progressive_step_every=0)
+    # the schedule is the study config's baselines.e4e, checked at the config door
+    values = merge_overrides(read_yaml(REPO_ROOT / "config.yaml"), {"baselines": {"e4e": {"progressive_step_every": 0}}})
+    with pytest.raises(ConfigError, match=r"baselines\.e4e\.progressive_step_every"):
+        from_mapping(values)

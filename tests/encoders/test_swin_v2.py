@@ -71,15 +71,15 @@ def test_trunk_taps_match_goaes_official_swin_on_seeded_weights(tmp_path):
 
 
 def test_the_goae_baseline_starts_from_the_configured_swin_file(tmp_path):
-    from dualinv.training.build import build_inversion_encoder
+    from dualinv.models.encoders import build_inversion_encoder
     from dualinv.models.experiments import get_experiment
-    from tests.training.tiny import tiny_generator, tiny_settings
+    from tests.training.tiny import tiny_config, tiny_generator
 
     generator, _ = tiny_generator()
     published = torch.load(GOLDEN / "goae_swin_tiny_golden.pt", weights_only=True)["published_state"]
     torch.save({"model": published}, tmp_path / "swin.pth")  # a Swin-V2 of another size than the tiny GOAE's
-    settings = tiny_settings(weights_goae_swin=str(tmp_path / "swin.pth"))
+    settings = tiny_config(weights={"goae_swin": str(tmp_path / "swin.pth")})
     with pytest.raises(CheckpointError, match="goae_swin.*does not fit"):
         build_inversion_encoder(settings, get_experiment("goae"), generator, seed=0)
-    stand_in = build_inversion_encoder(tiny_settings(), get_experiment("goae"), generator, seed=0)
+    stand_in = build_inversion_encoder(tiny_config(), get_experiment("goae"), generator, seed=0)
     assert stand_in.encoder.swin.windows == [4, 4, 4, 2]

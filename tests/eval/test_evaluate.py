@@ -20,6 +20,7 @@ from dualinv.eval.results import metrics_path, read_metrics, write_metrics
 from dualinv.eval.runners import RenderPlan, run_inversions
 from dualinv.eval.tables import write_table
 from dualinv.fileio import load_image
+from dualinv.models.generator import GeneratorIdentity
 from tests.conftest import REPO_ROOT
 from tests.eval.standins import tiny128_generator, write_test_set
 
@@ -58,7 +59,8 @@ def test_metrics_of_a_stand_in_run_fill_table_1(tmp_path, monkeypatch):
     assert len(ours) == 1 and float(ours[0]["ours"]) == pytest.approx(expected, abs=1e-3)
 
     # The workflow entry point with the mini study config (its generator replaced by the same tiny one).
-    monkeypatch.setattr("dualinv.eval.inverters.study_generator", lambda config, device: (generator, "stand-in:tiny"))
+    monkeypatch.setattr("dualinv.eval.evaluate.study_generator",
+                        lambda config, device: (generator, GeneratorIdentity.of(generator, "stand-in:tiny")))
     config = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
     output = tmp_path / "results" / "metrics" / "dual" / "val.json"
     evaluate_method(config=config, method="dual", dataset=dataset, inversions=inversions, output=output)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dualinv.eval.inverters import BaselineMethod, build_method_inverter
+from dualinv.eval.inverters import build_method_inverter
 from dualinv.models.checkpoint import load_training_checkpoint
 from dualinv.models.experiments import get_experiment
+from dualinv.models.inversion import EncoderInverter
 from tests.training.tiny import rendered_heads, tiny_generator, train_tiny
 
 BASELINE_ENCODERS = ["psp", "e4e", pytest.param("triplanenet_v2", marks=pytest.mark.slow),
@@ -16,11 +17,11 @@ BASELINE_ENCODERS = ["psp", "e4e", pytest.param("triplanenet_v2", marks=pytest.m
 
 @pytest.mark.parametrize("name", BASELINE_ENCODERS)
 def test_trained_tiny_baseline_inverts_two_images(tmp_path, name):
-    train_tiny(name, tmp_path / "enc.pt", steps=1, triplanenet_add_feature_stage=0)
+    train_tiny(name, tmp_path / "enc.pt", steps=1, baselines={"triplanenet_v2": {"add_triplanenet": 0}})
     generator, identity = tiny_generator()
-    method = build_method_inverter(get_experiment(name), [tmp_path / "enc.pt"], generator, identity.source)
-    assert isinstance(method, BaselineMethod) and method.stand_in  # stand-in generator, labelled so
-    encoder = method.inverter.encoder
+    method = build_method_inverter(get_experiment(name), [tmp_path / "enc.pt"], generator, identity)
+    assert isinstance(method, EncoderInverter) and method.stand_in  # stand-in generator, labelled so
+    encoder = method.encoder
     trained = load_training_checkpoint(tmp_path / "enc.pt")["encoder"]
     assert all(torch.equal(tensor, trained[key]) for key, tensor in encoder.state_dict().items())
 

@@ -1,4 +1,4 @@
-"""The eval adapters of our encoders, the dual inverter and the optimisation baselines
+"""The eval inverters of our encoders, the dual inverter and the optimisation baselines
 (``build_method_inverter``), on step-0 checkpoints of the tiny training setup."""
 
 from __future__ import annotations
@@ -9,25 +9,32 @@ from pathlib import Path
 import pytest
 import torch
 
+from dualinv.baselines import PivotalTuning
 from dualinv.config import REPO_ROOT, load_config
+from dualinv.dual.invert import DualInverter
+from dualinv.dual.stitch import stitch_trigrids
 from dualinv.errors import ConfigError
-from dualinv.eval.inverters import BaselineMethod, DualMethod, EncoderMethod, build_method_inverter, optimisation_config
+from dualinv.eval.inverters import build_method_inverter
 from dualinv.training.build import build_components
 from dualinv.models.checkpoint import load_training_checkpoint, save_training_checkpoint
 from dualinv.models.experiments import get_experiment
+from dualinv.models.generator import GeneratorIdentity
+from dualinv.models.inversion import EncoderInverter
 from dualinv.training.loop import training_state
-from tests.training.tiny import rendered_heads, tiny_generator, tiny_settings
+from tests.training.tiny import rendered_heads, tiny_config, tiny_generator
 
 # Distinct settings per encoder, none of them a default, so a mixed-up setting cannot pass unnoticed.
-SETTINGS = {"encoder1": {"occlusion_opacity_threshold": 0.23, "encoder_resolution": 32},
-            "encoder2": {"occlusion_opacity_threshold": 0.37, "encoder_resolution": 64}}
+SETTINGS = {"encoder1": {"occlusion_opacity_threshold": 0.23, "input_resolution": 32},
+            "encoder2": {"occlusion_opacity_threshold": 0.37, "input_resolution": 64}}
 
 
 def _step0_checkpoint(name: str, path: Path) -> Path:
     """A training checkpoint of ``name`` before any step (the weights training starts from)."""
     generator, identity = tiny_generator()
-    settings = tiny_settings(batch_size=1, **SETTINGS[name])
-    components = build_components(settings, get_experiment(name), dataset=rendered_heads(generator, 1),
+    settings = SETTINGS[name]
+    config = tiny_config(training={"batch_size": 1, "occlusion_opacity_threshold": settings["occlusion_opacity_threshold"]},
+                         encoder={"input_resolution": settings["input_resolution"]})
+    components = build_components(config, get_experiment(name), dataset=rendered_heads(generator, 1),
                                   generator=generator, identity=identity)
     save_training_checkpoint(path, training_state(components, 0))
     return path
@@ -54,31 +61,31 @@ def _spy_sides(encoder) -> list[int]:
 @pytest.mark.slow
 def test_dual_takes_encoder_1s_opacity_threshold_and_the_given_seed(checkpoints, batch):
     generator, identity = tiny_generator()
-    method = build_method_inverter(get_experiment("dual"), [checkpoints["encoder1"], checkpoints["encoder2"]],
-                                   generator, identity.source, seed=5)
-    assert isinstance(method, DualMethod) and method.stand_in
-    dual = method.dual_inverter
-    configured = load_training_checkpoint(checkpoints["encoder1"])["config"]["occlusion_opacity_threshold"]
+    dual = build_method_inverter(get_experiment("dual"), [checkpoints["encoder1"], checkpoints["encoder2"]],
+                                 generator, identity, seed=5)
+    assert isinstance(dual, DualInverter) and dual.stand_in
+    configured = load_training_checkpoint(checkpoints["encoder1"])["config"]["training"]["occlusion_opacity_threshold"]
     assert configured == 0.23 and dual.opacity_threshold == configured  # Encoder 1's, not Encoder 2's 0.37 nor 0.5
     assert dual.seed == 5 and dual.encoder_resolution == (32, 64)
+    assert dual.generator_source == identity.source
     visible, occluded = _spy_sides(dual.encoder_visible), _spy_sides(dual.encoder_occluded)
 
-    results, invert = [], dual.invert
-    dual.invert = lambda *args: (results.append(invert(*args)), results[-1])[1]
-
     images, cameras = batch
-    inversion = method.invert(images, cameras)
+    inversion = dual.invert(images, cameras)
     assert visible == [32] and occluded == [64]
     assert inversion.generators == (generator, generator)
-    # the adapter passes the stitched tri-grid and Encoder 1's codes through unchanged
-    assert inversion.trigrid is results[0].trigrid and inversion.ws is results[0].ws
+    # the result is the stitched tri-grid of the two encoders' tri-grids, with the parts kept beside it
+    parts = inversion.dual
+    assert parts is not None
+    torch.testing.assert_close(inversion.trigrid,
+                               stitch_trigrids(parts.trigrid_visible, parts.trigrid_occluded, parts.occlusion_mask))
 
 
 def test_encoder_adapter_loads_the_checkpoint_and_reads_its_input_side(checkpoints, batch):
     generator, identity = tiny_generator()
-    method = build_method_inverter(get_experiment("encoder2"), [checkpoints["encoder2"]], generator, identity.source,
+    method = build_method_inverter(get_experiment("encoder2"), [checkpoints["encoder2"]], generator, identity,
                                    seed=3)
-    assert isinstance(method, EncoderMethod) and method.stand_in and method.seed == 3
+    assert isinstance(method, EncoderInverter) and method.stand_in and method.seed == 3
     trained = load_training_checkpoint(checkpoints["encoder2"])["encoder"]
     assert all(torch.equal(tensor, trained[key]) for key, tensor in method.encoder.state_dict().items())
     sides = _spy_sides(method.encoder)
@@ -92,9 +99,9 @@ def test_encoder_adapter_loads_the_checkpoint_and_reads_its_input_side(checkpoin
 def test_a_method_with_the_wrong_number_of_checkpoints_is_refused(checkpoints):
     generator, identity = tiny_generator()
     with pytest.raises(ConfigError, match="needs 2 checkpoint"):
-        build_method_inverter(get_experiment("dual"), [checkpoints["encoder1"]], generator, identity.source)
+        build_method_inverter(get_experiment("dual"), [checkpoints["encoder1"]], generator, identity)
     with pytest.raises(ConfigError, match="needs 0 checkpoint"):
-        build_method_inverter(get_experiment("pti"), [checkpoints["encoder1"]], generator, identity.source)
+        build_method_inverter(get_experiment("pti"), [checkpoints["encoder1"]], generator, identity)
 
 
 @pytest.mark.slow
@@ -105,10 +112,13 @@ def test_optimisation_baseline_adapter_uses_the_study_settings(batch):
     config = replace(config, baselines=replace(baselines, w_optim=replace(baselines.w_optim, steps=1, w_avg_samples=16),
                                                pti=replace(baselines.pti, pivot_steps=1, steps=1)))
     # a label that is not a stand-in: the missing LPIPS-VGG file alone must still mark the method stand-in
-    method = build_method_inverter(get_experiment("pti"), [], generator, "released.pkl", config=config, seed=1)
-    assert isinstance(method, BaselineMethod) and method.stand_in and method.max_batch_size == 1 and not method.warm_up
-    assert method.inverter.config == optimisation_config("pti", config)
-    assert method.inverter.lpips_loss.net_name == "vgg"
+    identity = GeneratorIdentity.of(generator, "released.pkl")
+    assert not identity.stand_in
+    method = build_method_inverter(get_experiment("pti"), [], generator, identity, config=config, seed=1)
+    assert isinstance(method, PivotalTuning) and method.stand_in and method.max_batch_size == 1 and not method.warm_up
+    assert method.config == config.baselines.pti
+    assert method.pivot_config == replace(config.baselines.w_optim, steps=config.baselines.pti.pivot_steps)
+    assert method.lpips_loss.net_name == "vgg"
 
     images, cameras = batch
     inversion = method.invert(images[:1], cameras[:1])

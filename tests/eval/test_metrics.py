@@ -17,9 +17,9 @@ from dualinv.eval.metrics import (
     l2_per_image,
     paired_files,
     per_image_metrics,
-    timed_per_image,
 )
 from dualinv.fileio import save_image
+from dualinv.models.inversion import timed_per_image
 
 TINY_ARCFACE = BackboneConfig(units_per_stage=(1, 1, 1, 1), width=0.125)
 

@@ -13,7 +13,8 @@ import torch
 from dualinv.errors import ConfigError
 from dualinv.eval.fid import FidProtocol
 from dualinv.eval.inverters import StandInInverter
-from dualinv.eval.metrics import time_protocol, timed_per_image
+from dualinv.eval.metrics import time_protocol
+from dualinv.models.inversion import timed_per_image
 from dualinv.eval.runners import RenderPlan, figure_view_name, plan_items, run_inversions
 from dualinv.fileio import load_image
 from dualinv.mesh import PANOHEAD_ISO_LEVEL, read_ply
@@ -112,15 +113,17 @@ def test_plan_items_caps_and_names():
 def test_invert_dataset_follows_the_study_config(tmp_path, generator, monkeypatch):
     """The workflow entry point: mini preset caps the items (data.test_images) and sets the FID protocol."""
     from dualinv.config import load_config
-    from dualinv.eval.runners import invert_dataset
+    from dualinv.eval.inverters import invert_dataset
+    from dualinv.models.generator import GeneratorIdentity
     from tests.conftest import REPO_ROOT
 
     config = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
-    monkeypatch.setattr("dualinv.eval.inverters.study_generator", lambda config, device: (generator, "stand-in:tiny"))
+    monkeypatch.setattr("dualinv.eval.inverters.study_generator",
+                        lambda config, device: (generator, GeneratorIdentity.of(generator, "stand-in:tiny")))
     built = {}
 
-    def build(experiment, checkpoints, generator, label, **kwargs):
-        built.update(kind=experiment.kind, checkpoints=checkpoints, label=label)
+    def build(experiment, checkpoints, generator, identity, **kwargs):
+        built.update(kind=experiment.kind, checkpoints=checkpoints, label=identity.source)
         return StandInInverter(generator)
 
     monkeypatch.setattr("dualinv.eval.inverters.build_method_inverter", build)

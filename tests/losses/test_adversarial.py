@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from dualinv.config import TrainingConfig
 from dualinv.losses import (
-    LossWeights,
     discriminator_adversarial_loss,
     discriminator_loss,
     encoder_adversarial_loss,
@@ -17,6 +17,10 @@ from dualinv.losses import (
     r1_due,
     r1_penalty,
 )
+
+
+PAPER = TrainingConfig()
+"""The study's training section at its defaults (paper A.2)."""
 
 
 def softplus(x):
@@ -43,18 +47,18 @@ def test_r1_on_a_quadratic_discriminator_is_analytic():
     expected = (4 * a * a * (1 + 4) + 4 * a * a * (9 + 1)) / 2
     assert r1_penalty(logits, x).item() == pytest.approx(expected)
     logits = (a * x.square()).sum(dim=1, keepdim=True)
-    assert lazy_r1_loss(logits, x).item() == pytest.approx(0.5 * 10 * 16 * expected)
+    assert lazy_r1_loss(logits, x, PAPER.r1_gamma, PAPER.r1_every).item() == pytest.approx(0.5 * 10 * 16 * expected)
 
 
 def test_r1_is_due_every_sixteen_steps():
-    assert [s for s in range(40) if r1_due(s)] == [0, 16, 32]
+    assert [s for s in range(40) if r1_due(s, PAPER.r1_every)] == [0, 16, 32]
 
 
-def test_paper_weights():
-    weights = LossWeights()
-    assert (weights.lpips, weights.l2, weights.identity) == (0.8, 1.0, 0.5)  # A.2 lambda_1..3
-    assert (weights.adversarial, weights.discriminator) == (0.001, 0.5)  # lambda_4, lambda
-    assert (weights.r1_gamma, weights.r1_interval) == (10.0, 16)
+def test_training_defaults_are_the_paper_weights():
+    weights = TrainingConfig()
+    assert (weights.lambda_lpips, weights.lambda_l2, weights.lambda_id) == (0.8, 1.0, 0.5)  # A.2 lambda_1..3
+    assert (weights.lambda_adv, weights.lambda_discriminator) == (0.001, 0.5)  # lambda_4, lambda
+    assert (weights.r1_gamma, weights.r1_every) == (10.0, 16)
 
 
 def test_encoder_loss_weights_the_named_terms():

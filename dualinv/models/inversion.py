@@ -143,7 +143,7 @@ def check_inputs(images: torch.Tensor, cameras: torch.Tensor) -> None:
     assert_shape(cameras, [images.shape[0], LABEL_SIZE], "cameras")
     low, high = float(images.min()), float(images.max())
     if low < -1.001 or high > 1.001:
-        raise BadImageError(f"images must lie in [-1, 1] (dualinv.fileio.read_image gives that range); "
+        raise BadImageError(f"images must lie in [-1, 1] (dualinv.fileio.load_image gives that range); "
                             f"got values in [{low:.3g}, {high:.3g}]")
 
 

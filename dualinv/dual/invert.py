@@ -36,7 +36,7 @@ from dualinv.models.checkpoint import (
 )
 from dualinv.models.experiments import Experiment
 from dualinv.models.generator import build_generator
-from dualinv.models.inversion import DualParts, Inversion, fit_side
+from dualinv.models.inversion import DualParts, Inversion, check_inputs, fit_side
 from dualinv.models.inversion_encoder import InversionEncoder
 from dualinv.occlusion import occlusion_mask
 from dualinv.seeding import make_generator
@@ -111,6 +111,7 @@ class DualInverter:
     def invert(self, images: torch.Tensor, cameras: torch.Tensor) -> Inversion:
         """images [B,3,H,W] in [-1,1] (aligned crops) and their cameras [B,25] → the stitched
         :class:`~dualinv.models.inversion.Inversion`, its ``dual`` parts holding both tri-grids and the mask."""
+        check_inputs(images, cameras)
         images, cameras = images.to(self.device).float(), cameras.to(self.device).float()
         rng = make_generator(self.seed, self.device)
         ws, trigrid_visible = self.encoder_visible.encode(fit_side(images, self.encoder_resolution[0]), cameras,

@@ -91,7 +91,7 @@ def build_method_inverter(experiment: Experiment, checkpoints: Sequence[Path], g
     lpips_file = None if config is None else config.weights.lpips_vgg
     lpips_loss = LPIPSLoss("vgg", lpips_file, seed=seed).to(device)
     return build_inverter(experiment.name, generator, baselines=None if config is None else config.baselines,
-                          lpips_loss=lpips_loss, stand_in=stand_in or lpips_file is None)
+                          lpips_loss=lpips_loss, stand_in=stand_in or lpips_file is None, progress=True)
 
 
 def invert_dataset(config: StudyConfig, method: str, dataset: Path, checkpoints: Sequence[Path], output: Path,

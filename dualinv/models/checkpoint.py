@@ -68,6 +68,17 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+PUBLISHED_KEYS = ("experiment", "step", "data_position", "config", "config_hash", "generator", "encoder")
+"""What a published encoder keeps of a training checkpoint: enough to invert, and to say what it is."""
+
+
+def published_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The published form of a training checkpoint (``models/<experiment>/checkpoint.pt``): the encoder,
+    its config tree, step and generator identity, marked ``published``; no optimiser, discriminator,
+    baseline or RNG state, so it cannot resume a segment (:func:`dualinv.training.loop` says so)."""
+    return {**{key: state[key] for key in PUBLISHED_KEYS}, "published": True}
+
+
 def trained_config(state: Mapping[str, Any], path: str | Path):
     """The study config tree a checkpoint was trained with (validated as any config is)."""
     try:

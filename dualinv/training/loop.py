@@ -151,6 +151,10 @@ def training_state(components: TrainingComponents, step: int) -> dict[str, Any]:
 def restore_training_state(components: TrainingComponents, state: dict[str, Any], path: Path, step: int) -> None:
     """Load a checkpoint into ``components`` after checking it belongs to this run and this step."""
     config = components.config
+    if state.get("published"):
+        raise CheckpointError(f"{path} is a published encoder (its weights only, no optimiser state), which "
+                              "cannot resume training; resume from the segment checkpoint that training wrote "
+                              "(models/<experiment>/segments/<k>.pt, kept with snakemake --notemp)")
     if state["experiment"] != components.experiment.name:
         raise CheckpointError(f"{path} belongs to experiment {state['experiment']!r}, "
                               f"not {components.experiment.name!r}")

@@ -7,12 +7,10 @@ has and which steps each covers, so the arithmetic is tested here and not in a r
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualinv.fileio import atomic_path
+from dualinv.models.checkpoint import load_training_checkpoint, published_state, save_training_checkpoint
 
 
 @dataclass(frozen=True)
@@ -43,13 +41,8 @@ def previous_segment(index: int) -> int | None:
 
 
 def finalize_checkpoint(segment_checkpoint: str | Path, checkpoint: str | Path) -> None:
-    """Publish the last segment's checkpoint as the experiment's ``checkpoint.pt``, atomically.
-
-    A hard link (no copy of a multi-GB file) where the filesystem allows it, a copy otherwise.
-    """
-    with atomic_path(checkpoint) as temporary:
-        temporary.unlink()
-        try:
-            os.link(segment_checkpoint, temporary)
-        except OSError:
-            shutil.copyfile(segment_checkpoint, temporary)
+    """Publish the last segment's checkpoint as the experiment's ``checkpoint.pt``: the trained encoder
+    (:func:`dualinv.models.checkpoint.published_state`), without the optimiser and discriminator state
+    that only a resumed segment needs (three quarters of the file: Ranger keeps two moments and the
+    Lookahead weights per parameter). Written atomically."""
+    save_training_checkpoint(checkpoint, published_state(load_training_checkpoint(segment_checkpoint)))

@@ -60,6 +60,11 @@ def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out
     _stub_record(checkpoint_out, "train_segment", experiment=experiment, start=start, stop=stop,
                  checkpoint_in=checkpoint_in, config=config)
 ''',
+    "dualinv/training/segments.py": '''
+def finalize_checkpoint(segment_checkpoint, checkpoint):
+    import shutil
+    shutil.copyfile(segment_checkpoint, checkpoint)
+''',
     "dualinv/eval/inverters.py": '''
 def invert_dataset(config, method, dataset, checkpoints, output, shard=None):
     assert all(path.is_file() for path in checkpoints), checkpoints

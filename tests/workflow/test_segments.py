@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 from dualinv.training.segments import Segment, finalize_checkpoint, previous_segment, segments
 
@@ -33,14 +34,31 @@ def test_bad_lengths_are_refused():
         previous_segment(-1)
 
 
-def test_finalize_publishes_the_last_segment_without_copying(tmp_path):
+def test_finalize_publishes_the_trained_encoder_without_the_resume_state(tmp_path):
+    """models/<experiment>/checkpoint.pt: the encoder and what it is, a quarter of the segment's size;
+    it inverts as the segment does and refuses to resume training."""
+    from dualinv.errors import CheckpointError
+    from dualinv.models.checkpoint import load_trained_encoder, load_training_checkpoint
+    from dualinv.models.experiments import get_experiment
+    from dualinv.training import train_segment
+    from dualinv.training.build import build_components
+    from tests.training.tiny import rendered_heads, tiny_config, tiny_generator, train_tiny
+
     last = tmp_path / "segments" / "1.pt"
     last.parent.mkdir()
-    last.write_bytes(b"weights")
+    train_tiny("encoder2", last, steps=1)
     final = tmp_path / "checkpoint.pt"
     finalize_checkpoint(last, final)
-    assert final.read_bytes() == b"weights"
-    assert os.stat(final).st_ino == os.stat(last).st_ino  # a hard link
-    last.unlink()  # the segment is temp() in the workflow: the published checkpoint survives
-    assert final.read_bytes() == b"weights"
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint.pt", "segments"]
+    published, full = load_training_checkpoint(final), load_training_checkpoint(last)
+    assert published["published"] is True and "encoder_optimiser" not in published and "rng" not in published
+    assert all(torch.equal(published["encoder"][key], full["encoder"][key]) for key in full["encoder"])
+    assert final.stat().st_size < 0.4 * last.stat().st_size
+    last.unlink()  # the segment is temp() in the workflow: the published checkpoint stands alone
+    encoder, config, _, identity = load_trained_encoder(final)
+    assert config.encoder.input_resolution == 32 and identity.stand_in
+    config = tiny_config(encoder={"input_resolution": 32}, training={"batch_size": 1})
+    generator, identity = tiny_generator()
+    components = build_components(config, get_experiment("encoder2"), rendered_heads(generator, 3),
+                                  generator=generator, identity=identity)
+    with pytest.raises(CheckpointError, match="published encoder"):
+        train_segment(config, "encoder2", 1, 2, final, tmp_path / "more.pt", components=components)

@@ -248,3 +248,19 @@ def test_every_package_import_goes_down_the_layers():
     assert upward == []
     for above in ("training", "dual", "data", "eval", "baselines", "commands"):  # models sits below its users
         assert f"{PACKAGE}.{above}" not in graph[f"{PACKAGE}.models"]
+
+
+def test_every_import_inside_a_function_says_why():
+    """The imports left inside functions are heavy third-party libraries kept off the CLI's start-up;
+    each carries its reason in a comment on its line or the line above."""
+    unexplained = []
+    for module, path in module_files().items():
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                        here, above = lines[inner.end_lineno - 1], lines[inner.lineno - 2]
+                        if "#" not in here and not above.strip().startswith("#"):
+                            unexplained.append(f"{module}:{inner.lineno}: {here.strip()}")
+    assert unexplained == []

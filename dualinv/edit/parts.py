@@ -54,9 +54,8 @@ def check_part(part: str) -> PartName:
 
 def region_landmarks() -> dict[str, list[np.ndarray]]:
     """Per part, the landmark indices of each of its face-mesh regions (from mediapipe's constants)."""
-    from mediapipe.python.solutions import (
-        face_mesh_connections as connections,  # mediapipe loads only when this runs, not on CLI start-up
-    )
+    # mediapipe loads only when this runs, not on CLI start-up
+    from mediapipe.python.solutions import face_mesh_connections as connections
 
     return {
         part: [np.array(sorted({index for edge in getattr(connections, name) for index in edge}), dtype=np.int64)

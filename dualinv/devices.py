@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import torch
 
 from dualinv.errors import ConfigError
@@ -22,3 +24,13 @@ def check_device(device: str | torch.device, flag: str = "--device") -> torch.de
     elif parsed.type not in ("cpu", "mps"):
         raise ConfigError(f"{flag} {device}: unsupported device type {parsed.type!r}; use cpu or cuda[:N]")
     return parsed
+
+
+def device_name(device: str | torch.device) -> str:
+    """The device a number was measured on, as Table 1's time column records it: the GPU model
+    (``cuda:0 (NVIDIA H200)``) or the CPU and its torch threads (``cpu (x86_64, 2 threads)``)."""
+    parsed = torch.device(device)
+    if parsed.type == "cuda" and torch.cuda.is_available():
+        index = parsed.index if parsed.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"{parsed.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -35,6 +35,11 @@ from dualinv.models.generator import GeneratorIdentity, study_generator
 from dualinv.models.inversion import EncoderInverter, Inversion
 from dualinv.seeding import derive_seed, make_generator
 
+TIMING_BATCH_SIZE = 1
+"""Images per call when the workflow inverts a test set: Table 1's time column is per image at batch 1
+(one photo in, one head out), after one untimed warm-up call, on the same clock for every method
+(:func:`dualinv.models.inversion.timed_per_image`); the device, the GPU model included, is recorded."""
+
 
 class StandInInverter:
     """A stand-in method: ws = mapping(z, camera), z seeded by the image's pixels (tests, demos)."""
@@ -105,7 +110,7 @@ def invert_dataset(config: StudyConfig, method: str, dataset: Path, checkpoints:
     inverter = build_method_inverter(experiment, [Path(path) for path in checkpoints], generator, identity,
                                      config=config, device=device)
     return run_inversions(inverter, dataset, output, render_plan_of(config), method=method,
-                          batch_size=4 if device == "cuda" else 2, limit=config.data.test_images, device=device,
+                          batch_size=TIMING_BATCH_SIZE, limit=config.data.test_images, device=device,
                           progress=True, provenance={"generator": identity.source,
                                                      "checkpoints": [str(path) for path in checkpoints]},
                           shard=shard)

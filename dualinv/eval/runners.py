@@ -35,6 +35,7 @@ import torch
 
 from dualinv.camera import camera_at_yaw
 from dualinv.data import HeadDataset
+from dualinv.devices import device_name
 from dualinv.data.manifests import mead_pairs, parse_mead_name
 from dualinv.dual.outputs import head_mesh
 from dualinv.errors import ConfigError, DatasetFormatError
@@ -257,12 +258,13 @@ def run_inversions(inverter: Inverter, dataset_dir: str | Path, output: str | Pa
 
     # no torch.no_grad around invert: the optimisation baselines need gradients (encoders turn them off)
     warm_up = inverter.warm_up
-    timing = previous.get("timing") or {"batch_size": step, "device": str(device), "warm_up": warm_up,
+    timing = previous.get("timing") or {"batch_size": step, "device": device_name(device), "warm_up": warm_up,
                                         "warmup_seconds_per_image": None}
     if pending and warm_up:  # CUDA context, kernel choice, allocator: run once, keep its time apart
         images, cameras = load(pending[:step])
         _, warmup = timed_per_image(lambda: inverter.invert(images, cameras), images.shape[0], device)
-        timing = {"batch_size": step, "device": str(device), "warm_up": True, "warmup_seconds_per_image": warmup}
+        timing = {"batch_size": step, "device": device_name(device), "warm_up": True,
+                  "warmup_seconds_per_image": warmup}
     with tqdm(total=len(selected), initial=len(selected) - len(pending), desc=f"invert {method}", disable=not progress,
               dynamic_ncols=True) as bar:
         for start in range(0, len(pending), step):

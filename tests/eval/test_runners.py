@@ -12,6 +12,7 @@ import torch
 
 from dualinv.errors import ConfigError
 from dualinv.eval.fid import FidProtocol
+from dualinv.devices import device_name
 from dualinv.eval.inverters import StandInInverter
 from dualinv.eval.metrics import time_protocol
 from dualinv.models.inversion import timed_per_image
@@ -134,6 +135,9 @@ def test_invert_dataset_follows_the_study_config(tmp_path, generator, monkeypatc
     assert len(manifest["names"]) == config.data.test_images
     assert manifest["plan"]["fid"]["num_images"] == config.evaluation.fid_images
     assert manifest["provenance"]["generator"] == "stand-in:tiny"
+    # Table 1's time column: per image at batch 1 after a warm-up, with the device named (issue #13, point 7)
+    assert manifest["timing"]["batch_size"] == 1 and manifest["timing"]["warm_up"] is True
+    assert manifest["timing"]["device"].startswith("cpu (") and "threads" in manifest["timing"]["device"]
 
 
 class _SleepingInverter(StandInInverter):
@@ -160,7 +164,7 @@ def test_seconds_per_image_exclude_the_warm_up_and_divide_by_the_batch(tmp_path,
                               batch_size=2, progress=False)
     assert inverter.calls == 3  # warm-up on the first batch, then batches of 2 and 1
     timing = manifest["timing"]
-    assert timing["batch_size"] == 2 and timing["device"] == "cpu"
+    assert timing["batch_size"] == 2 and timing["device"] == device_name("cpu") and timing["device"].startswith("cpu (")
     assert timing["warmup_seconds_per_image"] >= _SleepingInverter.WARMUP_S / 2
     seconds = {Path(name).stem: json.loads((output / "items" / f"{Path(name).stem}.json").read_text())["seconds"]
                for name in NAMES}
@@ -177,7 +181,7 @@ def test_a_method_without_warm_up_inverts_each_item_once(tmp_path, generator):
     manifest = run_inversions(inverter, dataset, tmp_path / "out", _plan(figure_items=0, mesh_resolution=0),
                               method="standin", batch_size=2, progress=False)
     assert inverter.calls == 2 and manifest["complete"]
-    assert manifest["timing"] == {"batch_size": 2, "device": "cpu", "warm_up": False, "warmup_seconds_per_image": None}
+    assert manifest["timing"] == {"batch_size": 2, "device": device_name("cpu"), "warm_up": False, "warmup_seconds_per_image": None}
     assert "no warm-up batch" in time_protocol(2, "cpu", warm_up=False)
     assert "after one untimed warm-up batch" in time_protocol(2, "cpu")
 

@@ -11,5 +11,5 @@ with job(snakemake, artifact=snakemake.output.checkpoint, seeds={"segment": segm
     train_segment = entry_point("dualinv.training.train_segment")
     train_segment(config=config, experiment=snakemake.wildcards.experiment, start=segment.start, stop=segment.stop,
                   checkpoint_in=resume[0] if resume else None, checkpoint_out=Path(snakemake.output.checkpoint),
-                  dataset=Path(snakemake.input.train), log_path=work_losses)
+                  dataset=Path(snakemake.input.train), log_path=work_losses, progress=True)
     work_losses.replace(losses)

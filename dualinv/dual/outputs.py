@@ -27,6 +27,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from dualinv.camera import orbit_cameras
 from dualinv.errors import ConfigError
@@ -70,6 +71,8 @@ class HeadOutputOptions:
     """σ level of the surface; ``auto``: 10 (PanoHead) if reached, else the fallback (module doc)."""
     seed: int = 0
     """Seed of the renderer's sample jitter."""
+    progress: bool = True
+    """A tqdm bar over the turntable frames, the long step of every head (on stderr)."""
 
     def __post_init__(self) -> None:
         for flag, value, fine in (("--frames", self.frames, self.frames >= 1), ("fps", self.fps, self.fps > 0),
@@ -158,8 +161,10 @@ def write_head_outputs(directory: str | Path, generator: torch.nn.Module, head: 
     files["depth"] = directory / "depth.png"
     foreground = opacity[0] if bool((opacity >= 0.5).any()) else None  # a faint stand-in head: show all depths
     write_png(files["depth"], colorize_depth(depth[0], near=near, far=far, mask=foreground))
-    frames = render_turntable(generator, head.trigrid, head.ws, orbit_cameras(options.frames, device=device),
-                              rng=make_generator(options.seed, device))
+    with tqdm(total=options.frames, desc=f"turntable {directory.name}", unit="frame", leave=False,
+              disable=not options.progress) as bar:
+        frames = render_turntable(generator, head.trigrid, head.ws, orbit_cameras(options.frames, device=device),
+                                  rng=make_generator(options.seed, device), on_frames=bar.update)
     turntable = write_turntable(directory / "turntable", frames, fps=options.fps)
     files.update({f"turntable_{key}": path for key, path in turntable.items()})
     level = faces = None

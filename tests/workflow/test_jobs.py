@@ -102,7 +102,7 @@ def test_train_segment_script_passes_typed_arguments(tmp_path, monkeypatch):
     assert isinstance(kwargs.pop("config"), StudyConfig)
     assert kwargs == {"experiment": "encoder2", "start": 2, "stop": 4, "checkpoint_in": tmp_path / "0.pt",
                       "checkpoint_out": tmp_path / "1.pt", "dataset": tmp_path / "train",
-                      "log_path": tmp_path / "1.losses.csv.partial"}
+                      "log_path": tmp_path / "1.losses.csv.partial", "progress": True}
     # the log is written beside the declared output (a failed try's rows survive) and published on success
     assert (tmp_path / "1.losses.csv").read_text() == "step,loss_encoder\n2,1.0\n"
     assert json.loads((tmp_path / "1.pt.provenance.json").read_text())["seeds"]["segment"] == 1

@@ -123,7 +123,7 @@ def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverte
             lambda: inverter.invert(photo.image[None].to(device), photo.camera[None].to(device)), 1, device)
         directory = inside(out_dir, photo.stem)
         save_occlusion_debug(inversion.dual.occlusion_mask.cpu(), directory / "occlusion.png")
-        report = HeadReport(f"{photo.source}: dual-encoder inversion", stand_in=stand_in,
+        report = HeadReport(f"{Path(photo.source).name}: dual-encoder inversion", stand_in=stand_in,
                             notes=[f"pose: yaw {photo.yaw:+.1f}°, pitch {photo.pitch:+.1f}°",
                                    f"inversion {batch.seconds[photo.stem]:.2f} s on {device}"],
                             provenance={"photo": photo.source, "yaw": photo.yaw, "pitch": photo.pitch,

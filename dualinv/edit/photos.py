@@ -39,7 +39,7 @@ def edit_photos(source: str | Path, reference: str | Path, out_dir: str | Path, 
     write_png(out_dir / "reference.png", reference_image)
     save_occlusion_debug(edit.part_cells.cpu(), out_dir / "part_cells.png")
     overlay = _overlay(reference_image, edit.pixel_masks[0])
-    report = HeadReport(f"{source_photo.source} with the {config.part} of {reference_photo.source}", stand_in=stand_in,
+    report = HeadReport(f"{Path(source_photo.source).name} with the {config.part} of {Path(reference_photo.source).name}", stand_in=stand_in,
                         notes=[f"part cells: {int(edit.part_cells.sum())} of {edit.part_cells.numel()} "
                                f"(feather {config.feather} texels, views: input + {len(config.extra_yaws)} renders)"],
                         provenance={"source": source_photo.source, "reference": reference_photo.source,

@@ -75,7 +75,11 @@ def test_raw_photos_are_prepared_inverted_and_written_and_a_reject_does_not_stop
         summary = json.loads((directory / "outputs.json").read_text())
         assert summary["stand_in"] and abs(summary["yaw"]) < 10  # both portraits are frontal
         assert read_ply(directory / "mesh.ply").vertex_colors is not None
-        assert "STAND-IN" in (directory / "index.html").read_text()
+        page = (directory / "index.html").read_text()
+        assert "STAND-IN" in page
+        title = page.split("<title>")[1].split("</title>")[0]  # the photo's name, not where it lives
+        assert title.endswith(": dual-encoder inversion") and str(Path(photos["astronaut"]).parent) not in title
+        assert Path(photos["astronaut"]).name in title or Path(photos["grace"]).name in title
     # The inverter got the cameras estimated by the preparation, not a default.
     label = json.loads((tmp_path / "prepared/labels/astronaut.json").read_text())["label"]
     assert torch.allclose(inverter.calls[0][0].double(), torch.tensor(label, dtype=torch.float64), atol=1e-6)

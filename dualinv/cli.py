@@ -7,12 +7,17 @@ exit code). This file only assembles them and turns
 
 Every parser is an :class:`ExactFlagParser`: argparse's prefix matching is off, so a flag is only
 ever the flag it spells (``--mesh`` can never be read as ``--mesh-resolution``, and adding a
-flag later cannot change what an existing command line means).
+flag later cannot change what an existing command line means). Errors of the command line itself are
+argparse's error line, from the (sub)command they belong to (one line, without the usage block): an unknown flag is reported by the
+subcommand that was selected, with the closest flag of that subcommand (``unrecognized arguments:
+--mesh-res (did you mean --mesh-resolution?)``), and a misspelt subcommand or choice gets the
+closest valid one.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import sys
 from types import ModuleType
@@ -41,9 +46,65 @@ class ExactFlagParser(argparse.ArgumentParser):
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
 
+    def parse_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None):
+        """As argparse's, but unknown arguments are reported by the subcommand that was selected (its
+        usage line, its prog) with a did-you-mean from that subcommand's own flags."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            selected = _selected_parser(self, parsed)
+            selected.error(f"unrecognized arguments: {' '.join(extras)}{_flag_suggestions(selected, extras)}")
+        return parsed
+
+    def _check_value(self, action: argparse.Action, value) -> None:
+        """As argparse's, plus the closest valid choice for a misspelt word (a subcommand, ``--part``)."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as error:
+            words = [choice for choice in action.choices or () if isinstance(choice, str)]
+            close = difflib.get_close_matches(value, words, n=1) if isinstance(value, str) else []
+            if not close:
+                raise
+            raise argparse.ArgumentError(action, f"{error.message} (did you mean {close[0]}?)") from None
+
+    def error(self, message: str):
+        """argparse's error line, ``<prog>: error: <message>``, alone (exit status 2): one line, like every
+        other refusal of the CLI; ``<prog> --help`` shows the usage."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
     def format_help(self) -> str:
         """The help without the reStructuredText markup of the docstrings it quotes (``x`` -> x, `x` -> 'x')."""
         return _plain_text(super().format_help())
+
+
+def _selected_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)parser the parsed command line selected (``dualinv panohead render``: render's)."""
+    while True:
+        commands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+        if not commands or getattr(parsed, commands[0].dest, None) not in commands[0].choices:
+            return parser
+        parser = commands[0].choices[getattr(parsed, commands[0].dest)]
+
+
+def _flag_suggestions(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """`` (did you mean --x?)`` for the unknown flags among ``extras`` that are close to a shown flag of
+    ``parser``: the flags the typed one abbreviates (``--mesh-res``) first, else the closest spelling."""
+    shown = [flag for action in parser._actions if action.help != argparse.SUPPRESS
+             for flag in action.option_strings]
+    found = []
+    for extra in extras:
+        typed = extra.split("=", 1)[0]
+        if not typed.startswith("-") or typed in ("-", "--") or parser._negative_number_matcher.match(typed):
+            continue
+        completions = [flag for flag in shown if flag.startswith(typed)]
+        close = difflib.get_close_matches(typed, completions, n=3, cutoff=0.0) if completions else \
+            difflib.get_close_matches(typed, shown, n=1)
+        if close:
+            found.append((typed, " or ".join(close)))
+    if not found:
+        return ""
+    if len(found) == 1:
+        return f" (did you mean {found[0][1]}?)"
+    return " (did you mean " + ", ".join(f"{flags} for {typed}" for typed, flags in found) + "?)"
 
 
 def _plain_text(text: str) -> str:

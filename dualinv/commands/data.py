@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import replace
 
+from dualinv.commands.arguments import int_at_least, nonnegative_float, positive_int, unit_float
 from dualinv.data.alignment import Aligner, PoseConfig
 from dualinv.data.background import BackgroundConfig
 from dualinv.data.decode import decode_image
@@ -35,7 +36,7 @@ def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--faceboxes", metavar="PATH", help="3DDFA_V2 FaceBoxes/weights/FaceBoxesProd.pth: TDDFA's crop as the "
                        "authors (not given: TDDFA's landmark crop rule, labelled landmark-roi)")
     group.add_argument("--pose-stand-in", action="store_true", help="seeded stand-in TDDFA/BFM where no file is given (labelled)")
-    group.add_argument("--min-face-size", type=float, default=None, help="smallest crop quad side in photo pixels (default 256, PanoHead's)")
+    group.add_argument("--min-face-size", type=nonnegative_float, default=None, help="smallest crop quad side in photo pixels (default 256, PanoHead's)")
 
 
 def pose_config_from_args(args: argparse.Namespace, base=None, stand_in: bool = False):
@@ -58,19 +59,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     prepare.add_argument("inputs", metavar="IN", help="folder of photos (searched recursively) or a .txt list of paths")
     prepare.add_argument("out", metavar="OUT", help="output dataset folder")
-    prepare.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    prepare.add_argument("--size", type=int, default=512, help="crop side in pixels (default 512)")
+    prepare.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
+    prepare.add_argument("--size", type=int_at_least(64), default=512, help="crop side in pixels, 64 or more (default 512)")
     prepare.add_argument("--u2net", default=None, metavar="PATH", help="u2net.onnx (weights key u2net); not given: mediapipe selfie matting; given but absent: selfie, with a warning")
     prepare.add_argument("--matting", choices=("auto", "u2net", "selfie"), default="auto", help="matting model (default auto)")
     prepare.add_argument("--background", type=_colour, default=(255, 255, 255), metavar="R,G,B", help="background colour (default 255,255,255)")
     prepare.add_argument("--keep-background", action="store_true", help="keep the photo's background (masks are still written)")
-    prepare.add_argument("--max-reject-share", type=float, default=0.5, help="fail when more inputs are rejected (default 0.5)")
+    prepare.add_argument("--max-reject-share", type=unit_float, default=0.5, help="fail when more inputs are rejected (default 0.5)")
     prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_pose_arguments(prepare)
     prepare.set_defaults(func=run_prepare)
 
     pose = subparsers.add_parser("pose", help="print the yaw, pitch and 25-value camera label of a photo (measured on its aligned crop, as prepare writes it)")
-    pose.add_argument("photo", metavar="PHOTO")
+    pose.add_argument("photo", metavar="PHOTO", help="portrait photo (aligned and measured as prepare does)")
     pose.add_argument("--json", action="store_true", help="print one JSON object")
     add_pose_arguments(pose)
     pose.set_defaults(func=run_pose)

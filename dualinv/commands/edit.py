@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+from dualinv.commands.arguments import finite_float, nonnegative_int
 from dualinv.commands.invert import (add_network_arguments, output_options_from_args, prepare_config,
                                      sources_from_args)
 from dualinv.dual.networks import build_inverter, check_device, is_stand_in, network_provenance
@@ -58,15 +59,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("edit", help="copy a part from a reference photo's 3D head into a source's",
                                    description=__doc__.split("\n\n")[0])
     parser.add_argument("out", metavar="OUT", help="output folder of the edited head")
-    parser.add_argument("--source", required=True, help="photo whose head is edited")
-    parser.add_argument("--reference", required=True, help="photo whose part is copied")
+    parser.add_argument("--source", required=True, metavar="PHOTO", help="photo whose head is edited")
+    parser.add_argument("--reference", required=True, metavar="PHOTO", help="photo whose part is copied")
     parser.add_argument("--part", required=True, choices=SUPPORTED_PARTS, help="the part to copy")
-    parser.add_argument("--feather", type=int, default=2,
+    parser.add_argument("--feather", type=nonnegative_int, default=2,
                         help="texels of the linear blend on each side of the part's border (0: hard copy; default 2)")
-    parser.add_argument("--extra-yaw", type=float, action="append", default=[], metavar="DEG",
+    parser.add_argument("--extra-yaw", type=finite_float, action="append", default=[], metavar="DEG",
                         help="also segment a render of the reference at this yaw (repeatable), to reach the "
                              "part's sides and back")
-    parser.add_argument("--face-parsing", metavar="PTH",
+    parser.add_argument("--face-parsing", metavar="PATH",
                         help="BiSeNet face-parsing checkpoint (79999_iter.pth of zllrunning/face-parsing.PyTorch) "
                              "that localises the part; default: weights.face_parsing of --config, else the "
                              "bundled mediapipe face mesh and selfie segmentation")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dualinv.commands.arguments import add_hidden_alias, nonnegative_int, positive_int
 from dualinv.errors import ConfigError
 from dualinv.eval.fid import fid_metric, folder_features, load_inception, standin_feature_model
 from dualinv.eval.metrics import build_metric_networks, evaluate_pairs, paired_files, stand_in_flags
@@ -52,7 +53,7 @@ def _metric_files(sources: list[Path]) -> list[Path]:
 def _report(args: argparse.Namespace) -> int:
     files = _metric_files(args.metrics)
     for number in args.tables:
-        written = write_table(number, files, Path(args.output_dir) / f"table{number}")
+        written = write_table(number, files, Path(args.out) / f"table{number}")
         print(f"Table {number}: " + ", ".join(str(path) for path in written.values()))
     return 0
 
@@ -68,15 +69,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--method", required=True, help="method name (an experiment of the registry)")
     evaluate.add_argument("--dataset", required=True, help="test-set name (val, celebahq, mead, ...)")
     evaluate.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
-    evaluate.add_argument("--output", type=Path, default=None, help="metrics JSON (default: <results>/metrics/...)")
-    evaluate.add_argument("--lpips-alex", type=Path, default=None, help="torchvision AlexNet file (weights.lpips_alex)")
-    evaluate.add_argument("--ir-se50", type=Path, default=None, help="ArcFace model_ir_se50.pth (weights.ir_se50)")
+    evaluate.add_argument("--output", type=Path, default=None, metavar="PATH",
+                          help="metrics JSON file to write (default: <results>/metrics/<method>/<dataset>.json)")
+    evaluate.add_argument("--lpips-alex", type=Path, default=None, metavar="PATH", help="torchvision AlexNet file (weights.lpips_alex)")
+    evaluate.add_argument("--ir-se50", type=Path, default=None, metavar="PATH", help="ArcFace model_ir_se50.pth (weights.ir_se50)")
     evaluate.add_argument("--fid-reference", type=Path, default=None, help="folder of reference images for FID")
-    evaluate.add_argument("--inception", type=Path, default=None, help="inception-2015-12-05.pt (weights.inception)")
+    evaluate.add_argument("--inception", type=Path, default=None, metavar="PATH", help="inception-2015-12-05.pt (weights.inception)")
     evaluate.add_argument("--synthetic-data", action="store_true", help="mark the targets as synthetic data")
-    evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    evaluate.add_argument("--batch-size", type=int, default=8)
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of stand-in networks and the bootstrap")
+    evaluate.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
+    evaluate.add_argument("--batch-size", type=positive_int, default=8,
+                          help="image pairs scored per forward pass (default 8)")
+    evaluate.add_argument("--seed", type=nonnegative_int, default=0,
+                          help="seed of stand-in networks and the bootstrap (default 0)")
     evaluate.set_defaults(func=_evaluate)
 
     report = subparsers.add_parser(
@@ -84,6 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build the paper's tables with the published numbers beside ours and the difference.")
     report.add_argument("--metrics", type=Path, nargs="+", default=[Path("results/metrics")],
                         help="metrics JSON files or folders (default: results/metrics)")
-    report.add_argument("--tables", type=int, nargs="+", choices=sorted(PAPER_TABLES), default=sorted(PAPER_TABLES))
-    report.add_argument("--output-dir", type=Path, default=Path("results/tables"))
+    report.add_argument("--tables", type=int, nargs="+", choices=sorted(PAPER_TABLES), default=sorted(PAPER_TABLES),
+                        metavar="N", help=f"paper tables to build, of {', '.join(map(str, sorted(PAPER_TABLES)))} (default: all)")
+    out = report.add_argument("--out", type=Path, default=Path("results/tables"),
+                              help="output folder; tableN.csv, .md, .tex and .html per table (default: results/tables)")
+    add_hidden_alias(report, "--output-dir", out)
     report.set_defaults(func=_report)

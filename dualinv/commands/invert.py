@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from dualinv.camera import canonical_cameras, yaw_pitch_from_label
+from dualinv.commands.arguments import int_at_least, positive_int
 from dualinv.commands.data import add_pose_arguments, pose_config_from_args
 from dualinv.config import load_config
 from dualinv.data.alignment import PoseConfig, study_pose_config
@@ -71,9 +72,11 @@ def aligned_inputs(photos: list[Path], labels_file: Path | None) -> list:
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags naming the networks (:mod:`dualinv.dual.networks`), the device and the outputs' size."""
     networks = parser.add_argument_group("networks")
-    networks.add_argument("--encoder1", help="Encoder 1 checkpoint (visible regions; `dualinv train encoder1`)")
-    networks.add_argument("--encoder2", help="Encoder 2 checkpoint (occluded regions; `dualinv train encoder2`)")
-    networks.add_argument("--network", help="PanoHead network (.pkl/.pt); default: the one the encoders recorded")
+    networks.add_argument("--encoder1", metavar="PATH",
+                          help="Encoder 1 checkpoint (visible regions; from dualinv train encoder1)")
+    networks.add_argument("--encoder2", metavar="PATH",
+                          help="Encoder 2 checkpoint (occluded regions; from dualinv train encoder2)")
+    networks.add_argument("--network", metavar="PATH", help="PanoHead network (.pkl/.pt); default: the one the encoders recorded")
     networks.add_argument("--config", action="append", default=[], metavar="YAML",
                           help="study config (config.yaml); repeat to apply presets, e.g. "
                                "--config config.yaml --config presets/mini.yaml")
@@ -81,9 +84,9 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                           help="seeded stand-in encoders and generator (no checkpoints; outputs labelled stand-in)")
     networks.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     outputs = parser.add_argument_group("outputs")
-    outputs.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
+    outputs.add_argument("--frames", type=positive_int, default=DEFAULT_FRAMES,
                          help=f"frames of the 360° turntable (default {DEFAULT_FRAMES})")
-    outputs.add_argument("--mesh-resolution", type=int, default=DEFAULT_MESH_RESOLUTION,
+    outputs.add_argument("--mesh-resolution", type=int_at_least(8), default=DEFAULT_MESH_RESOLUTION,
                          help=f"marching-cubes grid per side (default {DEFAULT_MESH_RESOLUTION})")
     outputs.add_argument("--mesh", action=argparse.BooleanOptionalAction, default=True,
                          help="write the coloured mesh.ply / mesh.obj (on by default; --no-mesh skips the marching cubes)")
@@ -157,7 +160,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder (one sub-folder per photo)")
     parser.add_argument("--aligned", action="store_true",
                         help="the inputs are aligned square crops in the PanoHead convention (skip preparation)")
-    parser.add_argument("--labels", help="with --aligned: dataset.json with the crops' cameras (default: frontal)")
+    parser.add_argument("--labels", metavar="PATH", help="with --aligned: dataset.json with the crops' cameras (default: frontal)")
     add_network_arguments(parser)
     add_pose_arguments(parser)
     parser.set_defaults(func=_invert)

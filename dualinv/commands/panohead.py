@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from dualinv import camera
+from dualinv.commands.arguments import add_hidden_alias, finite_float, int_at_least, positive_float, positive_int
 from dualinv.errors import ConfigError
 from dualinv.devices import check_device
 from dualinv.fileio import write_json_atomic
@@ -42,17 +43,21 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def seed_list(text: str) -> list[int]:
+    """The argparse type of ``--seeds``: :func:`parse_seeds`, its refusal in argparse's format."""
+    try:
+        return parse_seeds(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(f"{str(error).split(': ', 1)[1]}, got {text}") from None
+
+
 def latent_for_seed(seed: int, z_dim: int) -> torch.Tensor:
     """z as the official scripts draw it: ``np.random.RandomState(seed).randn(1, z_dim)`` (§1.4)."""
     return torch.from_numpy(np.random.RandomState(seed).randn(1, z_dim)).float()
 
 
 def _render(args: argparse.Namespace) -> int:
-    for flag, value, least in (("--frames", args.frames, 1), ("--batch", args.batch, 1),
-                               ("--mesh-resolution", args.mesh_resolution, 8)):
-        if value < least:
-            raise ConfigError(f"{flag} {value}: must be at least {least}")
-    seeds = parse_seeds(args.seeds)
+    seeds = args.seeds
     device = check_device(args.device)
     generator = load_network(args.network, device=device)
     radius = float(generator.rendering_kwargs.get("avg_camera_radius") or camera.CAMERA_RADIUS)
@@ -60,14 +65,14 @@ def _render(args: argparse.Namespace) -> int:
     conditioning = camera.camera_at_yaw(0.0, radius=radius, device=device)
     cameras = camera.orbit_cameras(args.frames, radius=radius, device=device)
     out = Path(args.out)
-    progress = tqdm(total=len(seeds) * args.frames, desc="rendering", unit="frame", disable=args.quiet)
+    progress = tqdm(total=len(seeds) * args.frames, desc="rendering", unit="frame", disable=args.no_progress)
     with torch.no_grad():
         for seed in seeds:
             ws = generator.mapping(latent_for_seed(seed, generator.z_dim).to(device), conditioning,
                                    truncation_psi=args.truncation, truncation_cutoff=None)
             trigrid = generator.synthesize_trigrid(ws, noise_mode="const")
             frames = render_turntable(generator, trigrid, ws, cameras, rng=make_generator(seed, device),
-                                      batch_size=args.batch, on_frames=progress.update)
+                                      batch_size=args.batch_size, on_frames=progress.update)
             seed_dir = out / f"seed{seed:04d}"
             write_turntable(seed_dir, frames, fps=args.fps)
             if args.mesh:
@@ -103,20 +108,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = panohead.add_subparsers(dest="panohead_command", metavar="SUBCOMMAND", required=True)
 
     render = commands.add_parser("render", help="360° turntables (PNG, GIF, MP4, sheets), depth maps, meshes")
-    render.add_argument("--network", required=True, type=Path, help="official .pkl or dualinv .pt (loaded safely)")
-    render.add_argument("--seeds", default="0", help="seeds, e.g. 0-3 or 1,5,7-8 (default 0)")
+    render.add_argument("--network", required=True, type=Path, metavar="PATH",
+                        help="official .pkl or dualinv .pt (loaded safely)")
+    render.add_argument("--seeds", type=seed_list, default="0", help="seeds, e.g. 0-3 or 1,5,7-8 (default 0)")
     render.add_argument("--out", required=True, type=Path, help="output folder; one seedNNNN/ per seed")
-    render.add_argument("--frames", type=int, default=36, help="frames per 360° turn (default 36)")
-    render.add_argument("--fps", type=float, default=24.0, help="GIF/MP4 frame rate (default 24)")
-    render.add_argument("--truncation", type=float, default=0.7, help="truncation ψ on all ws (default 0.7)")
+    render.add_argument("--frames", type=positive_int, default=36, help="frames per 360° turn (default 36)")
+    render.add_argument("--fps", type=positive_float, default=24.0, help="GIF/MP4 frame rate (default 24)")
+    render.add_argument("--truncation", type=finite_float, default=0.7, help="truncation ψ on all ws (default 0.7)")
     render.add_argument("--mesh", action="store_true", help="also write mesh.ply (marching cubes, σ = 10)")
-    render.add_argument("--mesh-resolution", type=int, default=64,
+    render.add_argument("--mesh-resolution", type=int_at_least(8), default=64,
                         help="marching-cubes grid points per axis over [-0.5,0.5]^3 (default 64; 512 as official)")
-    render.add_argument("--iso-level", type=float, default=PANOHEAD_ISO_LEVEL,
+    render.add_argument("--iso-level", type=finite_float, default=PANOHEAD_ISO_LEVEL,
                         help=f"raw density of the mesh surface (default {PANOHEAD_ISO_LEVEL:g}, as gen_samples.py)")
-    render.add_argument("--batch", type=int, default=1, help="frames rendered per forward pass (default 1)")
-    render.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    render.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch_size = render.add_argument("--batch-size", type=positive_int, default=1,
+                                     help="frames rendered per forward pass (default 1)")
+    add_hidden_alias(render, "--batch", batch_size)
+    render.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    no_progress = render.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_hidden_alias(render, "--quiet", no_progress)
     render.set_defaults(func=_render)
 
     convert = commands.add_parser("convert", help="official PanoHead .pkl → dualinv weights-only .pt")

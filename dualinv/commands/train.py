@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from dualinv.commands.arguments import add_hidden_alias, nonnegative_int
 from dualinv.config import REPO_ROOT, StudyConfig, load_config
 from dualinv.devices import check_device
 from dualinv.models.experiments import EXPERIMENTS
@@ -23,7 +24,7 @@ MINI_PRESET = REPO_ROOT / "presets" / "mini.yaml"
 
 def _config(args: argparse.Namespace) -> StudyConfig:
     files = [Path(path) for path in (args.config or [REPO_ROOT / "config.yaml"])]
-    if args.tiny:  # the mini preset on the base config, the other --config files over it
+    if args.stand_in:  # the mini preset on the base config, the other --config files over it
         files.insert(1, MINI_PRESET)
     config = load_config(files[0], tuple(files[1:]))
     if args.bf16:
@@ -50,14 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("experiment", choices=encoders, help="registry experiment (dualinv.models.experiments)")
     parser.add_argument("--checkpoint-out", required=True, help="checkpoint written at the segment's last step")
     parser.add_argument("--checkpoint-in", help="checkpoint of step --start (omit when --start is 0)")
-    parser.add_argument("--start", type=int, default=0, help="first step of the segment (default 0)")
-    parser.add_argument("--stop", type=int, help="step to stop at (default: training.iterations of the config)")
-    parser.add_argument("--config", action="append",
+    parser.add_argument("--start", type=nonnegative_int, default=0, help="first step of the segment (default 0)")
+    parser.add_argument("--stop", type=nonnegative_int, help="step to stop at (default: training.iterations of the config)")
+    parser.add_argument("--config", action="append", metavar="YAML",
                         help="study config (default config.yaml); repeat to apply presets after it, in order")
     parser.add_argument("--dataset", help="prepared training dataset folder (default: the workflow's training split)")
     parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward passes")
-    parser.add_argument("--tiny", action="store_true",
-                        help="apply presets/mini.yaml right after the first config: the stand-in generator and tiny "
-                             "encoders (CPU demo, tests)")
+    stand_in = parser.add_argument("--stand-in", action="store_true",
+                                   help="seeded stand-in generator and tiny encoders at the mini sizes: applies "
+                                        "presets/mini.yaml right after the first config (CPU demo, tests)")
+    add_hidden_alias(parser, "--tiny", stand_in)
     parser.set_defaults(func=_train)

@@ -77,11 +77,14 @@ def test_invert_of_a_photo_named_dots_writes_inside_out(tmp_path, monkeypatch, c
     assert (tmp_path / "out" / output_stem("...png") / "index.html").is_file()
 
 
-def test_invert_with_negative_frames_is_a_one_line_error(tmp_path, capsys) -> None:
+def test_invert_with_negative_frames_is_a_one_line_argparse_error(tmp_path, capsys) -> None:
     from dualinv.cli import main
 
     photo = tmp_path / "crop.png"
     Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(photo)
-    assert main(["invert", str(photo), "--aligned", "--stand-in", "--out", str(tmp_path / "out"), "--frames", "-3"]) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "--frames -3" in error and "HeadOutputOptions" not in error
+    with pytest.raises(SystemExit) as exit_info:
+        main(["invert", str(photo), "--aligned", "--stand-in", "--out", str(tmp_path / "out"), "--frames", "-3"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error == "dualinv invert: error: argument --frames: must be an integer >= 1, got -3\n"  # one line
+    assert not (tmp_path / "out").exists()

@@ -26,7 +26,7 @@ def test_evaluate_then_report(tmp_path, capsys):
     assert 0 < payload["metrics"]["l2"]["value"] < 0.0026  # |Δ| <= 0.05 on [0, 1]
 
     code = main(["report", "--metrics", str(tmp_path / "results" / "metrics"), "--tables", "3", "5",
-                 "--output-dir", str(tmp_path / "tables")])
+                 "--out", str(tmp_path / "tables")])
     assert code == 0
     table3 = (tmp_path / "tables" / "table3.md").read_text(encoding="utf-8")
     assert "| No D | paper | 0.10 | 0.87 | 89.50 |" in table3

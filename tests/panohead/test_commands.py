@@ -30,7 +30,7 @@ def test_render_writes_turntable_depth_and_mesh(tmp_path: Path, tiny_fixture_dir
     # The tiny network's random density stays far below the official iso-level 10; σ = 1 crosses it.
     status = main(["panohead", "render", "--network", str(tiny_fixture_dir / "network-tiny.pkl"), "--seeds", "3",
                    "--out", str(out), "--frames", "2", "--mesh", "--mesh-resolution", "20", "--iso-level", "1",
-                   "--quiet"])
+                   "--no-progress"])
     assert status == 0
     seed_dir = out / "seed0003"
     names = sorted(str(path.relative_to(seed_dir)) for path in seed_dir.rglob("*") if path.is_file())

@@ -98,6 +98,9 @@ def test_render_on_a_missing_gpu_and_negative_frames_are_one_line_errors(tmp_pat
     assert main(["panohead", "render", "--network", str(network), "--out", str(tmp_path), "--device", "cuda"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "no CUDA device" in error
-    assert main(["panohead", "render", "--network", str(network), "--out", str(tmp_path), "--frames", "-3"]) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "--frames -3" in error
+    with pytest.raises(SystemExit) as exit_info:
+        main(["panohead", "render", "--network", str(network), "--out", str(tmp_path / "out"), "--frames", "-3"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error == "dualinv panohead render: error: argument --frames: must be an integer >= 1, got -3\n"  # one line
+    assert not (tmp_path / "out").exists()

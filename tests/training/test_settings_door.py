@@ -11,7 +11,7 @@ from dualinv.errors import ConfigError
 
 
 def _train(tmp_path, *extra: str) -> list[str]:
-    return ["train", "real_wplus", "--tiny", "--stop", "1", "--checkpoint-out", str(tmp_path / "s1.pt"), *extra]
+    return ["train", "real_wplus", "--stand-in", "--stop", "1", "--checkpoint-out", str(tmp_path / "s1.pt"), *extra]
 
 
 @pytest.mark.parametrize("text, key", [("batch_size: two\n", "training.batch_size"),

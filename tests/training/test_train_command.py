@@ -17,7 +17,7 @@ def test_train_command_runs_two_chained_segments(tmp_path, capsys):
         save_image(dataset / f"head{index}.png", item["image"])
         labels[f"head{index}.png"] = item["camera"].double().numpy()
     write_labels(dataset, labels)
-    common = ["train", "real_wplus", "--tiny", "--dataset", str(dataset)]
+    common = ["train", "real_wplus", "--stand-in", "--dataset", str(dataset)]
     assert main([*common, "--stop", "1", "--checkpoint-out", str(tmp_path / "s1.pt")]) == 0
     assert main([*common, "--start", "1", "--stop", "2", "--checkpoint-in", str(tmp_path / "s1.pt"),
                  "--checkpoint-out", str(tmp_path / "s2.pt")]) == 0

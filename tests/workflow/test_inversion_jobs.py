@@ -78,11 +78,11 @@ def _dataset(tmp_path):
 def test_a_failed_job_resumes_and_recomputes_only_the_images_it_had_not_finished(tmp_path, method):
     study, dataset = _study(), _dataset(tmp_path)
     output = tmp_path / "results" / "inversions" / "w_optim" / "val"
-    method.state["next_fail_after"] = 3  # batches of 2 on CPU: killed during the second batch
+    method.state["next_fail_after"] = 3  # one image per call (TIMING_BATCH_SIZE): killed on the fourth
     with pytest.raises(TimeLimit):
         invert_resumably(study, "w_optim", dataset, [], output)
     finished = sorted(path.stem for path in partial_root(output).glob("*/items/*.json"))
-    assert finished == ["00000", "00001"] and method.made[0].images_inverted == 2
+    assert finished == ["00000", "00001", "00002"] and method.made[0].images_inverted == 3
     shutil.rmtree(output, ignore_errors=True)  # Snakemake deletes a failed job's declared output
 
     manifest = invert_resumably(study, "w_optim", dataset, [], output)  # the retry
@@ -96,7 +96,7 @@ def test_shards_share_the_work_and_the_publishing_job_only_fills_gaps(tmp_path, 
     study, dataset = _study(resources={"optimise_shards": 2}), _dataset(tmp_path)
     inversions = tmp_path / "results" / "inversions" / "pti" / "val"
     records = [tmp_path / "shards" / f"{shard}.json" for shard in range(2)]
-    method.state["next_fail_after"] = 2  # shard 0 (images 0, 2, 4) dies after its first batch of 2
+    method.state["next_fail_after"] = 2  # shard 0 (images 0, 2, 4) dies after its first two images
     with pytest.raises(TimeLimit):
         optimise_shard(study, "pti", dataset, 0, inversions, records[0])
     optimise_shard(study, "pti", dataset, 0, inversions, records[0])  # its retry

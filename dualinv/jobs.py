@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import sys
 import time
 import traceback
 from pathlib import Path

@@ -30,10 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dualinv.camera import canonical_cameras
 from dualinv.config import WOptimSettings
 from dualinv.models.inversion import Inversion, check_inputs, progress, timed_per_image
-from dualinv.camera import canonical_cameras
-from dualinv.errors import ConfigError
 from dualinv.seeding import derive_seed, make_generator
 
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dualinv.data.align import CROP_SIZE
 from dualinv.data.pose import camera_label
 from dualinv.data.tddfa import (
     INPUT_SIZE,

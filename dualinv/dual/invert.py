@@ -28,12 +28,7 @@ import torch
 from dualinv.config import StudyConfig
 from dualinv.dual.stitch import stitch_trigrids
 from dualinv.errors import ConfigError
-from dualinv.models.checkpoint import (
-    load_trained_encoder,
-    load_training_checkpoint,
-    recorded_experiment,
-    trained_config,
-)
+from dualinv.models.checkpoint import load_trained_encoder, recorded_config, recorded_experiment
 from dualinv.models.experiments import Experiment
 from dualinv.models.generator import build_generator
 from dualinv.models.inversion import DualParts, Inversion, check_inputs, fit_side
@@ -134,12 +129,6 @@ class DualInverter:
         cameras = inversion.cameras if cameras is None else cameras.to(self.device).float()
         return self.generator.render_trigrid(inversion.trigrid, inversion.ws, cameras,
                                              generator=make_generator(self.seed, self.device))
-
-
-def recorded_config(path: str | Path) -> StudyConfig:
-    """The study config a training checkpoint was trained with (its generator section names the
-    architecture a ``--network`` file is checked against)."""
-    return trained_config(load_training_checkpoint(path), path)
 
 
 def check_encoder_roles(visible: Experiment, occluded: Experiment, paths: tuple[str | Path, str | Path]) -> None:

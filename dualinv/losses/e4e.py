@@ -10,8 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dualinv.errors import ConfigError
-
 
 def delta_regularisation(ws: torch.Tensor, stage: int, p: int = 2) -> torch.Tensor:
     """L_d-reg = sum_{i=1..stage} mean_b ||w_i - w_0||_p over the active deltas (§2.2); 0 at stage 0."""

@@ -3,8 +3,9 @@
 A checkpoint holds the encoder, the discriminator, both optimisers (Ranger keeps its RAdam moments
 and Lookahead slow weights in its state dict), the step, the data-order position, every RNG state
 (torch CPU and CUDA), the config and its hash, and the identity of the generator the encoder was
-trained against; the config is the whole study config tree (dualinv.config) it was trained with. It is written to a temporary file and renamed, so an interrupted job leaves the
-previous checkpoint intact. It is read with ``torch.load(weights_only=True)``: nothing in it can run
+trained against; the config is the whole study config tree (dualinv.config) it was trained with.
+It is written to a temporary file and renamed, so an interrupted job leaves the previous checkpoint
+intact. It is read with ``torch.load(weights_only=True)``: nothing in it can run
 code.
 """
 
@@ -107,12 +108,23 @@ def load_trained_encoder(path: str | Path, generator: torch.nn.Module | None = N
     return encoder.to(device).eval().requires_grad_(False), config, generator, identity
 
 
-def recorded_experiment(path: str | Path) -> Experiment:
-    """The registry experiment a training checkpoint records (its tensors memory-mapped, not read)."""
+def _recorded(path: str | Path) -> dict[str, Any]:
+    """A training checkpoint with its tensors memory-mapped, not read: for what it records."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # noqa: BLE001 - not a readable zip checkpoint: the full reader below names why
         payload = None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "experiment" not in payload:
         payload = load_training_checkpoint(path)  # raises a CheckpointError naming the problem
-    return get_experiment(payload["experiment"])
+    return payload
+
+
+def recorded_experiment(path: str | Path) -> Experiment:
+    """The registry experiment a training checkpoint records (its tensors memory-mapped, not read)."""
+    return get_experiment(_recorded(path)["experiment"])
+
+
+def recorded_config(path: str | Path):
+    """The study config a training checkpoint was trained with (its tensors memory-mapped, not read);
+    its generator section names the architecture a ``--network`` file is checked against."""
+    return trained_config(_recorded(path), path)

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
 from torch import nn
 
-from dualinv.camera import canonical_cameras
 from dualinv.config import StudyConfig
-from dualinv.encoders import (BackboneConfig, EncoderConfig, FeatureStageConfig, GOAEConfig, build_encoder,
-                              load_backbone_weights)
+from dualinv.encoders import (
+    BackboneConfig,
+    EncoderConfig,
+    FeatureStageConfig,
+    GOAEConfig,
+    build_encoder,
+    load_backbone_weights,
+)
 from dualinv.encoders.e4e import E4EConfig
 from dualinv.encoders.swin_v2 import load_published_swin
 from dualinv.errors import ConfigError
 from dualinv.models.experiments import Experiment
+from dualinv.models.generator import front_camera
 from dualinv.models.inversion_encoder import InversionEncoder
 from dualinv.seeding import derive_seed
 
@@ -38,11 +43,6 @@ LATENT_KINDS = {"w+": "w_plus", "z+": "z_plus", "z": "z"}
 def backbone_of(config: StudyConfig) -> BackboneConfig:
     """The IR-SE body of ``encoder.size``: IR-SE50 (paper) or :data:`TINY_BACKBONE`."""
     return TINY_BACKBONE if config.encoder.size == "tiny" else BackboneConfig()
-
-
-def front_camera(device: torch.device | str = "cpu") -> torch.Tensor:
-    """[25] canonical front camera (A.2: conditioning of Z / Z+ codes)."""
-    return canonical_cameras(device=device)["front"][0]
 
 
 def encoder_input_side(config: StudyConfig, experiment: Experiment, generator: nn.Module) -> int:

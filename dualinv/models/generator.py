@@ -17,7 +17,7 @@ from typing import Mapping
 
 import torch
 
-from dualinv.camera import canonical_cameras
+from dualinv.camera import CANONICAL_YAWS, camera_at_yaw
 from dualinv.config import GeneratorConfig, StudyConfig
 from dualinv.encoders.latent_spaces import map_z_codes
 from dualinv.errors import GeneratorMismatchError
@@ -108,8 +108,12 @@ def build_generator(generator: GeneratorConfig, network: str | None, seed: int,
     return built, GeneratorIdentity.of(built, label)
 
 
+def front_camera(device: torch.device | str = "cpu") -> torch.Tensor:
+    """[25] canonical front camera: the conditioning of every Z / Z+ code through the mapping (A.2)."""
+    return camera_at_yaw(CANONICAL_YAWS["front"], device=device)[0]
+
+
 def zplus_codes(generator: PanoHeadGenerator, zs: torch.Tensor, truncation_psi: float) -> torch.Tensor:
     """Codes of Z+ samples ``zs`` [B, num_ws, z_dim]: each row mapped at the front camera with ψ
     ``training.zplus_truncation_psi`` (the one Z+ draw of training, Eq. 8, and the synthetic data)."""
-    front = canonical_cameras(device=zs.device)["front"][0]
-    return map_z_codes(zs, generator.mapping, front, truncation_psi)
+    return map_z_codes(zs, generator.mapping, front_camera(zs.device), truncation_psi)

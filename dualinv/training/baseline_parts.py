@@ -24,6 +24,7 @@ from dualinv.seeding import derive_seed
 from dualinv.standin import build_seeded
 from dualinv.training.optim import Ranger
 
+
 @dataclass
 class BaselineTraining:
     """A baseline's recipe and the extra trained state it needs beyond the encoder and its optimiser."""

@@ -15,10 +15,17 @@ import torch
 
 from dualinv.baselines.training_policies import triplanenet_trains
 from dualinv.losses.adversarial import discriminator_adversarial_loss, lazy_r1_loss, r1_due
-from dualinv.training.components import TrainingComponents
 from dualinv.models.inversion import fit_side
-from dualinv.training.steps import (CheckFinite, EncodedHeads, TrainingBatch, discriminator_step, encoder_step,
-                                    floats, optimise)
+from dualinv.training.components import TrainingComponents
+from dualinv.training.steps import (
+    CheckFinite,
+    EncodedHeads,
+    TrainingBatch,
+    discriminator_step,
+    encoder_step,
+    floats,
+    optimise,
+)
 
 EncoderUpdate = Callable[[TrainingComponents, TrainingBatch, int, torch.Generator, CheckFinite],
                          tuple[dict[str, float], EncodedHeads]]

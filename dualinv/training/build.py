@@ -15,7 +15,6 @@ import torch
 from dualinv.baselines.training_policies import baseline_policy
 from dualinv.camera import mirror_label
 from dualinv.config import StudyConfig
-from dualinv.data import HeadDataset
 from dualinv.devices import check_device
 from dualinv.discriminators import DiscriminatorConfig, build_discriminator
 from dualinv.losses import IdentityEmbedder, LPIPSLoss, discriminator_loss, encoder_loss
@@ -113,8 +112,3 @@ def build_components(config: StudyConfig, experiment: Experiment, dataset, *, de
         encoder_objective=encoder_objective, discriminator_objective=discriminator_objective,
         zplus_ws=zplus_ws, occlusion_mask=occluded_cells, novel_cameras=novel_cameras, mirror_cameras=mirror_label,
         baseline=baseline, encoder_input_side=encoder_input_side(config, experiment, generator))
-
-
-def training_dataset(path) -> HeadDataset:
-    """The prepared training dataset at ``path`` (a folder with ``dataset.json``, made by ``dualinv prepare``)."""
-    return HeadDataset(path)

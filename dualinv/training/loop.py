@@ -19,16 +19,16 @@ from typing import Any
 import torch
 
 from dualinv.config import StudyConfig, as_dict
+from dualinv.data import HeadDataset
 from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError
 from dualinv.fileio import remove_stale_temporaries
-from dualinv.models.checkpoint import (load_training_checkpoint, restore_rng_states, rng_states,
-                                       save_training_checkpoint)
+from dualinv.models.checkpoint import load_training_checkpoint, restore_rng_states, rng_states, save_training_checkpoint
 from dualinv.models.experiments import Experiment, get_experiment
 from dualinv.models.generator import check_generator
 from dualinv.seeding import derive_seed
 from dualinv.training import schedule
 from dualinv.training.baseline_steps import updates_for
-from dualinv.training.build import build_components, training_dataset
+from dualinv.training.build import build_components
 from dualinv.training.components import TrainingComponents
 from dualinv.training.monitor import LossLog, progress_bar
 from dualinv.training.steps import non_finite_terms, training_batch
@@ -74,7 +74,7 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
             raise ConfigError("training needs a prepared dataset: pass the training split "
                               "(a folder with dataset.json, made by `dualinv prepare`)")
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        components = build_components(config, experiment, training_dataset(dataset), device=device)
+        components = build_components(config, experiment, HeadDataset(dataset), device=device)
     resume_from, step = _resume_source(checkpoint_in, partial, start, stop)
     if resume_from is not None:
         restore_training_state(components, load_training_checkpoint(resume_from), resume_from, step)

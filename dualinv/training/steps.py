@@ -13,8 +13,8 @@ from typing import Callable
 
 import torch
 
-from dualinv.training.components import TrainingComponents
 from dualinv.models.inversion import fit_side
+from dualinv.training.components import TrainingComponents
 
 CheckFinite = Callable[[dict[str, float]], None]
 

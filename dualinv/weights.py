@@ -11,12 +11,11 @@ produced that way says so (``STAND_IN``).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
-
-import lpips
 
 from dualinv.errors import MissingWeightsError
 
@@ -232,11 +231,19 @@ LPIPS_HEADS_SHA256: Mapping[str, str] = MappingProxyType({
 torchvision trunks (``weights.lpips_alex``/``lpips_vgg``), whose published prefixes they do not share."""
 
 
+def lpips_heads_path(net: str) -> Path:
+    """Where the installed ``lpips`` package keeps the linear heads of ``net`` (found without importing it)."""
+    spec = importlib.util.find_spec("lpips")
+    if spec is None or spec.origin is None:
+        raise MissingWeightsError("the lpips package is not installed; install lpips==0.1.4")
+    return Path(spec.origin).parent / "weights" / "v0.1" / f"{net}.pth"
+
+
 def lpips_heads_provenance(net: str) -> str:
     """``"sha256:<hex>"`` of the installed LPIPS heads of ``net``, or ``MissingWeightsError`` when the
     file differs from the one ``lpips==0.1.4`` ships (a damaged or altered install)."""
 
-    path = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+    path = lpips_heads_path(net)
     if not path.is_file():
         raise MissingWeightsError(f"{path}: the lpips package's {net} heads are missing; reinstall lpips==0.1.4")
     actual = file_digest(path, "sha256")

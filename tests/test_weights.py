@@ -1,4 +1,5 @@
 import hashlib
+from types import SimpleNamespace
 
 import pytest
 
@@ -70,6 +71,11 @@ def test_lpips_heads_are_the_ones_lpips_0_1_4_ships(tmp_path, monkeypatch) -> No
     altered = tmp_path / "lpips"
     (altered / "weights" / "v0.1").mkdir(parents=True)
     (altered / "weights" / "v0.1" / "alex.pth").write_bytes(b"altered")
-    monkeypatch.setattr(lpips, "__file__", str(altered / "__init__.py"))
+    import dualinv.weights
+
+    def altered_spec(name):
+        return SimpleNamespace(origin=str(altered / "__init__.py")) if name == "lpips" else None
+
+    monkeypatch.setattr(dualinv.weights.importlib.util, "find_spec", altered_spec)
     with pytest.raises(MissingWeightsError, match="reinstall lpips"):
         lpips_heads_provenance("alex")

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from dualinv.data.align import CROP_SIZE, AlignedFace, align_face, crop_face
 from dualinv.data.faceboxes import FaceBoxes
@@ -89,6 +88,8 @@ class StandInTddfa(Tddfa):
         super().__init__(seeded_regressor(width, seed), ParamWhitening(np.zeros(62, np.float32), np.ones(62, np.float32)))
 
     def params(self, image_bgr: np.ndarray, roi_box: tuple[float, float, float, float]) -> np.ndarray:
+        from scipy.spatial.transform import Rotation  # scipy loads only when the stand-in regressor runs
+
         raw = super().params(image_bgr, roi_box)
         rotation = Rotation.from_rotvec(np.radians(5.0) * np.tanh(raw[:3])).as_matrix()
         height, width = image_bgr.shape[:2]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy.stats import gaussian_kde
 
 from dualinv.camera import CAM2WORLD
 
@@ -59,6 +58,8 @@ def pose_density(labels: np.ndarray) -> np.ndarray:
 
     theta, phi = lpff_angles(labels)
     samples = np.stack([theta, phi])
+    from scipy.stats import gaussian_kde  # scipy loads only when a rebalancing runs
+
     return gaussian_kde(samples)(samples)
 
 

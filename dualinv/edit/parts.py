@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
-from scipy.spatial import ConvexHull
 
 from dualinv.data.background import SelfieMatting
 from dualinv.data.pose import FaceFinder
@@ -67,6 +66,7 @@ def region_landmarks() -> dict[str, list[np.ndarray]]:
 def filled_hull(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """bool [H, W]: the pixels whose centres lie inside the convex hull of ``points`` [N, 2] (x, y)."""
     from skimage.draw import polygon  # scikit-image loads only when this runs, not on CLI start-up
+    from scipy.spatial import ConvexHull  # scipy loads only when a part mask is drawn
 
     hull = points[ConvexHull(points).vertices]
     rows, columns = polygon(hull[:, 1], hull[:, 0], shape=shape)

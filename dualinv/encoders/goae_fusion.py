@@ -22,7 +22,6 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms.functional import gaussian_blur
 
 from dualinv.encoders.goae import FeatureAdaptation, GOAEConfig, GOAEncoder
 from dualinv.panohead.rendering import rays_from_cameras
@@ -67,6 +66,8 @@ def rasterise_points(points: torch.Tensor, resolution: int, box_warp: float = 1.
 
 
 def _blur(mask: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    from torchvision.transforms.functional import gaussian_blur  # torchvision loads only for GOAE's mask
+
     low, high = BLUR_SIGMA_RANGE
     sigma = low + (high - low) * float(torch.rand((), generator=rng, device=rng.device))
     return gaussian_blur(mask, [BLUR_KERNEL, BLUR_KERNEL], [sigma, sigma])

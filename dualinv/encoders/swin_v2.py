@@ -32,7 +32,6 @@ from typing import Mapping
 
 import torch
 from torch import nn
-from torchvision.models.swin_transformer import PatchMergingV2, Permute, SwinTransformerBlockV2
 
 from dualinv.errors import CheckpointError
 from dualinv.state_dicts import layout_problem
@@ -73,6 +72,8 @@ class SwinV2Trunk(nn.Module):
     def __init__(self, input_resolution: int, embed_dim: int, depths: tuple[int, ...], heads: tuple[int, ...],
                  window: int, drop_path: float, pretrained_windows: tuple[int, ...] = (0, 0, 0, 0)):
         super().__init__()
+        # torchvision loads only when a GOAE is built (its import costs ~1 s in every other job)
+        from torchvision.models.swin_transformer import PatchMergingV2, Permute, SwinTransformerBlockV2
 
         if not len(depths) == len(heads) == len(pretrained_windows) == 4:
             raise ValueError("Swin-V2 needs four stages of depths, heads and pretrained windows")

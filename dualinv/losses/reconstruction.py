@@ -12,11 +12,8 @@ projector baselines.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import Literal
 
-import lpips
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,11 +21,10 @@ from torch import nn
 from dualinv.encoders.backbone import ArcFace, BackboneConfig, load_ir_se50_state
 from dualinv.state_dicts import read_state_dict
 from dualinv.errors import CheckpointError
+from dualinv.losses.perceptual import LpipsDistance, LpipsNet
 from dualinv.shapes import assert_shape
 from dualinv.standin import build_seeded
-from dualinv.weights import lpips_heads_provenance
-
-LpipsNet = Literal["alex", "vgg"]
+from dualinv.weights import lpips_heads_path, lpips_heads_provenance
 
 FACE_CROP_RESOLUTION = 256
 """Image side the face crop is defined at (§6)."""
@@ -54,12 +50,11 @@ def _lpips_trunk_state(net: LpipsNet, path: str | Path, checksum: str | None) ->
 
 
 class LPIPSLoss(nn.Module):
-    """L_LPIPS of Eq. 2 / Eq. 5: ``lpips.LPIPS(net)(output, target).mean()``, built offline.
+    """L_LPIPS of Eq. 2 / Eq. 5: the mean LPIPS v0.1 distance (:class:`LpipsDistance`), built offline.
 
-    The package's calibrated linear heads ship in its wheel; the trunk is built random
-    (``pnet_rand=True``, nothing downloads) and then loaded from the configured torchvision file
-    (``weights.lpips_alex``/``lpips_vgg``) or, when no path is given, left as a seeded stand-in.
-    The whole module is frozen; gradients flow to the images only.
+    The calibrated linear heads are the ones the ``lpips`` wheel ships (checked by sha256); the trunk is
+    loaded from the configured torchvision file (``weights.lpips_alex``/``lpips_vgg``) or, when no path
+    is given, left as a seeded stand-in. The whole module is frozen; gradients flow to the images only.
     """
 
     def __init__(self, net: LpipsNet = "alex", trunk_path: str | Path | None = None, *,
@@ -67,31 +62,17 @@ class LPIPSLoss(nn.Module):
         super().__init__()
         self.net_name = net
         self.heads_provenance = lpips_heads_provenance(net)  # the heads lpips loads from its install
-        with warnings.catch_warnings():  # torchvision's "pretrained=False is deprecated" from inside lpips
-            warnings.simplefilter("ignore", UserWarning)
-            self.metric = build_seeded(lambda: lpips.LPIPS(net=net, pnet_rand=True, verbose=False), seed)
+        self.metric = build_seeded(lambda: LpipsDistance(net), seed)
+        heads_path = lpips_heads_path(net)
+        self.metric.load_heads(torch.load(heads_path, map_location="cpu", weights_only=True), str(heads_path))
         if trunk_path is not None:
-            self._load_trunk(_lpips_trunk_state(net, trunk_path, checksum), str(trunk_path))
+            self.metric.load_trunk(_lpips_trunk_state(net, trunk_path, checksum),
+                                   f"weights.lpips_{net} = {str(trunk_path)!r}")
         self.metric.eval().requires_grad_(False)
-
-    def _load_trunk(self, features: dict[str, torch.Tensor], source: str) -> None:
-        # lpips keeps torchvision's layer index as the module name inside each slice.
-        renamed = {}
-        for slice_name, block in self.metric.net.named_children():
-            for index, _ in block.named_children():
-                for tensor_name in ("weight", "bias"):
-                    key = f"{index}.{tensor_name}"
-                    if key in features:
-                        renamed[f"{slice_name}.{key}"] = features[key]
-        own = self.metric.net.state_dict()
-        if set(renamed) != set(own) or any(renamed[k].shape != own[k].shape for k in own):
-            raise CheckpointError(f"weights.lpips_{self.net_name} = {source!r} does not match the "
-                                  f"{self.net_name} trunk lpips expects (names or shapes differ)")
-        self.metric.net.load_state_dict(renamed, strict=True)
 
     def train(self, mode: bool = True) -> "LPIPSLoss":
         super().train(mode)
-        self.metric.eval()  # frozen metric: dropout stays off
+        self.metric.eval()  # frozen metric
         return self
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

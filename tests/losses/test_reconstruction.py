@@ -31,25 +31,35 @@ def test_l2_is_the_mean_squared_error():
     assert l2_loss(output, target).item() == pytest.approx((1 + 9) / 2)
 
 
-@pytest.fixture(scope="module")
-def alexnet_file(tmp_path_factory):
-    """A torchvision AlexNet state dict with seeded weights, standing in for alexnet-owt-7be5be79.pth."""
-    model = build_seeded(lambda: torchvision.models.alexnet(), seed=11)
-    path = tmp_path_factory.mktemp("weights") / "alexnet.pth"
+TORCHVISION_TRUNKS = {"alex": "alexnet", "vgg": "vgg16"}
+
+
+def trunk_file(tmp_path, net, seed=11):
+    """A torchvision AlexNet/VGG16 state dict with seeded weights, standing in for the published file."""
+    model = build_seeded(getattr(torchvision.models, TORCHVISION_TRUNKS[net]), seed=seed)
+    path = tmp_path / f"{net}.pth"
     torch.save(model.state_dict(), path)
     return model, path, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_lpips_wrapper_equals_the_lpips_package_with_the_same_trunk(alexnet_file, monkeypatch):
-    model, path, checksum = alexnet_file
-    ours = LPIPSLoss("alex", path, checksum=checksum)
-    # reference: lpips builds its trunk from torchvision.models.alexnet(); hand it our weights.
-    monkeypatch.setattr(lpips.pretrained_networks.tv, "alexnet", lambda *args, **kwargs: model)
-    reference = lpips.LPIPS(net="alex", verbose=False).eval()
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_lpips_equals_the_lpips_package_with_the_same_trunk(tmp_path, monkeypatch, net):
+    model, path, checksum = trunk_file(tmp_path, net)
+    ours = LPIPSLoss(net, path, checksum=checksum)
+    # reference: lpips builds its trunk from torchvision.models.<name>(); hand it the same weights.
+    monkeypatch.setattr(lpips.pretrained_networks.tv, TORCHVISION_TRUNKS[net], lambda *args, **kwargs: model)
+    reference = lpips.LPIPS(net=net, verbose=False).eval()
     a, b = images(1), images(2)
-    expected = reference(a, b).mean()
-    assert ours(a, b).item() == pytest.approx(expected.item(), rel=1e-5)
-    assert expected.item() > 0
+    expected = reference(a, b)
+    assert torch.allclose(ours.metric(a, b), expected, rtol=1e-5, atol=1e-7)
+    assert ours(a, b).item() == pytest.approx(expected.mean().item(), rel=1e-5)
+    assert expected.min().item() > 0
+
+
+def test_lpips_trunk_of_the_wrong_network_is_refused(tmp_path):
+    _, path, checksum = trunk_file(tmp_path, "vgg")
+    with pytest.raises(CheckpointError, match="names or shapes differ"):
+        LPIPSLoss("alex", path, checksum=checksum)
 
 
 def test_lpips_of_identical_images_is_zero_and_gradients_reach_the_image():

@@ -44,6 +44,9 @@ class FeatureStageConfig:
     """Tri-grid channels when folded: planes x features x depth slices (3 x 32 x 3 = 288)."""
     trigrid_resolution: int = 256
     """Side of each tri-grid plane (PanoHead 256); the decoder output is resized if it differs."""
+    head_channels: int | None = None
+    """Width of the head's two 3x3 convs; ``None`` = ``trigrid_channels`` (the paper's 288). The tiny CPU
+    encoders use their backbone's last width: at 288 the head alone was half of a tiny checkpoint."""
 
     def __post_init__(self) -> None:
         side = self.input_resolution
@@ -53,6 +56,8 @@ class FeatureStageConfig:
             raise ConfigError("feature_stage.backbone.input_channels must be 9 (render, residual, mirror residual)")
         if self.trigrid_channels < 1 or self.trigrid_resolution < 1:
             raise ConfigError("feature_stage.trigrid_channels and trigrid_resolution must be positive")
+        if self.head_channels is not None and self.head_channels < 1:
+            raise ConfigError(f"feature_stage.head_channels must be positive or None, got {self.head_channels}")
         s1, _, _, s4 = self.backbone.stage_channels
         if (3 * s1) % 2 or any(c % 4 for c in self.decoder_channels[:4]):
             raise ConfigError(f"feature_stage.backbone.width {self.backbone.width} gives decoder channels "
@@ -115,7 +120,7 @@ class TriPlaneFeatureEncoder(nn.Module):
         self.up2 = DoubleConv(up1 // 4 + s3, up2)
         self.up3 = DoubleConv(up2 // 4 + s2, up3)
         self.up4 = DoubleConv(up3 // 4 + s1, up4)
-        hidden = config.trigrid_channels
+        hidden = config.trigrid_channels if config.head_channels is None else config.head_channels
         self.head = nn.Sequential(
             nn.Conv2d(config.trigrid_channels + last, hidden, 3, 1, 1), nn.PReLU(hidden),
             nn.Conv2d(hidden, hidden, 3, 1, 1), nn.PReLU(hidden),

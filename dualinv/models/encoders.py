@@ -75,7 +75,8 @@ def build_inversion_encoder(config: StudyConfig, experiment: Experiment, generat
         feature_config = FeatureStageConfig(
             backbone=BackboneConfig(units_per_stage=backbone.units_per_stage, width=backbone.width, input_channels=9),
             input_resolution=config.encoder.input_resolution,
-            trigrid_channels=3 * 32 * trigrid.triplane_depth, trigrid_resolution=trigrid.triplane_size)
+            trigrid_channels=3 * 32 * trigrid.triplane_depth, trigrid_resolution=trigrid.triplane_size,
+            head_channels=backbone.stage_channels[-1] if tiny else None)
         feature_stage = build_encoder(feature_config, seed=derive_seed(seed, "feature_stage"))
     if config.weights.ir_se50 is not None:
         load_backbone_weights(latent, config.weights.ir_se50)

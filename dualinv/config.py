@@ -33,6 +33,7 @@ SCHEMA_PATH = REPO_ROOT / "config.schema.yaml"
 DatasetName = Literal["ffhq", "lpff", "celebahq", "mead"]
 DatasetSource = Literal["photos", "prepared", "synthetic", "public_domain", "videos"]
 ResourceGroup = Literal["prepare", "train", "invert", "optimise", "evaluate", "report"]
+MetricProtocol = Literal["authors", "ours"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class WeightsConfig:
     """U^2-Net background removal (data preparation)."""
     face_parsing: str | None = None
     """Optional BiSeNet face parser (``79999_iter.pth``) for ``dualinv edit``; ``None``: mediapipe part masks."""
-    curricularface: str | None = None
+    curricularface: str | None = 'weights/CurricularFace_Backbone.pth'
     """CurricularFace IR-101 (``CurricularFace_Backbone.pth``) of the authors' ID metric; ``None``: seeded stand-in."""
     tddfa: str | None = 'weights/mb1_120x120.pth'
     """3DDFA_V2 TDDFA regressor (``mb1_120x120.pth`` / ``mb05_120x120.pth``) for PanoHead's alignment."""
@@ -398,6 +399,10 @@ class EvaluationConfig:
     """Marching-cubes grid side of the figure meshes (0: none)."""
     seed: int = 0
     """Seed of camera sampling and bootstrap."""
+    protocol: MetricProtocol = "authors"
+    """Which way of computing L2, LPIPS, ID and FID fills the paper's columns: ``authors`` (the first author's
+    script three-bee/gen_metrics, whose numbers the paper prints) or ``ours`` (dualinv.eval.metrics). Both are
+    always computed; the other is stored and printed beside it (docs/eval.md)."""
     cameras: CameraConfig = field(default_factory=CameraConfig)
     """Novel-view cameras."""
 

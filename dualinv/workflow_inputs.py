@@ -28,7 +28,7 @@ RULE_WEIGHTS: Mapping[str, tuple[str, ...]] = {
     "invert_dataset": (GENERATOR,),
     "optimise_shard": (GENERATOR, "lpips_vgg"),
     "optimise_inversions": (GENERATOR, "lpips_vgg"),
-    "evaluate_method": (GENERATOR, "lpips_alex", "ir_se50", "inception"),
+    "evaluate_method": (GENERATOR, "lpips_alex", "ir_se50", "curricularface", "inception"),
 }
 """Weights each rule's job loads (dualinv.models, dualinv.training.build, dualinv.eval.evaluate, .inverters, dualinv.data)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 #: MTCNN's reference landmarks of the 96×112 crop (left eye, right eye, nose, left and right mouth
@@ -160,25 +161,32 @@ def id_mean_with_misses(similarities: list[float | None]) -> tuple[float | None,
     return (sum(found) / len(found) if found else None), misses
 
 
+AUTHORS_MTCNN_THRESHOLDS = (0.15, 0.25, 0.35)
+"""P/R/O-Net score thresholds of the authors' ``MTCNN.detect_faces`` (minimum face 20 px, as facenet-pytorch's
+default); lower than facenet-pytorch's (0.6, 0.7, 0.7), so fewer faces are missed."""
+
+
 class FaceLandmarks:
     """Five MTCNN landmarks per image from facenet-pytorch (its P/R/O-Net weights ship in the package).
 
     ``detect`` takes a (3, H, W) image in [0, 1] and returns the (5, 2) (x, y) landmarks of the most
-    confident face (eyes, nose, mouth corners: the order of the alignment template), or ``None``.
+    confident face (eyes, nose, mouth corners: the order of the alignment template), or ``None``; the
+    authors' script takes the first face after non-maximum suppression, which is the most confident one.
     """
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", thresholds: tuple[float, float, float] = AUTHORS_MTCNN_THRESHOLDS):
         from facenet_pytorch import MTCNN  # imported here: only the authors' protocol needs it
 
-        self.detector = MTCNN(keep_all=False, device=device)
+        self.detector = MTCNN(keep_all=False, device=device, thresholds=list(thresholds))
 
     def detect(self, image: torch.Tensor) -> torch.Tensor | None:
         pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         boxes, probabilities, landmarks = self.detector.detect(pixels, landmarks=True)
         if boxes is None or len(boxes) == 0:
             return None
-        best = int(probabilities.argmax())
-        return torch.as_tensor(landmarks[best], dtype=torch.float64)
+        # facenet-pytorch returns object arrays for a single image; their values are plain floats
+        best = int(np.asarray(probabilities, dtype=np.float64).argmax())
+        return torch.as_tensor(np.asarray(landmarks[best], dtype=np.float64))
 
 
 def authors_id_similarity(real: torch.Tensor, fake: torch.Tensor, face_network: torch.nn.Module,

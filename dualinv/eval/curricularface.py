@@ -24,9 +24,17 @@ WHERE_TO_GET = ("CurricularFace_Backbone.pth is published in pixel2style2pixel's
                 "(pretrained models, 'CurricularFace Backbone' for the ID metric)")
 
 
-def curricularface_ir101(embedding_dim: int = 512, drop_ratio: float = 0.4) -> ArcFace:
-    """An untrained IR-101 with CurricularFace's head; load weights with :func:`load_curricularface`."""
-    network = ArcFace(BackboneConfig(units_per_stage=IR_101_UNITS, mode="ir"), embedding_dim, drop_ratio)
+IR_101 = BackboneConfig(units_per_stage=IR_101_UNITS, mode="ir")
+"""The body of TreB1eN's ``IR_101``: IR units without squeeze-excitation at full width."""
+
+
+def curricularface_ir101(embedding_dim: int = 512, drop_ratio: float = 0.4,
+                         backbone: BackboneConfig = IR_101) -> ArcFace:
+    """An untrained IR-101 with CurricularFace's head; load weights with :func:`load_curricularface`.
+
+    ``backbone`` shrinks the body of a stand-in (the mini preset's tiny IR); the file always loads into IR-101.
+    """
+    network = ArcFace(backbone, embedding_dim, drop_ratio)
     network.output_layer[4] = nn.BatchNorm1d(embedding_dim, affine=False)
     return network
 
@@ -44,18 +52,20 @@ def load_curricularface(path: str | Path | None, checksum: str | None = None) ->
     return network.eval()
 
 
-def curricularface_or_stand_in(path: str | Path | None, checksum: str | None = None,
-                               seed: int = 0) -> tuple[ArcFace, str]:
-    """The configured CurricularFace, or with ``path`` ``None`` a seeded IR-101 stand-in (mini preset).
+def curricularface_or_stand_in(path: str | Path | None, checksum: str | None = None, seed: int = 0,
+                               backbone: BackboneConfig = IR_101) -> tuple[ArcFace, str]:
+    """The configured CurricularFace, or with ``path`` ``None`` a seeded stand-in of body ``backbone``.
 
-    Returns the network in eval mode and its provenance: the path, or ``STAND_IN`` so results say so.
+    The stand-in is IR-101 unless ``backbone`` says otherwise: the mini preset passes a tiny IR body, since a
+    random 65 M-weight IR-101 per evaluation job costs seconds and measures nothing. Returns the network in
+    eval mode and its provenance: the path, or ``STAND_IN`` so results say so.
     """
     if path is not None:
         return load_curricularface(path, checksum), str(path)
     generator_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        network = curricularface_ir101()
+        network = curricularface_ir101(backbone=backbone)
     finally:
         torch.random.set_rng_state(generator_state)
     return network.eval(), STAND_IN

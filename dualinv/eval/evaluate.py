@@ -6,6 +6,10 @@
   convention, :data:`dualinv.eval.metrics.TIME_CONVENTION`, written beside it).
 * MEAD (Table 2): LPIPS, ID and FID at ±30° and ±60° (:func:`dualinv.eval.mead.evaluate_mead`).
 
+Every metric but the time is computed by both protocols (:mod:`dualinv.eval.protocols`): the one
+``evaluation.protocol`` names under the paper's key, the other beside it (``id:ours``), and the authors'
+ID miss counts as ``face_misses``.
+
 Every number computed from stand-in inversions (a seeded generator or a stand-in method) is marked
 ``stand_in``, on top of the stand-in flags of the metric networks themselves.
 """
@@ -25,21 +29,13 @@ from dualinv.data.dataset import read_labels
 from dualinv.data.manifests import mead_pairs
 from dualinv.errors import ConfigError, PairingError
 from dualinv.eval.bootstrap import summarize
-from dualinv.eval.fid import (
-    FeatureModel,
-    FidProtocol,
-    fid_metric,
-    image_features,
-    load_inception,
-    standin_feature_model,
-    synthesized_images,
-)
+from dualinv.eval.fid import FidProtocol, fid_metric, synthesized_images
 from dualinv.eval.mead import evaluate_mead
-from dualinv.eval.metrics import MetricNetworks, build_metric_networks, evaluate_pairs, stand_in_flags, time_protocol
+from dualinv.eval.metrics import time_protocol
+from dualinv.eval.protocols import MetricSuite, build_metric_suite, by_protocol, evaluate_pairs_both, fid_features_both
 from dualinv.eval.results import MetricsResult, MetricValue, write_metrics
 from dualinv.eval.runners import MANIFEST_FILE, MANIFEST_FORMAT
 from dualinv.fileio import load_image
-from dualinv.models.encoders import TINY_BACKBONE
 from dualinv.models.generator import study_generator
 from dualinv.output_names import item_stem
 
@@ -69,22 +65,23 @@ def _item_seconds(inversions: Path, manifest: Mapping[str, Any]) -> np.ndarray:
     return np.asarray([record["seconds"] for record in records], dtype=np.float64)
 
 
-def _fid_features(inversions: Path, manifest: Mapping[str, Any], model: FeatureModel,
-                  batch_size: int) -> tuple[np.ndarray, int]:
+def _fid_features(inversions: Path, manifest: Mapping[str, Any], suite: MetricSuite,
+                  batch_size: int) -> tuple[tuple[np.ndarray, np.ndarray], int]:
     stems = [item_stem(name) for name in manifest["fid_names"]]  # in camera order (dualinv.eval.sampling)
 
     def batches() -> Iterable[torch.Tensor]:
         for start in range(0, len(stems), batch_size):
             yield torch.stack([load_image(inversions / "fid" / f"{stem}.png") for stem in stems[start:start + batch_size]])
 
-    return image_features(batches(), model), len(stems)
+    return fid_features_both(batches(), suite), len(stems)
 
 
-def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, feature_model: FeatureModel, *,
+def evaluate_inversions(inversions: str | Path, suite: MetricSuite, *,
                         method: str, dataset: str, synthesize: Synthesize | None, synthetic_data: bool = False,
                         batch_size: int = 8, resamples: int = 1000, seed: int = 0,
                         provenance: Mapping[str, Any] | None = None) -> MetricsResult:
-    """Every table metric of one inversion folder; ``synthesize`` = ``None`` leaves FID out."""
+    """Every table metric of one inversion folder by both protocols (``suite.protocol`` under the paper's keys);
+    ``synthesize`` = ``None`` leaves FID out."""
     inversions = Path(inversions)
     manifest = read_manifest(inversions)
     dataset_dir = Path(manifest["dataset"])
@@ -92,16 +89,21 @@ def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, featur
     if manifest["protocol"] == "mead":
         inputs = set(manifest["names"])
         pairs = [pair for pair in mead_pairs(list(read_labels(dataset_dir))) if pair["input"] in inputs]
-        metrics.update(evaluate_mead(pairs, inversions / "mead", lambda name: dataset_dir / name, networks,
-                                     feature_model, batch_size=batch_size, resamples=resamples, seed=seed))
+        scores, misses = evaluate_mead(pairs, inversions / "mead", lambda name: dataset_dir / name, suite,
+                                       batch_size=batch_size, resamples=resamples, seed=seed)
+        metrics.update(scores)
     else:
         pairs = [(inversions / "same_view" / f"{item_stem(name)}.png", dataset_dir / name) for name in manifest["names"]]
-        metrics.update(evaluate_pairs(pairs, networks, batch_size=batch_size, resamples=resamples, seed=seed))
-        encoded, count = _fid_features(inversions, manifest, feature_model, batch_size)
+        scores, misses = evaluate_pairs_both(pairs, suite, batch_size=batch_size, resamples=resamples, seed=seed)
+        metrics.update(scores)
+        (encoded_ours, encoded_authors), count = _fid_features(inversions, manifest, suite, batch_size)
         if synthesize is not None and count >= 2:
             protocol = FidProtocol(**manifest["plan"]["fid"])
-            synthesized = image_features(synthesize(protocol, count), feature_model)
-            metrics["fid"] = fid_metric(synthesized, encoded, feature_model, protocol.describe())
+            synthesized_ours, synthesized_authors = fid_features_both(synthesize(protocol, count), suite)
+            metrics.update(by_protocol(
+                {"fid": fid_metric(synthesized_ours, encoded_ours, suite.fid_ours, protocol.describe())},
+                {"fid": fid_metric(synthesized_authors, encoded_authors, suite.fid_authors, protocol.describe())},
+                suite.protocol))
     timing = manifest.get("timing") or {}
     metrics["time_sec"] = dataclasses.replace(
         summarize(_item_seconds(inversions, manifest), resamples=resamples, seed=seed),
@@ -110,9 +112,9 @@ def evaluate_inversions(inversions: str | Path, networks: MetricNetworks, featur
         metrics = {name: dataclasses.replace(value, stand_in=True) for name, value in metrics.items()}
     record = {"inversions": str(inversions), "inversion": manifest.get("provenance", {}),
               "inversions_stand_in": manifest["stand_in"], "seed": seed, "bootstrap_resamples": resamples,
-              "stand_in": {**stand_in_flags(networks), "inception": feature_model.stand_in}, **(provenance or {})}
+              "metric_protocol": suite.protocol, "stand_in": suite.stand_in_flags(), **(provenance or {})}
     return MetricsResult(method=method, dataset=dataset, metrics=metrics, synthetic_data=synthetic_data,
-                         provenance=record)
+                         provenance=record, face_misses=misses)
 
 
 def is_synthetic_test_set(config, dataset: str) -> bool:
@@ -134,11 +136,8 @@ def evaluate_method(config, method: str, dataset: Path, inversions: Path, output
     if Path(manifest["dataset"]) != Path(dataset).resolve():
         raise ConfigError(f"{inversions} inverted {manifest['dataset']}, not the test set {dataset}; invert again")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    small = weights.ir_se50 is None and config.encoder.size == "tiny"
-    networks = build_metric_networks(weights.lpips_alex, weights.ir_se50, seed=evaluation.seed,
-                                     backbone=TINY_BACKBONE if small else None)
-    feature_model = (load_inception(weights.inception, device=device) if weights.inception
-                     else standin_feature_model(evaluation.seed))
+    suite = build_metric_suite(weights, protocol=evaluation.protocol, seed=evaluation.seed, device=device,
+                               small_stand_ins=config.encoder.size == "tiny")
     generator = None
 
     def synthesize(protocol: FidProtocol, count: int) -> Iterable[torch.Tensor]:
@@ -147,7 +146,7 @@ def evaluate_method(config, method: str, dataset: Path, inversions: Path, output
             generator, _ = study_generator(config, device)
         return synthesized_images(generator, protocol, count, device=device)
 
-    result = evaluate_inversions(inversions, networks, feature_model, method=method, dataset=output.stem,
+    result = evaluate_inversions(inversions, suite, method=method, dataset=output.stem,
                                  synthesize=synthesize, synthetic_data=is_synthetic_test_set(config, output.stem),
                                  resamples=evaluation.bootstrap_samples, seed=evaluation.seed,
                                  provenance={"config_hash": config_hash(config), "preset": config.preset})

@@ -9,20 +9,28 @@ set without replacement (:meth:`FidProtocol.real_image_positions`; all of them w
 never its first N (the FFHQ + LPFF split is sorted, so those would all be FFHQ).
 :meth:`FidProtocol.describe` is written beside every number.
 
-Features are clean-fid's: uint8 images (quantized exactly as PNGs are written), resized to 299 with
-clean-fid's "clean" PIL-bicubic resizer, then the Inception-v3 TorchScript network loaded through
-``InceptionV3W(local_dir, download=False)`` from the configured ``weights.inception`` file (never a
-download, never clean-fid's hard-coded /tmp path). The extractor is injectable: tests and the mini
-preset use :func:`standin_feature_model`, and a number computed with it is marked ``stand_in``.
+Features are clean-fid's, in one of two of its modes (:data:`FID_MODES`), both from the Inception-v3
+TorchScript network loaded through ``InceptionV3W(local_dir, download=False)`` from the configured
+``weights.inception`` file (never a download, never clean-fid's hard-coded /tmp path); images are uint8
+(quantized exactly as PNGs are written) in both:
+
+* ``clean`` (our protocol): resized to 299 outside the network with clean-fid's PIL-bicubic resizer;
+* ``legacy_tensorflow`` (the authors' protocol): handed over at their own size, and the network resizes
+  them to 299 inside (bilinear, ``align_corners=False``), as TensorFlow's FID and the authors'
+  TF-aligned Inception (three-bee/gen_metrics ``build_inception_model(align_tf=True)``) do.
+
+The extractor is injectable: tests and the mini preset use :func:`standin_feature_model`, and a number
+computed with it is marked ``stand_in``.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -43,8 +51,12 @@ FEATURE_SIZE = 299
 FID_REAL_IMAGES = "fid-real-images"
 """Purpose of the seeded draw of the encoded real images (:mod:`dualinv.eval.sampling`)."""
 
+FID_MODES = ("clean", "legacy_tensorflow")
+"""clean-fid's modes used here: ours resizes outside the network, the authors' inside it."""
+
 FeatureExtractor = Callable[[torch.Tensor], torch.Tensor]
-"""[B, 3, 299, 299] float in [0, 255] -> [B, D] features (clean-fid's extractor convention)."""
+"""[B, 3, H, W] float in [0, 255] -> [B, D] features (clean-fid's extractor convention); H = W = 299 in
+``clean`` mode, any size in ``legacy_tensorflow`` mode (the extractor resizes)."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +67,17 @@ class FeatureModel:
     name: str
     stand_in: bool
     """Seeded random features instead of the real Inception network: the FID is not comparable."""
+    mode: str = "clean"
+    """The clean-fid mode the extractor belongs to (:data:`FID_MODES`); it decides who resizes to 299."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in FID_MODES:
+            raise ConfigError(f"FID mode must be one of {FID_MODES}, got {self.mode!r}")
 
 
 def load_inception(path: str | Path | None, checksum: str | None = None,
-                   device: str | torch.device = "cpu") -> FeatureModel:
-    """clean-fid's Inception-v3 from the configured file (``weights.inception``); nothing downloads.
+                   device: str | torch.device = "cpu", mode: str = "clean") -> FeatureModel:
+    """clean-fid's Inception-v3 from the configured file (``weights.inception``) in ``mode``; nothing downloads.
 
     The file is checked against its published sha256 (``weights.inception`` in
     :data:`dualinv.weights.REGISTRY`, or ``checksum`` when the config pins one) before anything reads
@@ -67,6 +85,14 @@ def load_inception(path: str | Path | None, checksum: str | None = None,
     ``InceptionV3W`` reads ``<local_dir>/inception-2015-12-05.pt``; a file stored under another name
     is linked under that name in a private temporary folder for the load.
     """
+    if mode not in FID_MODES:
+        raise ConfigError(f"FID mode must be one of {FID_MODES}, got {mode!r}")
+    return load_inception_modes(path, checksum, device=device)[mode]
+
+
+def load_inception_modes(path: str | Path | None, checksum: str | None = None,
+                         device: str | torch.device = "cpu") -> dict[str, FeatureModel]:
+    """:func:`load_inception` in each of :data:`FID_MODES` from one load of the file (the weights are shared)."""
     checked = require_weights("inception", path, checksum).resolve()  # before torch.jit.load sees the file
     from cleanfid.inception_torchscript import InceptionV3W  # clean-fid is only needed for a real FID
     if checked.name == INCEPTION_FILENAME:
@@ -76,48 +102,92 @@ def load_inception(path: str | Path | None, checksum: str | None = None,
             os.symlink(checked, Path(folder) / INCEPTION_FILENAME)
             network = InceptionV3W(folder, download=False)
     network = network.to(device).eval()
+    resizing = copy.copy(network)  # shares the weights; clean-fid's resize_inside=True (legacy_tensorflow) path
+    resizing.resize_inside = True
 
-    def extract(images: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return network(images.to(device)).cpu()
+    def extractor(module: torch.nn.Module) -> FeatureExtractor:
+        def extract(images: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return module(images.to(device)).cpu()
+        return extract
 
-    return FeatureModel(extract=extract, name=f"clean-fid Inception-v3 ({checked.name})", stand_in=False)
+    return {mode: FeatureModel(extract=extractor(module), name=f"clean-fid Inception-v3 ({checked.name}), {mode} mode",
+                               stand_in=False, mode=mode)
+            for mode, module in (("clean", network), ("legacy_tensorflow", resizing))}
 
 
-def standin_feature_model(seed: int = 0, dim: int = 64) -> FeatureModel:
-    """Seeded random features (8×8 average pool, fixed random projection, tanh) for tests and the mini preset."""
+def standin_feature_model(seed: int = 0, dim: int = 64, mode: str = "clean") -> FeatureModel:
+    """Seeded random features (8×8 average pool, fixed random projection, tanh) for tests and the mini preset.
+
+    In ``legacy_tensorflow`` mode it first resizes to 299 as the TF-aligned network does inside (bilinear,
+    ``align_corners=False``), so the two modes' stand-ins differ where the real networks do: in the resize.
+    """
     generator = make_generator(derive_seed(seed, "fid-stand-in-features"))
     projection = torch.randn(3 * 8 * 8, dim, generator=generator) / (3 * 8 * 8) ** 0.5
 
     def extract(images: torch.Tensor) -> torch.Tensor:
-        pooled = F.adaptive_avg_pool2d(images.float().cpu() / 127.5 - 1.0, 8).flatten(1)
+        images = images.float().cpu()
+        if mode == "legacy_tensorflow":
+            images = legacy_tensorflow_resized(images)
+        pooled = F.adaptive_avg_pool2d(images / 127.5 - 1.0, 8).flatten(1)
         return torch.tanh(pooled @ projection)
 
-    return FeatureModel(extract=extract, name=f"stand-in random features (seed {seed}, {dim}-d)", stand_in=True)
+    return FeatureModel(extract=extract, name=f"stand-in random features (seed {seed}, {dim}-d), {mode} mode",
+                        stand_in=True, mode=mode)
+
+
+def legacy_tensorflow_resized(images: torch.Tensor) -> torch.Tensor:
+    """[B, 3, H, W] -> [B, 3, 299, 299]: the resize inside the TF-aligned Inception (bilinear, no corner
+    alignment), which the legacy_tensorflow mode leaves to the network and the authors' script also uses."""
+    if images.shape[-2:] == (FEATURE_SIZE, FEATURE_SIZE):
+        return images
+    return F.interpolate(images, size=(FEATURE_SIZE, FEATURE_SIZE), mode="bilinear", align_corners=False)
 
 
 def clean_resized(image: torch.Tensor) -> torch.Tensor:
     """One [3, H, W] image in [-1, 1] -> [3, 299, 299] float in [0, 255], as clean-fid prepares a PNG."""
+    return mode_prepared(image, "clean")
+
+
+def mode_prepared(image: torch.Tensor, mode: str) -> torch.Tensor:
+    """One [3, H, W] image in [-1, 1] as clean-fid hands it to the network in ``mode``: float [0, 255] of the
+    uint8 image, resized to 299 by clean-fid's resizer of that mode (the identity for legacy_tensorflow)."""
     from cleanfid.resize import build_resizer  # clean-fid loads only when this runs, not on CLI start-up
 
-    resized = build_resizer("clean")(tensor_to_uint8(image))  # [299, 299, 3] float32
-    return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)
+    resized = build_resizer(mode)(tensor_to_uint8(image))  # [S, S, 3]
+    return torch.from_numpy(np.ascontiguousarray(resized, dtype=np.float32)).permute(2, 0, 1)
+
+
+def image_features_each(batches: Iterable[torch.Tensor], models: Sequence[FeatureModel],
+                        presize: Sequence[Callable[[torch.Tensor], torch.Tensor] | None] | None = None,
+                        batch_size: int = 32) -> list[np.ndarray]:
+    """Features [N, D] under each of ``models`` from one pass over the batches (renders made once).
+
+    ``presize[k]`` (optional) maps each [B, 3, H, W] batch in [-1, 1] before model ``k`` sees it (the
+    authors' protocol brings every image to 256² first, :mod:`dualinv.eval.protocols`).
+    """
+    presize = list(presize) if presize is not None else [None] * len(models)
+    features: list[list[np.ndarray]] = [[] for _ in models]
+    pending: list[list[torch.Tensor]] = [[] for _ in models]
+    for batch in batches:
+        for k, model in enumerate(models):
+            sized = presize[k](batch) if presize[k] is not None else batch
+            for image in sized:
+                pending[k].append(mode_prepared(image, model.mode))
+                if len(pending[k]) == batch_size:
+                    features[k].append(model.extract(torch.stack(pending[k])).numpy())
+                    pending[k] = []
+    for k, model in enumerate(models):
+        if pending[k]:
+            features[k].append(model.extract(torch.stack(pending[k])).numpy())
+    if not features or not features[0]:
+        raise ConfigError("FID needs images; none were given")
+    return [np.concatenate(parts) for parts in features]
 
 
 def image_features(batches: Iterable[torch.Tensor], model: FeatureModel, batch_size: int = 32) -> np.ndarray:
     """Features [N, D] of images given as [B, 3, H, W] batches in [-1, 1] (renders held in memory)."""
-    features, pending = [], []
-    for batch in batches:
-        for image in batch:
-            pending.append(clean_resized(image))
-            if len(pending) == batch_size:
-                features.append(model.extract(torch.stack(pending)).numpy())
-                pending = []
-    if pending:
-        features.append(model.extract(torch.stack(pending)).numpy())
-    if not features:
-        raise ConfigError("FID needs images; none were given")
-    return np.concatenate(features)
+    return image_features_each(batches, [model], batch_size=batch_size)[0]
 
 
 def folder_features(folder: str | Path, model: FeatureModel, batch_size: int = 32) -> np.ndarray:

@@ -13,9 +13,11 @@ renders pooled to 256, and pixel values are divided by 255):
   script passed [0, 1] images to an LPIPS expecting [-1, 1]; we do not copy that slip, so small
   LPIPS differences to the paper are expected.
 * **ID** is the cosine similarity of ArcFace IR-SE50 embeddings on the pSp face crop, through
-  :func:`dualinv.losses.identity_similarity` (the crop is defined once, in ``losses``). The author's
-  script used CurricularFace IR-101 with MTCNN alignment; the checkpoint is not public, so IR-SE50
-  it is (encoders-baselines.md §3.3).
+  :func:`dualinv.losses.identity_similarity` (the crop is defined once, in ``losses``); the paper cites
+  ArcFace [12]. The author's script used CurricularFace IR-101 with MTCNN alignment.
+
+This is "our" protocol; :mod:`dualinv.eval.protocols` computes the authors' one beside it, and
+``evaluation.protocol`` chooses which fills the paper's columns.
 
 The LPIPS and ID functions are injectable (``lpips_fn(a, b) -> [B]``, ``identity_fn(a, b) -> [B]``),
 and record whether they ran with stand-in weights.
@@ -72,14 +74,15 @@ class MetricNetworks:
 
 
 def build_metric_networks(lpips_trunk: str | Path | None = None, ir_se50: str | Path | None = None, *,
-                          seed: int = 0, backbone=None) -> MetricNetworks:
+                          seed: int = 0, backbone=None, lpips_module: LPIPSLoss | None = None) -> MetricNetworks:
     """LPIPS (AlexNet) and ArcFace from the configured files; ``None`` builds a seeded stand-in.
 
     ``backbone`` (a :class:`dualinv.encoders.backbone.BackboneConfig`) shrinks the stand-in ArcFace
-    for tests and the mini preset; the paper's IR-SE50 is the default.
+    for tests and the mini preset; the paper's IR-SE50 is the default. ``lpips_module`` reuses an LPIPS
+    built from ``lpips_trunk`` already (the authors' protocol shares it).
     """
 
-    lpips_module = LPIPSLoss("alex", lpips_trunk, seed=seed)
+    lpips_module = lpips_module if lpips_module is not None else LPIPSLoss("alex", lpips_trunk, seed=seed)
     embedder = IdentityEmbedder(backbone or BackboneConfig(), ir_se50, seed=seed)
 
     def lpips_fn(renders: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -20,8 +20,14 @@ Format ``dualinv-metrics/1``::
 Metric keys: ``l2``, ``lpips``, ``id``, ``fid``, ``time_sec`` (Table 1, 3-5) and ``lpips_60``,
 ``lpips_30``, ``id_60``, ``id_30``, ``fid_60``, ``fid_30`` (Table 2, MEAD). ``stand_in`` on a
 metric says the network that computed it had seeded random weights (LPIPS trunk, ArcFace,
-Inception) or that the renders came from a stand-in generator; such a number is never a
-reproduction of the paper and every table marks it.
+CurricularFace, Inception) or that the renders came from a stand-in generator; such a number is never
+a reproduction of the paper and every table marks it.
+
+Every metric but ``time_sec`` is computed two ways (:data:`PROTOCOLS`, ``evaluation.protocol``): the key
+above holds the chosen protocol, ``<key>:<other protocol>`` (``id:ours``, ``fid_60:authors``) the other,
+and each value says which it is in ``computed_as``. The authors' ID leaves out pairs where MTCNN found no
+face; ``face_misses`` counts them per ID key (``{"id": {"misses": 1, "pairs": 9}}``), and an ID key is
+absent when every pair missed.
 """
 
 from __future__ import annotations
@@ -36,6 +42,20 @@ from dualinv.errors import ResultsFormatError
 from dualinv.fileio import write_json_atomic
 
 RESULTS_FORMAT = "dualinv-metrics/1"
+PROTOCOLS = ("authors", "ours")
+"""The two ways of computing the metrics (``evaluation.protocol``; dualinv.eval.protocols)."""
+
+
+def other_protocol(protocol: str) -> str:
+    """The protocol that is not ``protocol``."""
+    if protocol not in PROTOCOLS:
+        raise ResultsFormatError(f"metric protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    return PROTOCOLS[1 - PROTOCOLS.index(protocol)]
+
+
+def beside_key(metric: str, protocol: str) -> str:
+    """Key of ``metric`` computed by the protocol that was not chosen: ``"id:ours"``."""
+    return f"{metric}:{protocol}"
 
 
 @dataclass(frozen=True)
@@ -48,12 +68,16 @@ class MetricValue:
     stand_in: bool = False
     protocol: str | None = None
     """How the number was measured where it is not obvious (the FID camera rule)."""
+    computed_as: str | None = None
+    """``"authors"`` or ``"ours"`` (:data:`PROTOCOLS`); ``None`` for a metric with one way (``time_sec``)."""
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"value": self.value, "ci95": list(self.ci95) if self.ci95 else None,
                                   "n": self.n, "stand_in": self.stand_in}
         if self.protocol is not None:
             record["protocol"] = self.protocol
+        if self.computed_as is not None:
+            record["computed_as"] = self.computed_as
         return record
 
 
@@ -66,6 +90,8 @@ class MetricsResult:
     metrics: Mapping[str, MetricValue]
     synthetic_data: bool = False
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    face_misses: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Per authors'-protocol ID key: ``{"misses": pairs where MTCNN found no face, "pairs": all pairs}``."""
 
     @property
     def n(self) -> int:
@@ -85,6 +111,7 @@ class MetricsResult:
             "synthetic_data": self.synthetic_data,
             "stand_in": self.stand_in,
             "metrics": {name: metric.to_json() for name, metric in self.metrics.items()},
+            "face_misses": {name: dict(count) for name, count in self.face_misses.items()},
             "provenance": dict(self.provenance),
         }
 
@@ -112,7 +139,8 @@ def _metric_from_json(source: str, name: str, record: Any) -> MetricValue:
         raise ResultsFormatError(f"{source}: metrics.{name}.ci95 must be [low, high] or null")
     return MetricValue(value=float(record["value"]), n=int(record.get("n", 0)),
                        ci95=None if ci is None else (float(ci[0]), float(ci[1])),
-                       stand_in=bool(record.get("stand_in", False)), protocol=record.get("protocol"))
+                       stand_in=bool(record.get("stand_in", False)), protocol=record.get("protocol"),
+                       computed_as=record.get("computed_as"))
 
 
 def read_metrics(path: str | Path) -> MetricsResult:
@@ -134,6 +162,13 @@ def read_metrics(path: str | Path) -> MetricsResult:
     if not isinstance(payload["metrics"], Mapping):
         raise ResultsFormatError(f"{source}: 'metrics' must be an object")
     metrics = {name: _metric_from_json(source, name, record) for name, record in payload["metrics"].items()}
+    misses = payload.get("face_misses") or {}
+    if not isinstance(misses, Mapping) or not all(
+            isinstance(count, Mapping) and isinstance(count.get("misses"), int) and isinstance(count.get("pairs"), int)
+            for count in misses.values()):
+        raise ResultsFormatError(f"{source}: face_misses must map ID keys to {{'misses': int, 'pairs': int}}")
     return MetricsResult(method=str(payload["method"]), dataset=str(payload["dataset"]), metrics=metrics,
                          synthetic_data=bool(payload.get("synthetic_data", False)),
-                         provenance=payload.get("provenance") or {})
+                         provenance=payload.get("provenance") or {},
+                         face_misses={name: {"misses": count["misses"], "pairs": count["pairs"]}
+                                      for name, count in misses.items()})

@@ -5,6 +5,10 @@ row comes from the experiment registry's ``feeds`` (``"T3:No D"``), never from a
 For every row the table shows the paper's number, ours and the difference (ours − paper). A
 number we do not have is ``—`` (never 0). A number computed with a stand-in network is marked
 ``†`` and one computed on synthetic data ``‡``; the footnotes say what the marks mean.
+
+Each metric column holds the protocol ``evaluation.protocol`` chose; the column right after it holds the
+other protocol's number (:mod:`dualinv.eval.protocols`), without a paper number. Δ is printed only for the
+authors' protocol, the one the paper's numbers come from, and the notes count the faces MTCNN missed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Iterable, Mapping, Sequence
 
 from dualinv.errors import ConfigError, ResultsFormatError
 from dualinv.eval.paper_numbers import PAPER_TABLES, Column, PaperTable
-from dualinv.eval.results import MetricsResult, MetricValue, read_metrics
+from dualinv.eval.results import PROTOCOLS, MetricsResult, MetricValue, beside_key, other_protocol, read_metrics
 from dualinv.fileio import write_text_atomic
 from dualinv.models.experiments import EXPERIMENTS
 
@@ -33,9 +37,13 @@ FOOTNOTES = (
     f"{STAND_IN_MARK}: computed with stand-in (seeded random) network weights or a stand-in generator; "
     "not comparable with the paper.",
     f"{SYNTHETIC_MARK}: computed on synthetic data, not the paper's test set.",
-    f"Δ = ours − paper, at the paper's precision; only where both are real numbers of the same protocol "
-    f"({MISSING} for a {STAND_IN_MARK} or {SYNTHETIC_MARK} number, whose difference from the paper means nothing).",
+    f"Δ = ours − paper, at the paper's precision; only where both are real numbers of the same protocol, the "
+    f"authors' ({MISSING} for a {STAND_IN_MARK} or {SYNTHETIC_MARK} number, or one computed our way, whose "
+    "difference from the paper means nothing).",
 )
+SINGLE_PROTOCOL_METRICS = ("time_sec",)
+"""Metrics measured one way only; every other column has a neighbour with the other protocol's number."""
+PROTOCOL_HEADERS: Mapping[str, str] = {"authors": "authors' way", "ours": "our way"}
 
 
 def paper_table(number: int) -> PaperTable:
@@ -72,6 +80,8 @@ class Cell:
     """The published number as printed, or ``None``."""
     ours: MetricValue | None
     synthetic_data: bool = False
+    misses: Mapping[str, int] | None = None
+    """The authors' ID: ``{"misses", "pairs"}`` where MTCNN found no face (:mod:`dualinv.eval.results`)."""
 
     @property
     def decimals(self) -> int:
@@ -82,7 +92,7 @@ class Cell:
         """Both sides are real numbers of the same protocol: the paper's, and ours from real networks
         on the paper's test data (never a stand-in network or synthetic data)."""
         return (self.paper is not None and self.ours is not None and not self.ours.stand_in
-                and not self.synthetic_data)
+                and not self.synthetic_data and self.ours.computed_as != "ours")
 
     @property
     def difference(self) -> float | None:
@@ -136,20 +146,51 @@ def load_results(metric_files: Iterable[str | Path]) -> dict[tuple[str, str], Me
     return results
 
 
+def chosen_protocol(results: Mapping[tuple[str, str], MetricsResult]) -> str:
+    """The protocol under the paper's metric keys in ``results`` (the default, ``authors``, if none says);
+    files computed with different ``evaluation.protocol`` settings cannot share a table."""
+    found = {value.computed_as for result in results.values() for key, value in result.metrics.items()
+             if ":" not in key and value.computed_as is not None}
+    if len(found) > 1:
+        raise ResultsFormatError(f"the metrics files mix protocols {sorted(found)} under the paper's columns; "
+                                 "evaluate every method with one evaluation.protocol")
+    return found.pop() if found else PROTOCOLS[0]
+
+
+def shown_columns(table: PaperTable, protocol: str) -> list[tuple[Column, int | None]]:
+    """The printed columns: each paper column, followed (except time) by the other protocol's column; with the
+    index of the paper value each shows (``None``: no paper number)."""
+    other = other_protocol(protocol)
+    columns: list[tuple[Column, int | None]] = []
+    for index, column in enumerate(table.columns):
+        columns.append((column, index))
+        if column.metric not in SINGLE_PROTOCOL_METRICS:
+            columns.append((Column(column.dataset, beside_key(column.metric, other),
+                                   f"{column.label} ({PROTOCOL_HEADERS[other]})", column.higher_is_better), None))
+    return columns
+
+
 def build_table(number: int, results: Mapping[tuple[str, str], MetricsResult]) -> list[TableRow]:
-    """Table ``number``'s rows with the paper's values and ours (from ``results``)."""
+    """Table ``number``'s rows with the paper's values and ours (from ``results``), both protocols."""
     table = paper_table(number)
     feeds = row_experiments(number)
+    columns = shown_columns(table, chosen_protocol(results))
     rows = []
     for paper_row in table.rows:
         method = feeds.get(paper_row.label)
         cells = []
-        for column, published in zip(table.columns, paper_row.values):
+        for column, index in columns:
+            published = paper_row.values[index] if index is not None else None
             result = results.get((method, column.dataset)) if method is not None else None
             ours = result.metrics.get(column.metric) if result is not None else None
-            cells.append(Cell(column, published, ours, synthetic_data=bool(result and result.synthetic_data)))
+            cells.append(Cell(column, published, ours, synthetic_data=bool(result and result.synthetic_data),
+                              misses=(result.face_misses.get(column.metric) if result is not None else None)))
         rows.append(TableRow(paper_row.label, paper_row.category, method, tuple(cells)))
     return rows
+
+
+def _columns(rows: Sequence[TableRow]) -> list[Column]:
+    return [cell.column for cell in rows[0].cells]
 
 
 def column_header(table: PaperTable, column: Column) -> str:
@@ -175,10 +216,37 @@ def _protocols(rows: Sequence[TableRow]) -> list[str]:
     return sorted(found)
 
 
+def _protocol_note(rows: Sequence[TableRow]) -> str:
+    chosen = next((cell.ours.computed_as for row in rows for cell in row.cells
+                   if cell.ours is not None and ":" not in cell.column.metric and cell.ours.computed_as), None)
+    chosen = chosen or PROTOCOLS[0]
+    other = other_protocol(chosen)
+    return (f"The paper's columns are computed {PROTOCOL_HEADERS[chosen]} (evaluation.protocol: {chosen}); each "
+            f"column marked ({PROTOCOL_HEADERS[other]}) beside it holds the same metric computed {PROTOCOL_HEADERS[other]} "
+            "(docs/eval.md). The authors' way is their script three-bee/gen_metrics: CurricularFace IR-101 on "
+            "MTCNN-aligned faces, LPIPS on [0, 1], real images MATLAB-bicubic downscaled to 256, TF-aligned Inception.")
+
+
+def _misses_note(rows: Sequence[TableRow]) -> str | None:
+    counts = [(row, cell) for row in rows for cell in row.cells if cell.misses is not None]
+    if not counts:
+        return None
+    missed = [f"{row.label} {DATASET_NAMES.get(cell.column.dataset, cell.column.dataset)} {cell.column.label}: "
+              f"{cell.misses['misses']} of {cell.misses['pairs']}" for row, cell in counts if cell.misses["misses"]]
+    if not missed:
+        return "Authors' ID: MTCNN found a face in both images of every pair."
+    return ("Authors' ID: pairs where MTCNN found no face, left out of the mean (their script would stop): "
+            + "; ".join(missed) + ".")
+
+
 def _notes(number: int, rows: Sequence[TableRow]) -> list[str]:
     notes = list(FOOTNOTES)
     sources = ", ".join(f"{row.label} = {row.method or MISSING}" for row in rows)
     notes.append(f"Rows from the experiment registry: {sources}.")
+    notes.append(_protocol_note(rows))
+    misses = _misses_note(rows)
+    if misses is not None:
+        notes.append(misses)
     notes.extend(f"Protocol: {protocol}" for protocol in _protocols(rows))
     return notes
 
@@ -188,7 +256,8 @@ def render_csv(number: int, rows: Sequence[TableRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["table", "category", "row", "method", "dataset", "metric", "paper", "ours",
-                     "ci95_low", "ci95_high", "n", "difference", "stand_in", "synthetic_data"])
+                     "ci95_low", "ci95_high", "n", "difference", "stand_in", "synthetic_data", "computed_as",
+                     "face_misses"])
     for row in rows:
         for cell in row.cells:
             ours = cell.ours
@@ -202,6 +271,8 @@ def render_csv(number: int, rows: Sequence[TableRow]) -> str:
                 MISSING if cell.difference is None else repr(cell.difference),
                 MISSING if ours is None else str(ours.stand_in).lower(),
                 MISSING if ours is None else str(cell.synthetic_data).lower(),
+                MISSING if ours is None or ours.computed_as is None else ours.computed_as,
+                MISSING if cell.misses is None else f"{cell.misses['misses']}/{cell.misses['pairs']}",
             ])
     return buffer.getvalue()
 
@@ -217,7 +288,7 @@ def _label_cells(table: PaperTable, row: TableRow, category: str) -> list[str]:
 
 def render_markdown(number: int, rows: Sequence[TableRow]) -> str:
     table = paper_table(number)
-    headers = [*_label_headers(table), "", *(column_header(table, column) for column in table.columns)]
+    headers = [*_label_headers(table), "", *(column_header(table, column) for column in _columns(rows))]
     blank = [""] * len(_label_headers(table))
     lines = [f"**Table {number}.** {table.caption}", "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -253,7 +324,7 @@ def latex_escape(text: str) -> str:
 def render_latex(number: int, rows: Sequence[TableRow]) -> str:
     """A booktabs table: for each row the paper's line, ours and Δ; footnotes below."""
     table = paper_table(number)
-    columns = table.columns
+    columns = _columns(rows)
     labels = _label_headers(table)
     blank = [""] * len(labels)
     body = [r"\begin{table}[t]", r"\centering", r"\small",
@@ -277,7 +348,7 @@ def render_html(number: int, rows: Sequence[TableRow]) -> str:
     """The paper-shaped table as a self-contained HTML page with its caption (the Snakemake report's view)."""
     table = paper_table(number)
     escape = html.escape
-    headers = [*_label_headers(table), "", *(column_header(table, column) for column in table.columns)]
+    headers = [*_label_headers(table), "", *(column_header(table, column) for column in _columns(rows))]
     blank = [""] * len(_label_headers(table))
     body = []
     for row, category in zip(rows, _shown_categories(rows)):

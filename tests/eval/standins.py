@@ -29,3 +29,29 @@ def write_test_set(root: Path, names: Sequence[str], yaws_deg: Sequence[float] |
         labels[name] = camera_at_yaw(float(yaw))[0].numpy().astype(np.float64)
     write_labels(root, labels)
     return root
+
+
+class TemplateLandmarks:
+    """A face detector for tests: the MTCNN template's five points scaled to the image, or ``None`` (a miss)
+    for the images ``misses(image)`` picks; MTCNN itself runs in tests/eval/test_authors_protocol.py."""
+
+    def __init__(self, misses=lambda image: False):
+        self.misses = misses
+
+    def detect(self, image):
+        from dualinv.eval.authors_protocol import reference_points_112
+
+        if self.misses(image):
+            return None
+        return reference_points_112() * (image.shape[-1] / 112)
+
+
+def tiny_metric_suite(protocol: str = "authors", landmarks=None, seed: int = 0):
+    """Both metric protocols with seeded tiny stand-ins (no files), as the mini preset builds them."""
+    from types import SimpleNamespace
+
+    from dualinv.eval.protocols import build_metric_suite
+
+    weights = SimpleNamespace(lpips_alex=None, ir_se50=None, curricularface=None, inception=None)
+    return build_metric_suite(weights, protocol=protocol, seed=seed, small_stand_ins=True,
+                              landmarks=landmarks if landmarks is not None else TemplateLandmarks())

@@ -81,3 +81,18 @@ def test_stand_in_is_seeded_and_labelled():
     weight = "body.0.res_layer.1.weight"
     assert torch.equal(first.state_dict()[weight], second.state_dict()[weight])
     assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])
+
+
+def test_a_tiny_stand_in_keeps_the_ir_layout_at_a_fraction_of_the_weights():
+    """The mini preset's stand-in: the IR-101 head and unit kind, a tiny body (seconds saved per evaluation job)."""
+    import dataclasses
+
+    from dualinv.eval.curricularface import curricularface_or_stand_in
+    from dualinv.models.encoders import TINY_BACKBONE
+
+    tiny, _ = curricularface_or_stand_in(None, seed=0, backbone=dataclasses.replace(TINY_BACKBONE, mode="ir"))
+    full = curricularface_ir101()
+    assert sum(p.numel() for p in tiny.parameters()) < sum(p.numel() for p in full.parameters()) / 30
+    assert not tiny.output_layer[4].affine  # CurricularFace's non-affine final BatchNorm1d
+    embedding = tiny(torch.rand(2, 3, 112, 112) * 2 - 1)
+    assert embedding.shape == (2, 512) and torch.allclose(embedding.norm(dim=1), torch.ones(2), atol=1e-5)

@@ -9,20 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from dualinv.encoders.backbone import BackboneConfig
 from dualinv.config import load_config
 from dualinv.errors import ConfigError, PairingError
 from dualinv.eval import evaluate_inversions, evaluate_method
-from dualinv.eval.fid import FidProtocol, standin_feature_model, synthesized_images
+from dualinv.eval.fid import FidProtocol, synthesized_images
 from dualinv.eval.inverters import StandInInverter
-from dualinv.eval.metrics import build_metric_networks, l2_per_image
+from dualinv.eval.metrics import l2_per_image
 from dualinv.eval.results import metrics_path, read_metrics, write_metrics
 from dualinv.eval.runners import RenderPlan, run_inversions
 from dualinv.eval.tables import write_table
 from dualinv.fileio import load_image
 from dualinv.models.generator import GeneratorIdentity
 from tests.conftest import REPO_ROOT
-from tests.eval.standins import tiny128_generator, write_test_set
+from tests.eval.standins import tiny128_generator, tiny_metric_suite, write_test_set
 
 NAMES = [f"images/{index:05d}.png" for index in range(3)]
 
@@ -34,15 +33,17 @@ def test_metrics_of_a_stand_in_run_fill_table_1(tmp_path, monkeypatch):
     plan = RenderPlan(fid=FidProtocol(num_images=3, seed=2), figure_items=0, mesh_resolution=0)
     inversions = tmp_path / "inversions" / "dual" / "val"
     with pytest.raises(PairingError, match="run the inversion"):
-        evaluate_inversions(inversions, None, None, method="dual", dataset="val", synthesize=None)
+        evaluate_inversions(inversions, None, method="dual", dataset="val", synthesize=None)
     run_inversions(StandInInverter(generator), dataset, inversions, plan, method="dual", batch_size=3, progress=False)
 
-    networks = build_metric_networks(seed=0, backbone=BackboneConfig(units_per_stage=(1, 1, 1, 1), width=0.125))
     result = evaluate_inversions(
-        inversions, networks, standin_feature_model(0), method="dual", dataset="val",
+        inversions, tiny_metric_suite("ours"), method="dual", dataset="val",
         synthesize=lambda protocol, count: synthesized_images(generator, protocol, count, batch_size=2),
         synthetic_data=True, resamples=50)
-    assert set(result.metrics) == {"l2", "lpips", "id", "fid", "time_sec"}
+    assert set(result.metrics) == {"l2", "lpips", "id", "fid", "time_sec",
+                                   "l2:authors", "lpips:authors", "id:authors", "fid:authors"}
+    assert result.face_misses == {"id:authors": {"misses": 0, "pairs": 3}}
+    assert "legacy_tensorflow" in result.metrics["fid:authors"].protocol and "clean" in result.metrics["fid"].protocol
     assert all(metric.stand_in for metric in result.metrics.values())  # stand-in inversions mark everything
     assert result.metrics["fid"].n == 3 and "360° FID" in result.metrics["fid"].protocol
 
@@ -66,7 +67,10 @@ def test_metrics_of_a_stand_in_run_fill_table_1(tmp_path, monkeypatch):
     evaluate_method(config=config, method="dual", dataset=dataset, inversions=inversions, output=output)
     written = read_metrics(output)
     assert written.synthetic_data and written.stand_in and written.dataset == "val"
-    assert written.metrics["l2"].value == pytest.approx(expected, rel=1e-5)
+    # the mini preset keeps the default protocol: the authors' numbers under the paper's keys, ours beside them
+    assert written.metrics["l2:ours"].value == pytest.approx(expected, rel=1e-5)
+    assert written.metrics["l2"].computed_as == "authors" and written.provenance["metric_protocol"] == "authors"
+    assert written.provenance["stand_in"]["curricularface"] is True and "id" in written.face_misses
     assert written.provenance["config_hash"].startswith("sha256:")
     with pytest.raises(ConfigError, match="not the test set"):
         evaluate_method(config=config, method="dual", dataset=tmp_path, inversions=inversions, output=output)

@@ -11,10 +11,12 @@ from scipy.linalg import hadamard
 
 from dualinv.errors import ConfigError, MissingWeightsError
 from dualinv.eval.fid import (
+    FeatureModel,
     FidProtocol,
     folder_features,
     frechet_distance,
     image_features,
+    image_features_each,
     load_inception,
     standin_feature_model,
 )
@@ -138,3 +140,31 @@ def test_protocol_yaws_cover_the_circle_and_are_seeded():
     assert "uniformly in [−180°, +180°)" in protocol.describe()
     with pytest.raises(ConfigError, match="fid_yaw_range_deg"):
         FidProtocol(yaw_range_deg=200)
+
+
+def test_the_authors_fid_mode_leaves_the_resize_to_the_network():
+    """clean mode resizes to 299 outside the network (PIL bicubic); legacy_tensorflow hands over the uint8 image at
+    its own size, and the TF-aligned network resizes it bilinearly inside (its stand-in does the same)."""
+    seen = {}
+
+    def recording(mode):
+        def extract(images):
+            seen[mode] = images.clone()
+            return images.flatten(1)[:, :4]
+        return FeatureModel(extract=extract, name=mode, stand_in=True, mode=mode)
+
+    images = _images(0, 2)
+    image_features_each([images], [recording("clean"), recording("legacy_tensorflow")])
+    assert seen["clean"].shape == (2, 3, 299, 299)
+    assert seen["legacy_tensorflow"].shape == (2, 3, 40, 48)
+    expected = torch.round((images + 1) * 127.5).clamp(0, 255)  # the 8-bit levels a PNG holds
+    assert torch.allclose(seen["legacy_tensorflow"], expected, atol=0.5 + 1e-4)
+    assert torch.equal(seen["legacy_tensorflow"], seen["legacy_tensorflow"].round())
+
+    legacy = standin_feature_model(1, dim=5, mode="legacy_tensorflow")
+    clean = standin_feature_model(1, dim=5, mode="clean")
+    batch = expected
+    resized = torch.nn.functional.interpolate(batch, size=(299, 299), mode="bilinear", align_corners=False)
+    assert torch.allclose(legacy.extract(batch), clean.extract(resized), atol=1e-6)
+    with pytest.raises(ConfigError, match="FID mode"):
+        FeatureModel(extract=lambda x: x, name="x", stand_in=True, mode="tensorflow")

@@ -6,12 +6,10 @@ import pytest
 import torch
 
 from dualinv.data.manifests import mead_pairs
-from dualinv.encoders.backbone import BackboneConfig
 from dualinv.errors import PairingError
-from dualinv.eval.fid import standin_feature_model
 from dualinv.eval.mead import evaluate_mead, mead_render_path, pairs_by_group, yaw_group
-from dualinv.eval.metrics import build_metric_networks
 from dualinv.fileio import save_image
+from tests.eval.standins import TemplateLandmarks, tiny_metric_suite
 
 VIEWS = ("front", "left_30", "left_60", "right_30", "right_60", "top", "down")
 
@@ -51,15 +49,27 @@ def test_evaluate_mead_scores_each_group_against_its_targets(tmp_path):
             render.write_bytes(target.read_bytes())
         else:
             save_image(render, torch.rand(3, 32, 32, generator=generator) * 2 - 1)
-    networks = build_metric_networks(seed=1, backbone=BackboneConfig(units_per_stage=(1, 1, 1, 1), width=0.125))
-    metrics = evaluate_mead(pairs, tmp_path / "renders", lambda name: tmp_path / "frames" / name, networks,
-                            standin_feature_model(seed=2, dim=3), batch_size=3, resamples=50)
-    assert sorted(metrics) == ["fid_30", "fid_60", "id_30", "id_60", "lpips_30", "lpips_60"]
+    # the left_60 frames are black, where the stand-in detector finds no face (MTCNN's own: test_authors_protocol)
+    for pair in pairs:
+        if pair["view"] == "left_60":
+            save_image(tmp_path / "frames" / pair["target"], -torch.ones(3, 32, 32))
+    suite = tiny_metric_suite("ours", TemplateLandmarks(misses=lambda image: bool(image.max() == 0)))
+    metrics, misses = evaluate_mead(pairs, tmp_path / "renders", lambda name: tmp_path / "frames" / name, suite,
+                                    batch_size=3, resamples=50)
+    paper_keys = ["fid_30", "fid_60", "id_30", "id_60", "lpips_30", "lpips_60"]
+    assert sorted(key for key in metrics if ":" not in key) == paper_keys
+    assert sorted(key.removesuffix(":authors") for key in metrics if ":" in key) == paper_keys
+    assert {metric.computed_as for key, metric in metrics.items() if ":" not in key} == {"ours"}
     assert metrics["lpips_30"].value == pytest.approx(0.0, abs=1e-6) and metrics["lpips_60"].value > 0.01
     assert metrics["id_30"].value == pytest.approx(1.0, abs=1e-5) and metrics["id_60"].value < 0.999
     assert metrics["fid_30"].value == pytest.approx(0.0, abs=1e-4) and metrics["fid_60"].value > 1e-3
     assert metrics["lpips_60"].n == 4 and metrics["fid_60"].stand_in and "left_60/right_60" in metrics["fid_60"].protocol
+    # the authors' way resizes a real frame (MATLAB bicubic) unlike a render (pooling), so a copied frame is
+    # close but not equal; the two left_60 misses are counted, not averaged
+    assert 0 < metrics["lpips_30:authors"].value < metrics["lpips_60:authors"].value
+    assert metrics["id_30:authors"].value > metrics["id_60:authors"].value
+    assert misses == {"id_30:authors": {"misses": 0, "pairs": 4}, "id_60:authors": {"misses": 2, "pairs": 4}}
+    assert metrics["id_60:authors"].n == 2 and metrics["lpips_60:authors"].n == 4
     (tmp_path / "frames" / pairs[0]["target"]).unlink()
     with pytest.raises(PairingError, match="missing MEAD image"):
-        evaluate_mead(pairs, tmp_path / "renders", lambda name: tmp_path / "frames" / name, networks,
-                      standin_feature_model(), resamples=10)
+        evaluate_mead(pairs, tmp_path / "renders", lambda name: tmp_path / "frames" / name, suite, resamples=10)

@@ -56,28 +56,31 @@ def test_table5_paper_ours_difference_and_missing(tmp_path, table5_files):
 
     markdown = written["md"].read_text(encoding="utf-8")
     lines = markdown.splitlines()
-    assert "| Method |  | LPIPS ↓ | ID ↑ | FID ↓ |" in lines  # the paper's columns; no empty Category column
-    e1 = lines.index("| E₁ | paper | 0.10 | 0.87 | 89.50 |")
-    assert lines[e1 + 1] == "|  | ours | 0.13 | 0.80 | 90.00 |"  # 0.126 at the paper's 2 decimals
-    assert lines[e1 + 2] == "|  | 95% CI | [0.11, 0.14] | [0.75, 0.85] | — |"
-    assert lines[e1 + 3] == "|  | Δ | +0.03 | -0.07 | +0.50 |"
-    e2_line = lines.index("| E₂ | paper | 0.14 | 0.75 | 64.02 |")
-    assert lines[e2_line + 1] == f"|  | ours | {MISSING} | {MISSING} | {MISSING} |"
-    dual = lines.index("| Dual | paper | 0.10 | 0.87 | 65.44 |")
-    assert lines[dual + 1] == f"|  | ours | 0.10{SYNTHETIC_MARK} | 0.90{SYNTHETIC_MARK} | 70.00{STAND_IN_MARK}{SYNTHETIC_MARK} |"
+    # the paper's columns, each followed by the other protocol's; no empty Category column
+    assert ("| Method |  | LPIPS ↓ | LPIPS (our way) ↓ | ID ↑ | ID (our way) ↑ | FID ↓ | FID (our way) ↓ |"
+            in lines)
+    e1 = lines.index(f"| E₁ | paper | 0.10 | {MISSING} | 0.87 | {MISSING} | 89.50 | {MISSING} |")
+    assert lines[e1 + 1] == f"|  | ours | 0.13 | {MISSING} | 0.80 | {MISSING} | 90.00 | {MISSING} |"  # 0.126 at 2 decimals
+    assert lines[e1 + 2] == f"|  | 95% CI | [0.11, 0.14] | {MISSING} | [0.75, 0.85] | {MISSING} | {MISSING} | {MISSING} |"
+    assert lines[e1 + 3] == f"|  | Δ | +0.03 | {MISSING} | -0.07 | {MISSING} | +0.50 | {MISSING} |"
+    e2_line = lines.index(f"| E₂ | paper | 0.14 | {MISSING} | 0.75 | {MISSING} | 64.02 | {MISSING} |")
+    assert lines[e2_line + 1] == "|  | ours | " + " | ".join([MISSING] * 6) + " |"
+    dual = lines.index(f"| Dual | paper | 0.10 | {MISSING} | 0.87 | {MISSING} | 65.44 | {MISSING} |")
+    assert lines[dual + 1] == (f"|  | ours | 0.10{SYNTHETIC_MARK} | {MISSING} | 0.90{SYNTHETIC_MARK} | {MISSING} | "
+                               f"70.00{STAND_IN_MARK}{SYNTHETIC_MARK} | {MISSING} |")
     assert "Protocol: yaw rule" in markdown and "E₂ = encoder2" in markdown
     assert any(line.startswith(f"- {STAND_IN_MARK}: computed with stand-in") for line in lines)
 
     latex = written["tex"].read_text(encoding="utf-8")
-    assert r"70.00$^\dagger$$^\ddagger$" in latex and r" & ours & --- & --- & --- \\" in latex
-    assert r"\begin{tabular}{llrrr}" in latex and r"E$_1$ & paper" in latex
+    assert r"70.00$^\dagger$$^\ddagger$" in latex and r" & ours & --- & --- & --- & --- & --- & --- \\" in latex
+    assert r"\begin{tabular}{llrrrrrr}" in latex and r"E$_1$ & paper" in latex
 
 
 def test_table4_prints_train_data_and_projection_as_two_columns(tmp_path):
     markdown = write_table(4, [], tmp_path / "table4")["md"].read_text(encoding="utf-8")
-    assert "| Train data | Proj. |  | LPIPS ↓ | ID ↑ | FID ↓ |" in markdown
-    assert "| Real imgs. + Z+ | W+ | paper | 0.10 | 0.87 | 89.50 |" in markdown
-    assert f"|  |  | ours | {MISSING} | {MISSING} | {MISSING} |" in markdown
+    assert "| Train data | Proj. |  | LPIPS ↓ | LPIPS (our way) ↓ | ID ↑ | ID (our way) ↑ | FID ↓ | FID (our way) ↓ |" in markdown
+    assert f"| Real imgs. + Z+ | W+ | paper | 0.10 | {MISSING} | 0.87 | {MISSING} | 89.50 | {MISSING} |" in markdown
+    assert "|  |  | ours | " + " | ".join([MISSING] * 6) + " |" in markdown
 
 
 def test_table1_uses_both_test_sets_and_time(tmp_path):
@@ -154,3 +157,34 @@ def test_the_html_table_is_paper_shaped_with_its_caption(tmp_path, table5_files)
     assert html.escape(paper_table(5).caption) in page
     assert page.count("<td>paper</td>") == page.count("<td>ours</td>") == page.count("<td>Δ</td>") == 3
     assert "http" not in page.split("<body>")[0]  # self-contained: no external stylesheet or script
+
+
+def test_difference_only_for_the_authors_protocol_and_the_other_beside_it(tmp_path):
+    """Δ against the paper only for a real number computed the authors' way (the paper's numbers come from
+    their script); the other protocol's number stands in its own column, without paper or Δ."""
+    by_authors = {"lpips": MetricValue(0.12, n=4, computed_as="authors"),
+                  "lpips:ours": MetricValue(0.2, n=4, computed_as="ours"),
+                  "id": MetricValue(0.8, n=3, computed_as="authors"), "id:ours": MetricValue(0.7, n=4, computed_as="ours")}
+    result = MetricsResult("encoder1", "val", by_authors, face_misses={"id": {"misses": 1, "pairs": 4}})
+    cells = {cell.column.metric: cell for row in build_table(5, {("encoder1", "val"): result})
+             if row.method == "encoder1" for cell in row.cells}
+    assert cells["lpips"].difference == pytest.approx(0.12 - float(cells["lpips"].paper))
+    assert cells["lpips:ours"].ours.value == 0.2 and cells["lpips:ours"].paper is None
+    assert cells["lpips:ours"].difference is None
+    assert cells["id"].misses == {"misses": 1, "pairs": 4}
+    markdown = write_table(5, [write_metrics(metrics_path(tmp_path, "encoder1", "val"), result)],
+                           tmp_path / "t5")["md"].read_text(encoding="utf-8")
+    assert "E₁ FFHQ + LPFF ID: 1 of 4" in markdown and "evaluation.protocol: authors" in markdown
+
+    by_ours = {"lpips": MetricValue(0.2, n=4, computed_as="ours"),
+               "lpips:authors": MetricValue(0.12, n=4, computed_as="authors")}
+    result = MetricsResult("encoder1", "val", by_ours)
+    rows = build_table(5, {("encoder1", "val"): result})
+    cells = {cell.column.metric: cell for row in rows if row.method == "encoder1" for cell in row.cells}
+    assert cells["lpips"].paper is not None and cells["lpips"].difference is None  # our way: no Δ
+    assert "lpips:authors" in cells and cells["lpips:authors"].column.label == "LPIPS (authors' way)"
+
+    mixed = {("encoder1", "val"): MetricsResult("encoder1", "val", by_authors),
+             ("dual", "val"): MetricsResult("dual", "val", by_ours)}
+    with pytest.raises(ResultsFormatError, match="mix protocols"):
+        build_table(5, mixed)

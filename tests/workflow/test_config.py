@@ -76,6 +76,16 @@ def test_a_bad_enum_value_is_rejected_with_its_path():
     assert "generator.preset" in message and "huge" in message
 
 
+def test_the_metric_protocol_is_one_of_the_two_and_defaults_to_the_authors():
+    assert from_mapping(paper_values()).evaluation.protocol == "authors"
+    values = paper_values()
+    values["evaluation"]["protocol"] = "ours"
+    assert from_mapping(values).evaluation.protocol == "ours"
+    values["evaluation"]["protocol"] = "both"
+    message = rejected(values)
+    assert "evaluation.protocol" in message and "both" in message
+
+
 def test_an_unknown_experiment_is_rejected():
     values = paper_values()
     values["experiments"] = ["encoder1", "encoder3"]

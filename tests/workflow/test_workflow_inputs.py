@@ -28,7 +28,7 @@ def _keys(problems):
 def test_each_rule_is_asked_only_for_the_weights_it_loads(tmp_path):
     config = from_mapping(_paper_values(tmp_path))
     assert _keys(rule_input_problems(config, "evaluate_method")) == [
-        "weights.inception", "weights.ir_se50", "weights.lpips_alex", "weights.panohead"]
+        "weights.curricularface", "weights.inception", "weights.ir_se50", "weights.lpips_alex", "weights.panohead"]
     assert _keys(rule_input_problems(config, "train_segment")) == [
         "weights.ir_se50", "weights.lpips_alex", "weights.panohead"]
     assert _keys(rule_input_problems(config, "optimise_shard")) == ["weights.lpips_vgg", "weights.panohead"]

@@ -90,6 +90,8 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                          help=f"marching-cubes grid per side (default {DEFAULT_MESH_RESOLUTION})")
     outputs.add_argument("--mesh", action=argparse.BooleanOptionalAction, default=True,
                          help="write the coloured mesh.ply / mesh.obj (on by default; --no-mesh skips the marching cubes)")
+    outputs.add_argument("--no-progress", action="store_true",
+                         help="no progress bars (alignment, inversion, turntable frames, mesh) on stderr")
 
 
 def sources_from_args(args: argparse.Namespace):
@@ -102,7 +104,8 @@ def sources_from_args(args: argparse.Namespace):
 
 
 def output_options_from_args(args: argparse.Namespace):
-    return HeadOutputOptions(frames=args.frames, mesh=args.mesh, mesh_resolution=args.mesh_resolution)
+    return HeadOutputOptions(frames=args.frames, mesh=args.mesh, mesh_resolution=args.mesh_resolution,
+                             progress=not args.no_progress)
 
 
 def prepare_config(sources, args: argparse.Namespace | None = None):
@@ -117,7 +120,8 @@ def prepare_config(sources, args: argparse.Namespace | None = None):
     if args is not None and hasattr(args, "pose_stand_in"):
         pose = pose_config_from_args(args, pose)
     pose.check()
-    return PrepareConfig(progress=False, background=BackgroundConfig(u2net_path=sources.u2net), pose=pose)
+    progress = args is not None and not getattr(args, "no_progress", True)
+    return PrepareConfig(progress=progress, background=BackgroundConfig(u2net_path=sources.u2net), pose=pose)
 
 
 def _invert(args: argparse.Namespace) -> int:

@@ -72,7 +72,7 @@ class HeadOutputOptions:
     seed: int = 0
     """Seed of the renderer's sample jitter."""
     progress: bool = True
-    """A tqdm bar over the turntable frames, the long step of every head (on stderr)."""
+    """tqdm bars on stderr: the turntable frames and the mesh of every head (and the photos of a batch)."""
 
     def __post_init__(self) -> None:
         for flag, value, fine in (("--frames", self.frames, self.frames >= 1), ("fps", self.fps, self.fps > 0),
@@ -169,7 +169,10 @@ def write_head_outputs(directory: str | Path, generator: torch.nn.Module, head: 
     files.update({f"turntable_{key}": path for key, path in turntable.items()})
     level = faces = None
     if options.mesh:
-        mesh_files, level, faces = write_mesh_files(directory, generator, head, options)
+        with tqdm(total=1, desc=f"mesh {directory.name} ({options.mesh_resolution}³ grid)", unit="mesh", leave=False,
+                  disable=not options.progress) as bar:
+            mesh_files, level, faces = write_mesh_files(directory, generator, head, options)
+            bar.update()
         files.update(mesh_files)
     for panel in panels:
         files[Path(panel.name).stem] = directory / panel.name

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 import dualinv.models.inversion as inversions
 from dualinv.data.dataset import IMAGES_DIR
@@ -70,7 +71,7 @@ def align_photos(photos: Sequence[str | Path], out_dir: Path, config: PrepareCon
     preparer = ImagePreparer(prepared_dir, config)
     aligned, rejects = [], []
     try:
-        for photo in photos:
+        for photo in tqdm(photos, desc="aligning", unit="photo", leave=False, disable=not config.progress):
             outcome = preparer.prepare(Path(photo), Path(photo).name)
             if isinstance(outcome, Reject):
                 rejects.append(outcome)
@@ -90,7 +91,7 @@ def head_of(inversion) -> HeadCode:
 
 def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: DualInverter, *, stand_in: bool,
                   provenance: dict | None = None, options: HeadOutputOptions = HeadOutputOptions(),
-                  prepare: PrepareConfig = PrepareConfig(progress=False), log=print) -> PhotoBatch:
+                  prepare: PrepareConfig = PrepareConfig(progress=False), log=tqdm.write) -> PhotoBatch:
     """Raw photos → ``<out>/<stem>/`` folders (files: :mod:`dualinv.dual.outputs`) + ``rejects.csv``."""
     out_dir = Path(out_dir)
     _check_unique_stems(photos)
@@ -106,7 +107,7 @@ def invert_photos(photos: Sequence[str | Path], out_dir: str | Path, inverter: D
 
 def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverter: DualInverter, *, stand_in: bool,
                    provenance: dict | None = None, options: HeadOutputOptions = HeadOutputOptions(),
-                   log=print) -> PhotoBatch:
+                   log=tqdm.write) -> PhotoBatch:
     """Aligned crops → dual inversion (§3.4) → ``<out>/<stem>/`` with the head outputs and ``occlusion.png``.
 
     The one loop of ``dualinv invert`` for raw photos (after :func:`align_photos`) and for crops
@@ -118,7 +119,7 @@ def invert_aligned(aligned: Sequence[AlignedPhoto], out_dir: str | Path, inverte
     out_dir = Path(out_dir)
     batch = PhotoBatch()
     device = next(inverter.generator.parameters()).device
-    for photo in aligned:
+    for photo in tqdm(aligned, desc="inverting", unit="photo", disable=not options.progress or len(aligned) < 2):
         inversion, batch.seconds[photo.stem] = inversions.timed_per_image(
             lambda: inverter.invert(photo.image[None].to(device), photo.camera[None].to(device)), 1, device)
         directory = inside(out_dir, photo.stem)

@@ -164,3 +164,16 @@ def test_no_parser_accepts_an_abbreviated_flag(capsys):
     with pytest.raises(SystemExit):
         main(["invert", "p.jpg", "--out", "o", "--mesh-res", "16"])
     assert "unrecognized arguments: --mesh-res" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bars_cover_alignment_inversion_turntable_and_mesh_unless_no_progress(photos, tmp_path, capsys,
+                                                                                       quiet):
+    flags = ["--no-progress"] if quiet else []
+    code = main(["invert", str(photos["astronaut"]), str(photos["grace"]), "--out", str(tmp_path / "out"),
+                 "--stand-in", *SMALL, *flags])
+    assert code == 0
+    captured = capsys.readouterr()
+    for bar in ("aligning", "inverting", "turntable astronaut", "mesh grace_hopper (16³ grid)"):
+        assert (bar in captured.err) is not quiet, bar
+    assert "2 of 2 photo(s) inverted" in captured.out  # results stay on stdout, bars or not

@@ -41,6 +41,7 @@ from dualinv.errors import ConfigError
 from dualinv.eval.results import MetricValue
 from dualinv.eval.sampling import SAMPLING_RULE, sampled_positions
 from dualinv.fileio import tensor_to_uint8
+from dualinv.progress import progress_bar
 from dualinv.seeding import derive_seed, make_generator
 from dualinv.weights import require_weights
 
@@ -286,7 +287,7 @@ def synthesized_images(generator: torch.nn.Module, protocol: FidProtocol, count:
         raise ConfigError(f"FID needs between 2 and {protocol.num_images} synthesized heads, got {count}")
     cameras = protocol.cameras(range(count)).to(device)
     front = camera_at_yaw(0.0, radius=protocol.radius, device=device)
-    for start in range(0, count, batch_size):
+    for start in progress_bar(range(0, count, batch_size), desc="FID heads", unit="batch"):
         stop = min(start + batch_size, count)
         z = torch.stack([torch.randn(generator.z_dim, generator=make_generator(protocol.synthesized_seed(index)))
                          for index in range(start, stop)]).to(device)

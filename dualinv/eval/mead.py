@@ -28,6 +28,7 @@ from dualinv.eval.protocols import MetricSuite, authors_per_image, by_protocol, 
 from dualinv.eval.results import MetricValue
 from dualinv.fileio import load_image
 from dualinv.output_names import item_stem
+from dualinv.progress import progress_bar
 
 YAW_GROUPS: Mapping[str, tuple[str, ...]] = {"60": ("left_60", "right_60"), "30": ("left_30", "right_30")}
 """Table 2 columns (±60°, ±30°) and the MEAD views each one averages."""
@@ -78,7 +79,7 @@ def evaluate_mead(pairs: Sequence[Mapping[str, str]], renders_dir: str | Path,
     ours: dict[str, MetricValue] = {}
     authors: dict[str, MetricValue] = {}
     misses: dict[str, dict[str, int]] = {}
-    for group, members in pairs_by_group(pairs).items():
+    for group, members in progress_bar(pairs_by_group(pairs).items(), desc="MEAD view groups", unit="group"):
         lpips_values, id_values, authors_lpips, authors_ids = [], [], [], []
         features: dict[str, list] = {"real_ours": [], "real_authors": [], "render_ours": [], "render_authors": []}
         for start in range(0, len(members), batch_size):

@@ -47,6 +47,7 @@ from dualinv.eval.results import PROTOCOLS, MetricValue, beside_key, other_proto
 from dualinv.fileio import load_image
 from dualinv.losses import LPIPSLoss
 from dualinv.models.encoders import TINY_BACKBONE
+from dualinv.progress import progress_bar
 from dualinv.weights import STAND_IN
 
 AUTHORS_DOWNSCALE = 2
@@ -187,7 +188,7 @@ def evaluate_pairs_both(pairs: Sequence[tuple[Path, Path]], suite: MetricSuite, 
     ours_values: dict[str, list[torch.Tensor]] = {"l2": [], "lpips": [], "id": []}
     authors_values: dict[str, list[torch.Tensor]] = {"l2": [], "lpips": []}
     authors_ids: list[float | None] = []
-    for start in range(0, len(pairs), batch_size):
+    for start in progress_bar(range(0, len(pairs), batch_size), desc="metrics", unit="batch"):
         chunk = pairs[start:start + batch_size]
         renders = torch.stack([load_image(render) for render, _ in chunk])
         targets = torch.stack([load_image(target) for _, target in chunk])

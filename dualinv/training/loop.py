@@ -30,7 +30,7 @@ from dualinv.training import schedule
 from dualinv.training.baseline_steps import updates_for
 from dualinv.training.build import build_components
 from dualinv.training.components import TrainingComponents
-from dualinv.training.monitor import LossLog, progress_bar
+from dualinv.training.monitor import LossLog, segment_progress
 from dualinv.training.steps import non_finite_terms, training_batch
 
 RUN_LENGTH_KEYS = ("iterations", "segment_length", "checkpoint_every")
@@ -86,7 +86,7 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
     terms: dict[str, float] = {}
     last_good = resume_from
     training = config.training
-    for step in progress_bar(step, stop, f"{experiment.name} [{start}:{stop}]", progress):
+    for step in segment_progress(step, stop, f"{experiment.name} [{start}:{stop}]", progress):
         def check_finite(values: dict[str, float], step: int = step) -> None:
             bad = non_finite_terms(values)
             if bad:

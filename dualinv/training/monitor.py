@@ -8,13 +8,11 @@ segment that died after logging but before checkpointing does not leave duplicat
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 from typing import Mapping
 
-from tqdm.auto import tqdm
-
 from dualinv.fileio import write_text_atomic
+from dualinv.progress import progress_bar
 
 
 class LossLog:
@@ -62,9 +60,6 @@ def read_loss_log(path: str | Path) -> list[dict[str, float]]:
         return [{key: float(value) for key, value in row.items() if value != ""} for row in csv.DictReader(handle)]
 
 
-def progress_bar(start: int, stop: int, description: str, enabled: bool = True):
-    """A tqdm bar over the steps ``start..stop`` of a segment; into a log file (no terminal) it writes
-    a line at most every 30 s, so a 25k-step segment's log stays readable."""
-    interactive = sys.stderr.isatty()
-    return tqdm(range(start, stop), initial=0, total=stop - start, desc=description, disable=not enabled,
-                dynamic_ncols=interactive, mininterval=0.1 if interactive else 30.0)
+def segment_progress(start: int, stop: int, description: str, enabled: bool = True):
+    """A bar over the steps ``start..stop`` of a segment (:func:`dualinv.progress.progress_bar`)."""
+    return progress_bar(range(start, stop), total=stop - start, desc=description, unit="step", enabled=enabled)

@@ -134,10 +134,18 @@ def test_the_shipped_slurm_profile_dry_runs(repo):
     assert done.returncode == 0, done.stdout[-3000:]
 
 
+def test_a_plain_run_reads_the_default_profile_and_schedules_greedily(repo):
+    assert yaml.safe_load((REPO_ROOT / "profiles" / "default" / "config.yaml").read_text()) == {"scheduler": "greedy"}
+    done = snakemake(repo, "table5", "-n", *MINI)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Using workflow specific profile profiles/default" in done.stdout
+
+
 def test_test_cluster_profile_only_overrides_test_settings():
     overrides = yaml.safe_load((REPO_ROOT / "ci" / "slurm-test" / "config.yaml").read_text())
     assert "default-resources" not in overrides and "executor" not in overrides
     assert overrides["slurm-status-command"] == "squeue"
+    assert overrides["scheduler"] == "greedy"  # it replaces profiles/default, so it repeats that line
 
 
 def test_the_ci_gpu_overlay_is_a_valid_mini_config_that_asks_for_a_gpu():

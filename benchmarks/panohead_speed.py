@@ -1,10 +1,20 @@
-"""Speed and peak memory of one 512² PanoHead synthesis (released architecture, random weights).
+"""Speed and peak memory of PanoHead from z to the 512² image (released architecture, random weights).
 
 Prints figures; not a test. Usage:
-    python benchmarks/panohead_speed.py [--batches 1 4] [--iterations 3] [--device cpu|cuda]
+    python benchmarks/panohead_speed.py [--batches 1 4] [--iterations 5] [--device cpu|cuda]
 
-On CUDA it times fp32 (TF32 off) and the fast mode (TF32 matmul/conv on, bf16 autocast on the
-backbone and background networks only), and reports the fast mode's max |Δ| against fp32.
+What is timed: one call of mapping (z, camera -> w) and synthesis (tri-grid, volume rendering,
+super-resolution) per iteration, after one untimed warm-up call; each iteration is timed on its own
+(CUDA synchronised before both clock readings) and min / median / max per image are printed.
+
+On CUDA it times fp32 with TF32 really off (matmul *and* cuDNN: PyTorch leaves cuDNN's TF32 on by
+default) and the fast mode (TF32 on, bf16 autocast on the backbone and background synthesis
+networks only), and reports the fast mode's max |Δ| against fp32 on the image.
+
+Memory: on CUDA the peak of memory allocated to tensors during the timed calls of that batch size
+(``torch.cuda.max_memory_allocated`` after a reset; the CUDA context and the caching allocator's
+reserve are not in it). On a CPU the process's peak resident set since it started (``ru_maxrss``):
+Python, torch, the weights and every batch size run before it.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import argparse
 import contextlib
 import platform
 import resource
+import statistics
 import time
 
 import torch
@@ -51,27 +62,37 @@ def fast_mode(model: PanoHeadGenerator, enabled: bool):
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def run(model: PanoHeadGenerator, ws: torch.Tensor, cameras: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
-    return model.synthesis(ws, cameras, noise_mode="const", generator=torch.Generator(ws.device).manual_seed(seed))
+def run(model: PanoHeadGenerator, z: torch.Tensor, cameras: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+    """Mapping and synthesis of one batch, the unit every figure is per image of."""
+    ws = model.mapping(z, cameras)
+    return model.synthesis(ws, cameras, noise_mode="const", generator=torch.Generator(z.device).manual_seed(seed))
 
 
-def time_synthesis(model, ws, cameras, iterations: int) -> tuple[float, float]:
-    """Wall and process-CPU milliseconds per image: one warm-up call, then the mean over ``iterations``."""
-    sync = torch.cuda.synchronize if ws.device.type == "cuda" else (lambda: None)
-    run(model, ws, cameras, 0)
+def time_per_image(model, z, cameras, iterations: int) -> dict[str, float]:
+    """Milliseconds per image of each timed call (one warm-up call first): min, median, max, and the
+    mean process CPU time (CPU runs; it counts every thread)."""
+    sync = torch.cuda.synchronize if z.device.type == "cuda" else (lambda: None)
+    run(model, z, cameras, 0)
     sync()
-    start, start_cpu = time.perf_counter(), time.process_time()
+    batch, wall = z.shape[0], []
+    start_cpu = time.process_time()
     for i in range(iterations):
-        run(model, ws, cameras, i)
-    sync()
-    per_image = iterations * ws.shape[0] / 1000
-    return (time.perf_counter() - start) / per_image, (time.process_time() - start_cpu) / per_image
+        start = time.perf_counter()
+        run(model, z, cameras, i)
+        sync()
+        wall.append((time.perf_counter() - start) * 1000 / batch)
+    cpu = (time.process_time() - start_cpu) * 1000 / (batch * iterations)
+    return {"min": min(wall), "median": statistics.median(wall), "max": max(wall), "cpu_mean": cpu}
+
+
+def spread(ms: dict[str, float]) -> str:
+    return f"{ms['median']:.1f} ms/image (min {ms['min']:.1f}, max {ms['max']:.1f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -80,21 +101,24 @@ def main() -> None:
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} cpu={platform.processor() or platform.machine()}")
     with torch.no_grad():
         for batch in args.batches:
-            ws = model.mapping(torch.randn(batch, 512, device=device), frontal_cameras(batch, device))
+            z = torch.randn(batch, 512, device=device, generator=torch.Generator(device).manual_seed(batch))
             cameras = frontal_cameras(batch, device)
             if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-                ms, _ = time_synthesis(model, ws, cameras, args.iterations)
-                peak = torch.cuda.max_memory_allocated() / 2**20
-                reference = run(model, ws, cameras, 0)["image"]
+                with fast_mode(model, False):  # fp32: TF32 off for matmul and cuDNN
+                    torch.cuda.reset_peak_memory_stats()
+                    fp32 = time_per_image(model, z, cameras, args.iterations)
+                    peak = torch.cuda.max_memory_allocated() / 2**20
+                    reference = run(model, z, cameras, 0)["image"]
                 with fast_mode(model, True):
-                    fast_ms, _ = time_synthesis(model, ws, cameras, args.iterations)
-                    diff = (run(model, ws, cameras, 0)["image"] - reference).abs().max().item()
-                print(f"batch={batch} fp32: {ms:.1f} ms/image, peak {peak:.0f} MiB; fast: {fast_ms:.1f} ms/image, max|Δ| {diff:.2e}")
+                    fast = time_per_image(model, z, cameras, args.iterations)
+                    diff = (run(model, z, cameras, 0)["image"] - reference).abs().max().item()
+                print(f"batch={batch} fp32 (TF32 off): {spread(fp32)}, peak allocated {peak:.0f} MiB; "
+                      f"TF32 + bf16: {spread(fast)}, max|Δ| {diff:.2e}")
             else:
-                ms, cpu_ms = time_synthesis(model, ws, cameras, args.iterations)
+                ms = time_per_image(model, z, cameras, args.iterations)
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux → MiB
-                print(f"batch={batch} fp32: {ms:.0f} ms/image wall ({cpu_ms:.0f} ms process CPU time), process peak RSS so far {peak:.0f} MiB")
+                print(f"batch={batch} fp32: {spread(ms)} wall, {ms['cpu_mean']:.0f} ms/image process CPU time; "
+                      f"process peak RSS so far {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ include: "rules/report.smk"
 # Bookkeeping (seconds of work each) runs beside Snakemake, not as cluster jobs; the named targets
 # below have no action and are always local.
 localrules:
+    prepare_images,
     split_dataset,
     finalize_model,
     make_table,

@@ -432,6 +432,8 @@ class ResourcesConfig:
 
     prepare: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=0, threads=4, mem_mb=16000, runtime=240))
     """Data preparation and synthetic data."""
+    prepare_shards: int = 16
+    """Parallel jobs per photo dataset; shard k prepares the photos whose listing position is k mod this."""
     train: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=1, threads=8, mem_mb=32000, runtime=720))
     """One training segment."""
     invert: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=1, threads=4, mem_mb=24000, runtime=120))

@@ -23,7 +23,7 @@ TRAINING_LPIPS = "training_lpips"
 
 RULE_WEIGHTS: Mapping[str, tuple[str, ...]] = {
     "make_synthetic_dataset": (GENERATOR,),
-    "prepare_images": ("u2net",),
+    "prepare_shard": ("u2net",),
     "train_segment": (GENERATOR, "ir_se50", TRAINING_LPIPS),
     "invert_dataset": (GENERATOR,),
     "optimise_shard": (GENERATOR, "lpips_vgg"),

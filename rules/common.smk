@@ -38,6 +38,9 @@ TRAINED = [name for name, experiment in EXPERIMENTS.items() if experiment.trains
 OPTIMISED = [name for name, experiment in EXPERIMENTS.items() if experiment.kind == "baseline_optimisation"]
 ENCODED = [name for name in EXPERIMENTS if name not in OPTIMISED]
 TEST_SETS = sorted({name for names in TABLE_TEST_SETS.values() for name in names})
+PHOTO_DATASETS = (datasets_with_source(STUDY, "photos") + datasets_with_source(STUDY, "public_domain")
+                  + datasets_with_source(STUDY, "videos"))
+"""Datasets prepared from photos (MEAD's from its extracted frames) by sharded preparation jobs."""
 
 
 wildcard_constraints:
@@ -135,6 +138,17 @@ def metrics_path(method, test_set):
 
 def inversions_path(method, test_set):
     return f"{R}/inversions/{method}/{test_set}"
+
+
+def preparation_work_dir(source_dataset, shard):
+    """Where one preparation shard writes its photos: not a declared output, so a failed try keeps them."""
+    return f"{R}/preparation/{source_dataset}/{shard}"
+
+
+def preparation_records(wildcards):
+    """The records of every preparation shard of one photo dataset."""
+    folder = f"{R}/preparation_shards/{wildcards.source_dataset}"
+    return [f"{folder}/{shard}.json" for shard in range(STUDY.resources.prepare_shards)]
 
 
 def shard_records(wildcards):

@@ -1,12 +1,37 @@
 # Data: source datasets -> aligned crops + masks + dataset.json -> train/val split (DESIGN.md, Data flow).
 
 
-rule prepare_images:
-    """Align a folder of photos into a prepared dataset: crops, masks, cameras, dataset.json (paper §4.1)."""
+rule prepare_shard:
+    """One shard of a photo dataset's preparation (paper §4.1); the photos a failed try finished are kept."""
     input:
         photos=lambda wildcards: photos_of(wildcards.source_dataset),
         split=lambda wildcards: split_files_of(wildcards.source_dataset),
-        weights=external_inputs("prepare_images", [lambda wildcards: wildcards.source_dataset]),
+        weights=external_inputs("prepare_shard", [lambda wildcards: wildcards.source_dataset]),
+    output:
+        record=f"{R}/preparation_shards/{{source_dataset}}/{{shard}}.json",
+    log:
+        log_path("prepare_shard", "{source_dataset}/{shard}"),
+    benchmark:
+        benchmark_path("prepare_shard", "{source_dataset}/{shard}")
+    params:
+        work=lambda wildcards: preparation_work_dir(wildcards.source_dataset, wildcards.shard),
+        shards=STUDY.resources.prepare_shards,
+    wildcard_constraints:
+        source_dataset=one_of(PHOTO_DATASETS),
+        shard=r"\d+",
+    threads: threads_of("prepare")
+    resources:
+        **resources_of("prepare"),
+    conda:
+        "../envs/prep.yaml"
+    script:
+        "../workflow_scripts/prepare_shard.py"
+
+
+rule prepare_images:
+    """Merge a photo dataset's shards into the prepared dataset: crops, masks, cameras, dataset.json (§4.1)."""
+    input:
+        shards=preparation_records,
     output:
         dataset=directory(f"{R}/data/{{source_dataset}}"),
     log:
@@ -14,11 +39,10 @@ rule prepare_images:
     benchmark:
         benchmark_path("prepare_images", "{source_dataset}")
     wildcard_constraints:
-        source_dataset=one_of(datasets_with_source(STUDY, "photos") + datasets_with_source(STUDY, "public_domain")
-                              + datasets_with_source(STUDY, "videos")),
-    threads: threads_of("prepare")
+        source_dataset=one_of(PHOTO_DATASETS),
+    threads: 1
     resources:
-        **resources_of("prepare"),
+        **BOOKKEEPING,
     conda:
         "../envs/prep.yaml"
     script:

@@ -19,6 +19,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -43,7 +44,7 @@ from dualinv.data.background import (
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, write_labels
 from dualinv.data.decode import IMAGE_SUFFIXES, DecodeLimits, decode_image
 from dualinv.data.pose import FaceFinder, FaceFinderConfig, pose_angles
-from dualinv.data.rejects import REJECTS_FILE, Reject, count_reasons, write_rejects
+from dualinv.data.rejects import REJECTS_FILE, Reject, count_reasons, read_rejects, write_rejects
 from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError, NoFaceError, UnusableImageError
 from dualinv.fileio import atomic_path, write_json_atomic
 from dualinv.output_names import output_stem
@@ -53,6 +54,24 @@ SUMMARY_FILE = "summary.json"
 FATAL_ERRORS: tuple[type[BaseException], ...] = (MemoryError,)
 """Exceptions that stop the batch instead of rejecting one photo (``KeyboardInterrupt`` and
 ``SystemExit`` are not ``Exception`` and always stop it)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` of one preparation: the photos at listing positions ``index``,
+    ``index + count``, ... (the listing is sorted, so every shard computes the same split). Shard 0
+    also carries the listing's rejects (entries that are no photos). :func:`merge_prepared_shards`
+    joins the shards' folders into the dataset one job would have written."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ConfigError(f"preparation shard {self.index} of {self.count} does not exist")
+
+    def takes(self, position: int) -> bool:
+        return position % self.count == self.index
 
 
 @dataclass(frozen=True)
@@ -286,8 +305,12 @@ def prepare_images(
     source: str | Path | Sequence[str | Path],
     out_dir: str | Path,
     config: PrepareConfig = PrepareConfig(),
+    shard: Shard = Shard(),
 ) -> PrepareSummary:
-    """Prepare every photo of ``source`` into ``out_dir`` (see the module docstring)."""
+    """Prepare every photo of ``source`` (or only ``shard``'s) into ``out_dir`` (see the module docstring).
+
+    A shard of several does not apply ``max_reject_share``: the share is judged over the whole dataset
+    when the shards are merged (:func:`merge_prepared_shards`)."""
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -297,6 +320,8 @@ def prepare_images(
         other = stems.setdefault(output_stem(key), key)
         if other != key:
             raise DatasetFormatError(f"inputs {other!r} and {key!r} would both be written as {output_stem(key)}.png; rename one")
+    inputs = [item for position, item in enumerate(inputs) if shard.takes(position)]
+    listing_rejects = listing_rejects if shard.index == 0 else []
     todo = [(path, key) for path, key in inputs if not is_prepared(out_dir, key)]
     if todo:
         config.pose.check()  # a missing TDDFA/BFM file stops us before any work (none is read when nothing is left)
@@ -329,9 +354,67 @@ def prepare_images(
         alignment=alignment,
     )
     write_json_atomic(out_dir / SUMMARY_FILE, asdict(summary))
-    if summary.inputs and len(rejects) > config.max_reject_share * summary.inputs:
+    if shard.count == 1:
+        check_reject_share(summary, config.max_reject_share, out_dir)
+    return summary
+
+
+def check_reject_share(summary: PrepareSummary, max_reject_share: float, out_dir: Path) -> None:
+    """``DatasetLossError`` when more than ``max_reject_share`` of the inputs were rejected."""
+    if summary.inputs and summary.rejected > max_reject_share * summary.inputs:
         raise DatasetLossError(
-            f"{len(rejects)} of {summary.inputs} inputs rejected ({summary.reasons}), more than the allowed share "
-            f"{config.max_reject_share:.0%}; see {out_dir / REJECTS_FILE}, fix the inputs or raise max_reject_share"
+            f"{summary.rejected} of {summary.inputs} inputs rejected ({summary.reasons}), more than the allowed share "
+            f"{max_reject_share:.0%}; see {out_dir / REJECTS_FILE}, fix the inputs or raise max_reject_share"
         )
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` becomes a hard link to ``source`` (a copy across filesystems), replacing what was there."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as partial:
+        partial.unlink()  # the placeholder atomic_path made; the link takes its name
+        try:
+            os.link(source, partial)
+        except OSError:
+            shutil.copy2(source, partial)
+
+
+def merge_prepared_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path,
+                          max_reject_share: float = 1.0) -> PrepareSummary:
+    """The prepared dataset ``out_dir`` from the folders of all shards of one preparation: the same
+    images, masks, label sidecars, ``dataset.json`` and ``rejects.csv`` as one unsharded run writes
+    (files are hard-linked), and a ``summary.json`` with the shards' counts and seconds added up."""
+    out_dir = Path(out_dir)
+    summaries = []
+    for shard_dir in map(Path, shard_dirs):
+        try:
+            summaries.append(json.loads((shard_dir / SUMMARY_FILE).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise DatasetFormatError(f"{shard_dir}: no {SUMMARY_FILE}; that preparation shard has not finished") from None
+    for key in ("alignment", "matting"):
+        if len({summary[key] for summary in summaries}) > 1:
+            raise DatasetFormatError(f"the preparation shards disagree on {key} "
+                                     f"({sorted({summary[key] for summary in summaries})}); prepare them again")
+    rejects: list[Reject] = []
+    for shard_dir in map(Path, shard_dirs):
+        for folder in (IMAGES_DIR, MASKS_DIR, LABELS_DIR):
+            for path in sorted((shard_dir / folder).glob("*")):
+                _link_or_copy(path, out_dir / folder / path.name)
+        rejects += read_rejects(shard_dir / REJECTS_FILE)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_rejects(out_dir / REJECTS_FILE, rejects)
+    write_labels(out_dir, assemble_labels(out_dir), alignment=summaries[0]["alignment"])
+    summary = PrepareSummary(
+        inputs=sum(item["inputs"] for item in summaries),
+        prepared=sum(item["prepared"] for item in summaries),
+        already_prepared=sum(item["already_prepared"] for item in summaries),
+        rejected=len(rejects),
+        reasons=count_reasons(rejects),
+        matting=summaries[0]["matting"],
+        matting_fallback=next((item["matting_fallback"] for item in summaries if item["matting_fallback"]), None),
+        seconds=sum(item["seconds"] for item in summaries),
+        alignment=summaries[0]["alignment"],
+    )
+    write_json_atomic(out_dir / SUMMARY_FILE, asdict(summary))
+    check_reject_share(summary, max_reject_share, out_dir)
     return summary

@@ -22,11 +22,12 @@ files are hard links to the sources' files (copies where links are impossible).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -40,9 +41,10 @@ from dualinv.data.celebahq import celebahq_test_photos
 from dualinv.data.dataset import IMAGES_DIR, MASKS_DIR, read_labels, write_labels
 from dualinv.data.manifests import split_names_by_count
 from dualinv.data.mead_frames import extract_mead_frames
-from dualinv.data.prepare import PrepareConfig, PrepareSummary, prepare_images
+from dualinv.data.prepare import PrepareConfig, PrepareSummary, Shard, merge_prepared_shards, prepare_images
 from dualinv.data.rebalance import duplication_counts
 from dualinv.errors import DatasetFormatError
+from dualinv.fileio import write_json_atomic
 
 
 def study_prepare_config(config: StudyConfig) -> PrepareConfig:
@@ -54,11 +56,12 @@ def study_prepare_config(config: StudyConfig) -> PrepareConfig:
 
 
 def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConfig,
-                         dataset: str | None = None) -> PrepareSummary:
+                         dataset: str | None = None, shard: Shard = Shard()) -> PrepareSummary:
     """Prepare photos into the dataset folder ``output``. ``inputs`` is one folder of photos
     (``source: photos``) or a list of photo files (``source: public_domain``); files are keyed by
     their own names, so the outputs do not depend on where the files live. For ``dataset``
-    ``celebahq`` with ``data.celebahq_test_split`` set, only the test split's photos are prepared."""
+    ``celebahq`` with ``data.celebahq_test_split`` set, only the test split's photos are prepared.
+    With ``shard``, only that shard's photos (:class:`dualinv.data.prepare.Shard`)."""
     inputs = [Path(path) for path in inputs]
     settings = study_prepare_config(config)
     split = config.data.celebahq_test_split
@@ -67,7 +70,7 @@ def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConf
             raise DatasetFormatError(f"the CelebA-HQ test split selects photos from one folder, got {inputs}")
         inputs = celebahq_test_photos(inputs[0], split.mapping_file, split.partition_file)
     if len(inputs) == 1 and inputs[0].is_dir():
-        return prepare_images(inputs[0], output, settings)
+        return prepare_images(inputs[0], output, settings, shard)
     names = [path.name for path in inputs]
     if len(set(names)) != len(names):
         raise DatasetFormatError(f"photos {[str(path) for path in inputs]} share a file name; rename one")
@@ -76,7 +79,29 @@ def prepare_study_images(inputs: Sequence[Path], output: Path, config: StudyConf
             if not path.is_file():
                 raise DatasetFormatError(f"{path}: no such photo")
             os.symlink(path.resolve(), Path(folder) / path.name)
-        return prepare_images(folder, output, settings)
+        return prepare_images(folder, output, settings, shard)
+
+
+def prepare_study_shard(inputs: Sequence[Path], work: Path, record: Path, config: StudyConfig, dataset: str,
+                        index: int, count: int) -> PrepareSummary:
+    """Workflow entry point (rule ``prepare_shard``): shard ``index`` of ``count`` of a photo dataset into the
+    folder ``work``, then its ``record``. ``work`` is no declared output, so the photos a failed or timed-out
+    try finished stay there and the retry skips them."""
+    summary = prepare_study_images(inputs, work, config, dataset, Shard(index, count))
+    write_json_atomic(record, {"work": str(work), "shard": index, "shards": count, "summary": asdict(summary)})
+    return summary
+
+
+def merge_study_shards(records: Sequence[Path], output: Path, config: StudyConfig) -> PrepareSummary:
+    """Workflow entry point (rule ``prepare_images``): the dataset folder ``output`` from the finished shards'
+    work folders named in their ``records`` (:func:`dualinv.data.prepare.merge_prepared_shards`)."""
+    shard_records = [json.loads(Path(path).read_text(encoding="utf-8")) for path in records]
+    counts = {record["shards"] for record in shard_records}
+    if counts != {len(shard_records)} or sorted(record["shard"] for record in shard_records) != list(range(len(records))):
+        raise DatasetFormatError(f"the preparation records {[str(path) for path in records]} are not one whole set "
+                                 "of shards; prepare the dataset again")
+    return merge_prepared_shards([record["work"] for record in shard_records], output,
+                                 study_prepare_config(config).max_reject_share)
 
 
 def extract_study_mead_frames(videos: Path, output: Path, config: StudyConfig):

@@ -14,7 +14,8 @@ from dualinv.cli import main
 from dualinv.data import HeadDataset, PrepareConfig, prepare_images
 from dualinv.data.rejects import read_rejects
 from dualinv.data.alignment import PoseConfig
-from dualinv.errors import DatasetLossError
+from dualinv.data.prepare import Shard, merge_prepared_shards
+from dualinv.errors import ConfigError, DatasetFormatError, DatasetLossError
 
 STAND_IN = PoseConfig(stand_in=True, min_face_size=64)
 """PanoHead's 3DDFA alignment with seeded stand-in TDDFA/BFM; the sample portraits' heads are under 256 px."""
@@ -226,3 +227,40 @@ def test_an_image_preparer_used_directly_chooses_its_matting(photo_folder, tmp_p
     finally:
         preparer.close()
     assert outcome.matting == "selfie" and preparer.matting_choice.kind == "selfie"
+
+
+def test_sharded_preparation_merges_into_what_one_job_writes(photo_folder, tmp_path):
+    (photo_folder / "readme.txt").write_text("not a photo")  # a listing reject: shard 0 carries it
+    config = PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.9)
+    whole = tmp_path / "whole"
+    one_job = prepare_images(photo_folder, whole, config)
+    work = [tmp_path / "work" / str(index) for index in range(3)]
+    shards = [prepare_images(photo_folder, folder, config, Shard(index, 3)) for index, folder in enumerate(work)]
+    assert [shard.inputs for shard in shards] == [3, 2, 1]  # 5 photos at positions k, k+3 + the listing reject
+    merged = tmp_path / "merged"
+    summary = merge_prepared_shards(work, merged, max_reject_share=0.9)
+
+    def files(root):
+        return {path.relative_to(root).as_posix(): path.read_bytes() for path in root.rglob("*")
+                if path.is_file() and path.name != "summary.json"}
+
+    assert files(merged) == files(whole) and "dataset.json" in files(whole) and "rejects.csv" in files(whole)
+    assert {"readme.txt": "unsupported_format"}.items() <= {r.source: r.reason for r in read_rejects(merged / "rejects.csv")}.items()
+    counted = ("inputs", "prepared", "rejected", "reasons", "alignment", "matting")
+    assert {key: getattr(summary, key) for key in counted} == {key: getattr(one_job, key) for key in counted}
+    assert json.loads((merged / "summary.json").read_text())["prepared"] == 2
+    with pytest.raises(DatasetLossError, match="4 of 6"):  # the share is judged over the whole dataset
+        merge_prepared_shards(work, tmp_path / "strict", max_reject_share=0.5)
+
+
+def test_a_retried_shard_keeps_its_finished_photos_and_an_unfinished_one_is_not_merged(photo_folder, tmp_path):
+    config = PrepareConfig(pose=STAND_IN, progress=False, max_reject_share=0.9)
+    folder = tmp_path / "work" / "0"
+    first = prepare_images(photo_folder, folder, config, Shard(0, 2))
+    (folder / "summary.json").unlink()  # a try that died after its photos, before its summary
+    again = prepare_images(photo_folder, folder, config, Shard(0, 2))
+    assert first.prepared >= 1 and (again.prepared, again.already_prepared) == (0, first.prepared)
+    with pytest.raises(DatasetFormatError, match="has not finished"):
+        merge_prepared_shards([folder, tmp_path / "work" / "1"], tmp_path / "merged")
+    with pytest.raises(ConfigError, match="shard 2 of 2"):
+        Shard(2, 2)

@@ -34,9 +34,14 @@ def _stub_record(target, name, **arguments):
 
 STUBS = {
     "dualinv/data/__init__.py": '''
-def prepare_images(input, output, config):
-    assert input.is_dir(), input
-    _stub_record(output, "prepare_images", input=input, config=config)
+def prepare_study_shard(inputs, work, record, config, dataset, index, count):
+    _stub_record(record, "prepare_study_shard", inputs=inputs, work=work, dataset=dataset, index=index, count=count)
+
+
+def merge_study_shards(records, output, config):
+    for record in records:
+        assert record.is_file(), record
+    _stub_record(output, "merge_study_shards", records=records)
 
 
 def split_dataset(inputs, train_output, val_output, config):

@@ -155,16 +155,29 @@ def test_mead_frames_script_passes_the_videos_and_the_frames_folder(tmp_path, mo
     assert kwargs == {"videos": tmp_path / "mead", "output": tmp_path / "mead_frames"}
 
 
-def test_prepare_script_names_its_dataset(tmp_path, monkeypatch):
+def test_prepare_shard_script_names_its_dataset_shard_and_work_folder(tmp_path, monkeypatch):
     snakemake = fake_snakemake(tmp_path, input=Names(photos=[str(tmp_path / "photos")], split=[]),
-                               output=Names(dataset=str(tmp_path / "celebahq")), wildcards=Names(source_dataset="celebahq"))
+                               output=Names(record=str(tmp_path / "shards" / "1.json")),
+                               params=Names(work=str(tmp_path / "work" / "1"), shards=3),
+                               wildcards=Names(source_dataset="celebahq", shard="1"))
+    name, kwargs = run_script("prepare_shard.py", snakemake, monkeypatch)
+    assert name == "dualinv.data.prepare_study_shard"
+    assert (kwargs["dataset"], kwargs["index"], kwargs["count"]) == ("celebahq", 1, 3)
+    assert kwargs["work"] == tmp_path / "work" / "1" and kwargs["record"] == tmp_path / "shards" / "1.json"
+
+
+def test_prepare_script_merges_the_shard_records(tmp_path, monkeypatch):
+    records = [str(tmp_path / "shards" / f"{shard}.json") for shard in range(2)]
+    snakemake = fake_snakemake(tmp_path, input=Names(shards=records), output=Names(dataset=str(tmp_path / "celebahq")),
+                               wildcards=Names(source_dataset="celebahq"))
     name, kwargs = run_script("prepare_images.py", snakemake, monkeypatch)
-    assert name == "dualinv.data.prepare_study_images" and kwargs["dataset"] == "celebahq"
+    assert name == "dualinv.data.merge_study_shards" and kwargs["records"] == [Path(path) for path in records]
 
 
 def test_every_script_is_glue_around_one_planned_call():
     planned = {
-        "prepare_images.py": "dualinv.data.prepare_study_images",
+        "prepare_shard.py": "dualinv.data.prepare_study_shard",
+        "prepare_images.py": "dualinv.data.merge_study_shards",
         "make_synthetic_dataset.py": "dualinv.data.synthetic.make_synthetic_dataset",
         "split_dataset.py": "dualinv.data.split_dataset",
         "extract_mead_frames.py": "dualinv.data.study_sets.extract_study_mead_frames",

@@ -79,10 +79,10 @@ def test_every_rule_has_a_docstring(rules):
 
 def test_bookkeeping_rules_run_locally_with_small_resources(rules):
     """Splits, links and tables take seconds: they run beside Snakemake, never as cluster jobs."""
-    for name in ("split_dataset", "finalize_model", "make_table"):
+    for name in ("prepare_images", "split_dataset", "finalize_model", "make_table"):
         assert rules[name]["localrule"] and rules[name]["threads"] == 1, name
         assert rules[name]["resources"]["mem_mb"] <= 1000 and rules[name]["resources"]["runtime"] <= 10, name
-    compute = ("train_segment", "invert_dataset", "evaluate_method", "optimise_shard", "prepare_images")
+    compute = ("train_segment", "invert_dataset", "evaluate_method", "optimise_shard", "prepare_shard")
     assert not any(rules[name]["localrule"] for name in compute)
 
 
@@ -200,5 +200,7 @@ def test_mead_videos_become_frames_then_a_prepared_test_set(repo, tmp_path):
     (repo / "mead_videos.yaml").write_text(f"data: {{mead: {{source: videos, path: {tmp_path / 'mead'}}}}}\n")
     done = snakemake(repo, "-n", "results/mini/data/mead", *MINI, "mead_videos.yaml")
     assert done.returncode == 0, done.stdout
-    assert job_counts(done.stdout) == {"extract_mead_frames": 1, "prepare_images": 1}
-    assert "input: results/mini/data/mead_frames\n    output: results/mini/data/mead" in done.stdout, done.stdout
+    assert job_counts(done.stdout) == {"extract_mead_frames": 1, "prepare_shard": 2, "prepare_images": 1}
+    assert "input: results/mini/data/mead_frames\n    output: results/mini/preparation_shards/mead/0.json" in done.stdout
+    assert ("input: results/mini/preparation_shards/mead/0.json, results/mini/preparation_shards/mead/1.json\n"
+            "    output: results/mini/data/mead\n") in done.stdout, done.stdout

@@ -32,7 +32,7 @@ def test_each_rule_is_asked_only_for_the_weights_it_loads(tmp_path):
     assert _keys(rule_input_problems(config, "train_segment")) == [
         "weights.ir_se50", "weights.lpips_alex", "weights.panohead"]
     assert _keys(rule_input_problems(config, "optimise_shard")) == ["weights.lpips_vgg", "weights.panohead"]
-    assert _keys(rule_input_problems(config, "prepare_images")) == ["weights.u2net"]
+    assert _keys(rule_input_problems(config, "prepare_shard")) == ["weights.u2net"]
     for bookkeeping in ("split_dataset", "finalize_model", "make_table", "make_figures"):
         assert bookkeeping not in RULE_WEIGHTS and rule_input_problems(config, bookkeeping) == []
 

@@ -159,7 +159,7 @@ def test_celebahq_prepares_only_its_test_split(tmp_path, mini_study, monkeypatch
     split = CelebAHQSplitConfig(partition_file=str(tmp_path / "partition.txt"), mapping_file=str(tmp_path / "mapping.txt"))
     study = replace(mini_study, data=replace(mini_study.data, celebahq_test_split=split))
     seen = []
-    monkeypatch.setattr(study_sets, "prepare_images", lambda folder, output, settings: seen.append(
+    monkeypatch.setattr(study_sets, "prepare_images", lambda folder, output, settings, shard: seen.append(
         sorted(path.name for path in Path(folder).iterdir())))
     prepare_study_images([photos], tmp_path / "celebahq", study, dataset="celebahq")
     prepare_study_images([photos], tmp_path / "ffhq", study, dataset="ffhq")  # other datasets: every photo

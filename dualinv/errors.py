@@ -75,3 +75,7 @@ class MissingInputsError(DualinvError):
 
 class MissingEntryPointError(DualinvError):
     """The workflow calls a dualinv function that this version of the library does not provide."""
+
+
+class PreemptedError(DualinvError):
+    """A job stopped itself on the scheduler's warning before its time limit, its progress saved: a retry continues."""

@@ -38,13 +38,14 @@ from dualinv.data import HeadDataset
 from dualinv.devices import device_name
 from dualinv.data.manifests import mead_pairs, parse_mead_name
 from dualinv.dual.outputs import head_mesh
-from dualinv.errors import ConfigError, DatasetFormatError
+from dualinv.errors import ConfigError, DatasetFormatError, PreemptedError
 from dualinv.eval.fid import FidProtocol
 from dualinv.eval.sampling import sampled_positions
 from dualinv.fileio import save_image, torch_save_atomic, write_json_atomic
 from dualinv.mesh import PANOHEAD_ISO_LEVEL, write_ply
 from dualinv.models.inversion import Inversion, Inverter, timed_per_image
 from dualinv.output_names import item_stem
+from dualinv.preemption import stop_requests
 from dualinv.seeding import derive_seed, make_generator
 from dualinv.views import render_turntable
 
@@ -265,9 +266,13 @@ def run_inversions(inverter: Inverter, dataset_dir: str | Path, output: str | Pa
         _, warmup = timed_per_image(lambda: inverter.invert(images, cameras), images.shape[0], device)
         timing = {"batch_size": step, "device": device_name(device), "warm_up": True,
                   "warmup_seconds_per_image": warmup}
-    with tqdm(total=len(selected), initial=len(selected) - len(pending), desc=f"invert {method}", disable=not progress,
-              dynamic_ncols=True) as bar:
+    with stop_requests() as stop_request, tqdm(total=len(selected), initial=len(selected) - len(pending),
+                                               desc=f"invert {method}", disable=not progress, dynamic_ncols=True) as bar:
         for start in range(0, len(pending), step):
+            if stop_request.requested:  # every finished image has its record: the retry goes on from here
+                raise PreemptedError(f"invert {method}: {stop_request.signal_name} received; stopped with "
+                                     f"{len(pending) - start} of {len(selected)} images left in {output}; "
+                                     "the retry continues with them")
             chunk = pending[start:start + step]
             images, cameras = load(chunk)
             inversion, seconds = timed_per_image(lambda: inverter.invert(images, cameras), len(chunk), device)

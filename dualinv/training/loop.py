@@ -20,11 +20,12 @@ import torch
 
 from dualinv.config import StudyConfig, as_dict
 from dualinv.data import HeadDataset
-from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError
+from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError, PreemptedError
 from dualinv.fileio import remove_stale_temporaries
 from dualinv.models.checkpoint import load_training_checkpoint, restore_rng_states, rng_states, save_training_checkpoint
 from dualinv.models.experiments import Experiment, get_experiment
 from dualinv.models.generator import check_generator
+from dualinv.preemption import StopRequest, stop_requests
 from dualinv.seeding import derive_seed
 from dualinv.training import schedule
 from dualinv.training.baseline_steps import updates_for
@@ -81,8 +82,16 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
     else:  # a fresh run: dropout and drop-path (GOAE's Swin) draw from the global RNG; seed it, not the process
         torch.manual_seed(derive_seed(config.training.seed, experiment.name, "global-rng"))
     loss_log = LossLog(log, resume_step=step)
-    update_encoder, update_discriminator = updates_for(components)
+    with stop_requests() as stop_request:
+        return _train_steps(components, experiment, config, step, start, stop, checkpoint_out, partial, loss_log,
+                            resume_from, progress, stop_request)
 
+
+def _train_steps(components: TrainingComponents, experiment: Experiment, config: StudyConfig, step: int, start: int,
+                 stop: int, checkpoint_out: Path, partial: Path, loss_log: LossLog, resume_from: Path | None,
+                 progress: bool, stop_request: StopRequest) -> SegmentResult:
+    """Steps ``step..stop-1`` of a segment; on a stop signal the state is saved in ``partial`` and the job stops."""
+    update_encoder, update_discriminator = updates_for(components)
     terms: dict[str, float] = {}
     last_good = resume_from
     training = config.training
@@ -111,6 +120,11 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
         elif done % training.checkpoint_every == 0:
             save_training_checkpoint(partial, training_state(components, done))
             last_good = partial
+        if stop_request.requested and done < stop:
+            if done % training.checkpoint_every:  # not saved just above
+                save_training_checkpoint(partial, training_state(components, done))
+            raise PreemptedError(f"{experiment.name}: {stop_request.signal_name} received; stopped after step {done} "
+                                 f"of segment [{start}, {stop}) with its state saved in {partial}; the retry resumes there")
     return SegmentResult(checkpoint=checkpoint_out, start=start, stop=stop, last_terms=terms)
 
 

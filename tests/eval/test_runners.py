@@ -4,13 +4,15 @@ evaluate_method turns its output into a metrics file the table makers accept."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from dualinv.errors import ConfigError
+from dualinv.errors import ConfigError, PreemptedError
 from dualinv.eval.fid import FidProtocol
 from dualinv.devices import device_name
 from dualinv.eval.inverters import StandInInverter
@@ -200,3 +202,26 @@ def test_timed_per_image_reads_the_clock_after_synchronising_cuda(monkeypatch):
     result, seconds = timed_per_image(lambda: events.append("call") or "done", batch_size=3, device="cuda")
     assert result == "done" and events == ["synchronize", "call", "synchronize"]
     assert seconds >= 0.3 / 3
+
+
+def test_a_stop_signal_ends_the_shard_between_batches_and_the_retry_does_the_rest(tmp_path, generator):
+    """Slurm's warning before the time limit (SIGUSR1) during a batch: that batch is written, the job
+    stops with PreemptedError, and the retry inverts only what was left."""
+    dataset = write_test_set(tmp_path / "val", NAMES)
+    output = tmp_path / "out"
+    plan = _plan(figure_items=0, mesh_resolution=0)
+
+    class Warned(StandInInverter):
+        def invert(self, images, cameras):
+            os.kill(os.getpid(), signal.SIGUSR1)  # arrives while the first batch runs
+            return super().invert(images, cameras)
+
+    warned = Warned(generator, seed=3)
+    warned.warm_up = False
+    with pytest.raises(PreemptedError, match="SIGUSR1 received; stopped with 1 of 3 images left"):
+        run_inversions(warned, dataset, output, plan, method="standin", batch_size=2, progress=False)
+    assert sorted(path.stem for path in (output / "items").glob("*.json")) == ["00000", "00001"]
+    retry = StandInInverter(generator, seed=3)
+    retry.warm_up = False
+    manifest = run_inversions(retry, dataset, output, plan, method="standin", batch_size=2, progress=False)
+    assert manifest["complete"] and retry.images_inverted == 1

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 import torch
 
-from dualinv.errors import CheckpointError, GeneratorMismatchError, NonFiniteLossError
+from dualinv.errors import CheckpointError, GeneratorMismatchError, NonFiniteLossError, PreemptedError
 from dualinv.models.checkpoint import load_training_checkpoint
 from dualinv.models.generator import GeneratorIdentity
 from dualinv.training.loop import train_segment
@@ -61,6 +64,34 @@ def test_killed_segment_restarts_from_its_partial_checkpoint(tmp_path):
     assert not (tmp_path / "seg.pt.partial").exists()
     for name, tensor in _weights(tmp_path / "ref.pt")[0].items():
         assert torch.equal(tensor, _weights(tmp_path / "seg.pt")[0][name])
+    assert [row["step"] for row in read_loss_log(tmp_path / "seg.pt.losses.csv")] == list(range(8))
+
+
+def test_a_stop_signal_saves_the_step_and_the_retry_equals_an_uninterrupted_run(tmp_path):
+    """Slurm's warning before the time limit (SIGUSR1) mid-step: the step finishes, its state is saved
+    off the checkpoint interval (step 3, interval 2) and the job stops; the retry resumes there."""
+    components = toy_components(SETTINGS, "encoder2")
+    original = components.encode
+    calls = []
+
+    def encode_and_warn(*args):
+        calls.append(1)
+        if len(calls) == 3:  # during step 2 (one encode per step)
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return original(*args)
+
+    components.encode = encode_and_warn
+    with pytest.raises(PreemptedError, match="SIGUSR1 received; stopped after step 3"):
+        train_segment(SETTINGS, "encoder2", 0, 8, None, tmp_path / "seg.pt", components=components)
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # the handler is gone with the segment
+    assert not (tmp_path / "seg.pt").exists()
+    assert load_training_checkpoint(tmp_path / "seg.pt.partial")["step"] == 3
+    torch.manual_seed(999)  # the retry is a new process
+    train_segment(SETTINGS, "encoder2", 0, 8, None, tmp_path / "seg.pt", components=toy_components(SETTINGS, "encoder2"))
+    train_segment(SETTINGS, "encoder2", 0, 8, None, tmp_path / "ref.pt", components=toy_components(SETTINGS, "encoder2"))
+    for part in (0, 1):
+        for name, tensor in _weights(tmp_path / "ref.pt")[part].items():
+            assert torch.equal(tensor, _weights(tmp_path / "seg.pt")[part][name]), name
     assert [row["step"] for row in read_loss_log(tmp_path / "seg.pt.losses.csv")] == list(range(8))
 
 

@@ -8,6 +8,10 @@ aligned face, so that a different oneDNN build rounding a convolution by an ulp 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import matplotlib.cbook
 import matplotlib.image
 import numpy as np
@@ -19,9 +23,10 @@ from facenet_pytorch import MTCNN
 from facenet_pytorch.models.utils.detect_face import batched_nms_numpy
 from skimage import data
 
-from dualinv.eval.authors_protocol import AUTHORS_MTCNN_THRESHOLDS
+from dualinv.eval.authors_protocol import AUTHORS_MTCNN_THRESHOLDS, FaceLandmarks
 from dualinv.eval.mtcnn import ONet, PNet, RNet, _nms_as_batched, load_mtcnn, nms, nms_min
 from dualinv.weights import mtcnn_weights_path
+from tests.conftest import REPO_ROOT
 
 PIXEL_TOLERANCE = 1e-3
 PROBABILITY_TOLERANCE = 1e-6
@@ -88,6 +93,17 @@ def test_uniform_grey_has_no_face_in_either(detectors):
     ours, reference = detectors[AUTHORS_MTCNN_THRESHOLDS]
     assert reference.detect(grey, landmarks=True)[0] is None
     assert ours.detect(torch.from_numpy(grey).permute(2, 0, 1)).boxes.shape == (0, 4)
+    assert FaceLandmarks().detect(torch.full((3, 256, 256), 128 / 255)) is None
+
+
+def test_face_landmarks_are_facenet_pytorchs_most_confident_face(detectors):
+    """The interface FaceLandmarks had on facenet-pytorch: [0, 1] image in, float64 (5, 2) out."""
+    image = _photo("astronaut", "halved")
+    _, probabilities, landmarks = detectors[AUTHORS_MTCNN_THRESHOLDS][1].detect(image, landmarks=True)
+    expected = torch.from_numpy(np.asarray(landmarks[int(np.argmax(probabilities))], np.float64))
+    points = FaceLandmarks().detect(torch.from_numpy(image).permute(2, 0, 1).double() / 255)
+    assert points.dtype == torch.float64 and points.shape == (5, 2)
+    torch.testing.assert_close(points, expected, atol=PIXEL_TOLERANCE, rtol=0)
 
 
 def _random_boxes(count: int, seed: int, tied: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,3 +136,16 @@ def test_min_nms_equals_facenet_pytorchs_numpy_one(count, tied):
     boxes, scores = _random_boxes(count, seed=count + 7, tied=tied)
     expected = batched_nms_numpy(boxes, scores, torch.zeros(count, dtype=torch.long), 0.7, "Min")
     assert torch.equal(nms_min(boxes, scores, 0.7), expected)
+
+
+def test_evaluation_jobs_import_neither_torchvision_nor_facenet_pytorch():
+    script = textwrap.dedent("""
+        import sys
+        import dualinv.eval.evaluate
+        from dualinv.eval.authors_protocol import FaceLandmarks
+        FaceLandmarks()
+        print(sorted(name for name in ("torchvision", "facenet_pytorch") if name in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -253,6 +253,34 @@ def lpips_heads_provenance(net: str) -> str:
     return "sha256:" + actual
 
 
+MTCNN_SHA256: Mapping[str, str] = MappingProxyType({
+    "pnet": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+    "rnet": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+    "onet": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
+})
+"""Full sha256 of the MTCNN P/R/O-Net state dicts that ship in the ``facenet-pytorch==2.5.3`` wheel
+(``facenet_pytorch/data/<net>.pt``), computed from the installed files."""
+
+
+def mtcnn_weights_path(net: str) -> Path:
+    """The checked file of facenet-pytorch's ``net`` (``pnet``, ``rnet`` or ``onet``), found without
+    importing the package (its import pulls in torchvision); ``MissingWeightsError`` when the package
+    is absent or the file is missing or altered."""
+    spec = importlib.util.find_spec("facenet_pytorch")
+    if spec is None or spec.origin is None:
+        raise MissingWeightsError("the facenet-pytorch package (MTCNN's weights) is not installed; "
+                                  "install facenet-pytorch==2.5.3")
+    path = Path(spec.origin).parent / "data" / f"{net}.pt"
+    if not path.is_file():
+        raise MissingWeightsError(f"{path}: facenet-pytorch's MTCNN {net} weights are missing; "
+                                  "reinstall facenet-pytorch==2.5.3")
+    actual = file_digest(path, "sha256")
+    if actual != MTCNN_SHA256[net]:
+        raise MissingWeightsError(f"{path}: sha256 {actual} is not that of the facenet-pytorch==2.5.3 "
+                                  f"{net} ({MTCNN_SHA256[net]}); reinstall facenet-pytorch==2.5.3")
+    return path
+
+
 def require_weights(key: str, path: str | Path | None, checksum: str | None = None) -> Path:
     """The checked path of one configured file (raises :class:`MissingWeightsError` otherwise)."""
     if path is None:

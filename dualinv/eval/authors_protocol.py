@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 #: MTCNN's reference landmarks of the 96×112 crop (left eye, right eye, nose, left and right mouth
@@ -167,7 +166,7 @@ default); lower than facenet-pytorch's (0.6, 0.7, 0.7), so fewer faces are misse
 
 
 class FaceLandmarks:
-    """Five MTCNN landmarks per image from facenet-pytorch (its P/R/O-Net weights ship in the package).
+    """Five MTCNN landmarks per image (:mod:`dualinv.eval.mtcnn`, with the P/R/O-Net weights facenet-pytorch ships).
 
     ``detect`` takes a (3, H, W) image in [0, 1] and returns the (5, 2) (x, y) landmarks of the most
     confident face (eyes, nose, mouth corners: the order of the alignment template), or ``None``; the
@@ -175,18 +174,16 @@ class FaceLandmarks:
     """
 
     def __init__(self, device: str = "cpu", thresholds: tuple[float, float, float] = AUTHORS_MTCNN_THRESHOLDS):
-        from facenet_pytorch import MTCNN  # imported here: only the authors' protocol needs it
+        from dualinv.eval.mtcnn import load_mtcnn  # imported here: only the authors' protocol needs it
 
-        self.detector = MTCNN(keep_all=False, device=device, thresholds=list(thresholds))
+        self.detector = load_mtcnn(thresholds, device=device)
 
     def detect(self, image: torch.Tensor) -> torch.Tensor | None:
-        pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-        boxes, probabilities, landmarks = self.detector.detect(pixels, landmarks=True)
-        if boxes is None or len(boxes) == 0:
+        pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8)  # the 8-bit image MTCNN was given
+        faces = self.detector.detect(pixels)
+        if faces.probabilities.numel() == 0:
             return None
-        # facenet-pytorch returns object arrays for a single image; their values are plain floats
-        best = int(np.asarray(probabilities, dtype=np.float64).argmax())
-        return torch.as_tensor(np.asarray(landmarks[best], dtype=np.float64))
+        return faces.landmarks[0].to(device="cpu", dtype=torch.float64)
 
 
 def authors_id_similarity(real: torch.Tensor, fake: torch.Tensor, face_network: torch.nn.Module,

@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from dualinv.eval.mtcnn import load_mtcnn
+
 #: MTCNN's reference landmarks of the 96×112 crop (left eye, right eye, nose, left and right mouth
 #: corner; x, y in pixels), as published with the MTCNN alignment code the authors use.
 REFERENCE_POINTS_96X112 = (
@@ -174,8 +176,6 @@ class FaceLandmarks:
     """
 
     def __init__(self, device: str = "cpu", thresholds: tuple[float, float, float] = AUTHORS_MTCNN_THRESHOLDS):
-        from dualinv.eval.mtcnn import load_mtcnn  # imported here: only the authors' protocol needs it
-
         self.detector = load_mtcnn(thresholds, device=device)
 
     def detect(self, image: torch.Tensor) -> torch.Tensor | None:

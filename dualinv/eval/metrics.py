@@ -8,8 +8,9 @@ renders pooled to 256, and pixel values are divided by 255):
 * **L2** is the per-image mean squared error over channels and pixels **on [0, 1] pixel values**
   (library images are [-1, 1]; ``(x + 1) / 2`` first). On [-1, 1] it would be 4× larger; the
   paper's 0.015-0.08 range fits [0, 1].
-* **LPIPS** is ``lpips.LPIPS(net="alex")`` v0.1 on the [-1, 1] images, as the package expects,
-  through :class:`dualinv.losses.LPIPSLoss` (the trunk from ``weights.lpips_alex``). The author's
+* **LPIPS** is LPIPS v0.1 AlexNet (``lpips.LPIPS(net="alex")``'s network, :mod:`dualinv.losses.perceptual`)
+  on the [-1, 1] images, as the package expects, through :class:`dualinv.losses.LPIPSLoss` (the trunk from
+  ``weights.lpips_alex``). The author's
   script passed [0, 1] images to an LPIPS expecting [-1, 1]; we do not copy that slip, so small
   LPIPS differences to the paper are expected.
 * **ID** is the cosine similarity of ArcFace IR-SE50 embeddings on the pSp face crop, through

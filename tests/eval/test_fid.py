@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -61,6 +63,23 @@ def test_frechet_distance_analytic_for_diagonal_covariances():
     expected = np.sum((mean_a - mean_b) ** 2) + np.sum(var_a + var_b - 2 * np.sqrt(var_a * var_b))
     assert frechet_distance(features_a, features_b) == pytest.approx(expected, rel=1e-9)
     assert frechet_distance(features_a, features_a) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("count, dims", [(40, 8), (5, 12)])  # the second: a singular product, the eps retry
+def test_frechet_distance_equals_clean_fid(count, dims):
+    from cleanfid.fid import fid_from_feats
+
+    rng = np.random.default_rng(count)
+    features_a = rng.normal(size=(count, dims))
+    features_b = rng.normal(loc=0.3, scale=1.5, size=(count, dims))
+    assert frechet_distance(features_a, features_b) == pytest.approx(float(fid_from_feats(features_a, features_b)),
+                                                                     rel=1e-9, abs=1e-9)
+
+
+def test_computing_a_fid_imports_no_torchvision():
+    code = ("import sys, numpy as np; from dualinv.eval.fid import frechet_distance; "
+            "frechet_distance(np.eye(3), np.eye(3)[::-1]); assert 'torchvision' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_frechet_distance_refuses_bad_sets():

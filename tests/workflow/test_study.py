@@ -72,11 +72,12 @@ def test_every_missing_input_is_reported_together(tmp_path):
     with pytest.raises(MissingInputsError) as caught:
         check_inputs(config)
     message = str(caught.value)
-    assert message.startswith("16 input(s)")  # PanoHead's alignment adds tddfa, tddfa_whitening, bfm, faceboxes
-    for key in ("weights.panohead", "weights.ir_se50", "weights.lpips_alex", "weights.lpips_vgg", "weights.inception",
-                "weights.u2net", "weights.goae_swin", "data.celebahq_test_split.partition_file",
+    expected = ("weights.panohead", "weights.ir_se50", "weights.lpips_alex", "weights.lpips_vgg", "weights.inception",
+                "weights.u2net", "weights.goae_swin", "weights.curricularface", "data.celebahq_test_split.partition_file",
                 "data.celebahq_test_split.mapping_file", "data.lpff.path", "data.celebahq.path", "data.mead.path",
-                "weights.tddfa", "weights.tddfa_whitening", "weights.bfm", "weights.faceboxes"):
+                "weights.tddfa", "weights.tddfa_whitening", "weights.bfm", "weights.faceboxes")
+    assert message.startswith(f"{len(expected)} input(s)")  # PanoHead's alignment adds tddfa, tddfa_whitening, bfm, faceboxes
+    for key in expected:
         assert key in message
     assert "data.ffhq" not in message and "facenet" not in message
 

@@ -37,14 +37,16 @@ def frontal_cameras(batch: int, device: torch.device) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def fast_mode(model: PanoHeadGenerator, enabled: bool):
-    """TF32 on, and bf16 autocast around the two StyleGAN synthesis networks (CUDA only)."""
+def precision(model: PanoHeadGenerator, tf32: bool, bf16: bool):
+    """TF32 on or off for CUDA matmul *and* cuDNN (PyTorch leaves cuDNN's on by default), and bf16
+    autocast (on the model's device type) around the two StyleGAN synthesis networks only."""
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
     handles = []
-    if enabled:
+    if bf16:
+        device_type = next(model.parameters()).device.type
         for net in (model.backbone.synthesis, model.bcg_synthesis):
-            autocast = torch.autocast("cuda", dtype=torch.bfloat16)
+            autocast = torch.autocast(device_type, dtype=torch.bfloat16)
 
             def enter(_module, _inputs, autocast=autocast):
                 autocast.__enter__()
@@ -62,23 +64,34 @@ def fast_mode(model: PanoHeadGenerator, enabled: bool):
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
+def fast_mode(model: PanoHeadGenerator, enabled: bool):
+    """TF32 on (CUDA), and bf16 autocast around the two StyleGAN synthesis networks; or both off."""
+    return precision(model, tf32=enabled, bf16=enabled)
+
+
 def run(model: PanoHeadGenerator, z: torch.Tensor, cameras: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
     """Mapping and synthesis of one batch, the unit every figure is per image of."""
+    return forward(model, z, cameras, torch.Generator(z.device).manual_seed(seed))
+
+
+def forward(model: PanoHeadGenerator, z: torch.Tensor, cameras: torch.Tensor,
+            generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """:func:`run` with the renderer's random generator given (a CUDA graph captures it once)."""
     ws = model.mapping(z, cameras)
-    return model.synthesis(ws, cameras, noise_mode="const", generator=torch.Generator(z.device).manual_seed(seed))
+    return model.synthesis(ws, cameras, noise_mode="const", generator=generator)
 
 
-def time_per_image(model, z, cameras, iterations: int) -> dict[str, float]:
-    """Milliseconds per image of each timed call (one warm-up call first): min, median, max, and the
-    mean process CPU time (CPU runs; it counts every thread)."""
+def time_per_image(model, z, cameras, iterations: int, call=run) -> dict[str, float]:
+    """Milliseconds per image of each timed ``call(model, z, cameras, seed)`` (one warm-up call first):
+    min, median, max, and the mean process CPU time (CPU runs; it counts every thread)."""
     sync = torch.cuda.synchronize if z.device.type == "cuda" else (lambda: None)
-    run(model, z, cameras, 0)
+    call(model, z, cameras, 0)
     sync()
     batch, wall = z.shape[0], []
     start_cpu = time.process_time()
     for i in range(iterations):
         start = time.perf_counter()
-        run(model, z, cameras, i)
+        call(model, z, cameras, i)
         sync()
         wall.append((time.perf_counter() - start) * 1000 / batch)
     cpu = (time.process_time() - start_cpu) * 1000 / (batch * iterations)

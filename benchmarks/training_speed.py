@@ -71,10 +71,15 @@ def step_seconds(settings: StudyConfig, device: str, experiment: str, steps: int
     return [later[0] - earlier[0] for earlier, later in timed], [later[1] - earlier[1] for earlier, later in timed]
 
 
-def seconds_per_image(settings: StudyConfig, device: str, generator, data, repeats: int) -> float:
+def dual_inverter(settings: StudyConfig, device: str, generator) -> DualInverter:
+    """Both encoders freshly built (random weights) around ``generator``, as the dual inversion runs them."""
     encoders = [build_inversion_encoder(settings, get_experiment(name), generator, seed).to(device).eval()
                 for seed, name in enumerate(("encoder1", "encoder2"))]
-    inverter = DualInverter.from_trained(generator, (encoders[0], settings), (encoders[1], settings))
+    return DualInverter.from_trained(generator, (encoders[0], settings), (encoders[1], settings))
+
+
+def seconds_per_image(settings: StudyConfig, device: str, generator, data, repeats: int) -> float:
+    inverter = dual_inverter(settings, device, generator)
     image, camera = data[0]["image"][None], data[0]["camera"][None]
     inverter.render(inverter.invert(image, camera))
     _sync(device)
@@ -107,6 +112,19 @@ def run(label: str, settings: StudyConfig, device: str, experiments: list[str], 
         print(f"{label}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
 
 
+def tiny_settings(batch_size: int = 2) -> StudyConfig:
+    """The mini preset with tiny IR-SE encoders at 32² and ``batch_size``; the mini stand-in generator (128 px)."""
+    mini = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
+    return replace(mini, encoder=replace(mini.encoder, input_resolution=32),
+                   training=replace(mini.training, batch_size=batch_size))
+
+
+def paper_settings() -> StudyConfig:
+    """The paper's settings (batch 3, IR-SE50 at 256², the released generator) with seeded stand-in weights."""
+    stand_in_weights = WeightsConfig(**{key: None for key in WeightsConfig.__dataclass_fields__})
+    return StudyConfig(weights=stand_in_weights, generator=GeneratorConfig(preset="released"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=5)
@@ -116,13 +134,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    mini = load_config(REPO_ROOT / "config.yaml", (REPO_ROOT / "presets" / "mini.yaml",))
-    tiny = replace(mini, encoder=replace(mini.encoder, input_resolution=32),
-                   training=replace(mini.training, batch_size=2))
-    run("tiny/cpu", tiny, "cpu", args.experiments, args.steps)
+    run("tiny/cpu", tiny_settings(), "cpu", args.experiments, args.steps)
     if torch.cuda.is_available() and not args.skip_paper:
-        stand_in_weights = WeightsConfig(**{key: None for key in WeightsConfig.__dataclass_fields__})
-        paper = StudyConfig(weights=stand_in_weights, generator=GeneratorConfig(preset="released"))
+        paper = paper_settings()
         run("paper/cuda", paper, "cuda", args.experiments, args.steps)
         run("paper/cuda bf16", replace(paper, training=replace(paper.training, bf16=True)), "cuda",
             args.experiments, args.steps)

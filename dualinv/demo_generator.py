@@ -9,15 +9,17 @@ seed, with no download:
   iso-level on the surface, and passes channels 2-4 through as colour; the raw ToRGB picks those
   channels, the super-resolution and background ToRGBs are zeroed so the final image is the
   upsampled raw render on a grey background, and the Δt camera offset and camera conditioning are off;
-* the backbone (mapping + synthesis) is fitted by regression, ``z`` → the closed-form tri-grid of
-  a procedural head whose shape (head width/height/depth) and colours (skin, hair) are functions of
-  the first ``z`` coordinates (:func:`head_parameters`), with a face (eyes, brows, nose, mouth) on the
-  front (+z) and hair on the back and top.
+* the backbone makes the tri-grid of a procedural head (:func:`head_trigrid`: an ellipsoid head and
+  a neck, skin, hair over the back and top, eyes, brows, nose and mouth on the front, +z) whose nine
+  parameters (:class:`HeadParameters`: inverse squared semi-axes, skin and hair colours) are affine
+  functions of ``w``. The tri-grid is affine in them, so the last ToRGB can mix it exactly from
+  ``w``-independent feature maps; only those maps are fitted (input-free, seconds), everything
+  else is solved (:func:`build_demo_generator`).
 
-``python -m dualinv.demo_generator --out FILE`` writes the fitted state dict (weights only, about
-11 MB). These are demonstration weights, not a model of real faces. Status: 600 single-thread steps
-(6.5 min on a loaded 2-core machine) reach a tri-grid MSE of 0.038, which renders blurred,
-semi-transparent heads; the fit needs more steps before it meets issue 14's opacity and face tests.
+``python -m dualinv.demo_generator --out FILE`` rebuilds the shipped state dict
+(``dualinv/assets/demo_generator.pt``, weights only, 11 MB) in about a minute on 2 cores; ``--sheet
+PNG`` draws a turntable contact sheet of a written file. These are demonstration weights, not a
+model of real faces: everything rendered with them is labelled stand-in.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from dualinv.standin import build_seeded
 from dualinv.views import colorize_depth, contact_sheet, depth_range, write_png
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent / "assets" / "demo_generator.pt"
-"""The shipped, fitted state dict (rebuilt by :func:`fit_demo_generator`)."""
+"""The shipped state dict (rebuilt by ``python -m dualinv.demo_generator``, :func:`build_demo_generator`)."""
 
 SURFACE_SIGMA = 10.0
 """Raw density on the head surface: PanoHead's own mesh iso-level."""
@@ -52,7 +54,7 @@ _DENSITY_SLOPE = 20.0  # softplus slope on the insideness g
 _DENSITY_OFFSET = 10.0  # raw density far outside (-10: empty space)
 _DENSITY_SCALE = (SURFACE_SIGMA + _DENSITY_OFFSET) / math.log(2.0)  # sigma(g = 0) = SURFACE_SIGMA
 _COLOUR_SHIFT = 4.0  # softplus(x + 4) - 4 ~ x on [-1, 1]
-_INSIDE_CLAMP = (-3.0, 3.0)  # per-plane clamp of the insideness terms (keeps the regression target bounded)
+_INSIDE_CLAMP = (-3.0, 3.0)  # clamp of the neck's insideness terms (keeps the tri-grid bounded)
 _NECK_RADIUS = 0.12
 _NECK_Z = -0.02
 _HEAD_Y = 0.06  # head centre height (world units; the tri-grid box spans [-0.5, 0.5]^3)
@@ -60,20 +62,40 @@ _HEAD_Y = 0.06  # head centre height (world units; the tri-grid box spans [-0.5,
 
 @dataclass(frozen=True)
 class HeadParameters:
-    """One procedural identity: ellipsoid semi-axes (x, y, z) and skin / hair colours in [-1, 1]."""
+    """One procedural identity: inverse squared semi-axes (x, y, z) and skin / hair colours.
 
-    axes: torch.Tensor  # [B,3]
-    skin: torch.Tensor  # [B,3]
+    The tri-grid of :func:`head_trigrid` is *affine* in these nine numbers, which is what lets the
+    demo generator produce it exactly from a linear function of ``w`` (:func:`build_demo_generator`).
+    """
+
+    inverse_axes_sq: torch.Tensor  # [B,3] 1/a², 1/b², 1/c²
+    skin: torch.Tensor  # [B,3] in about [-1, 1]
     hair: torch.Tensor  # [B,3]
+
+    def vector(self) -> torch.Tensor:
+        """``[B,9]``: the parameters in the order of :data:`PARAMETER_MEAN`."""
+        return torch.cat([self.inverse_axes_sq, self.skin, self.hair], 1)
+
+    @classmethod
+    def from_vector(cls, theta: torch.Tensor) -> HeadParameters:
+        return cls(theta[:, 0:3], theta[:, 3:6], theta[:, 6:9])
+
+    @property
+    def axes(self) -> torch.Tensor:
+        """Semi-axes ``[B,3]`` (width, height, depth half-lengths)."""
+        return self.inverse_axes_sq.clamp(min=1e-3).rsqrt()
+
+
+PARAMETER_MEAN = torch.tensor([1 / 0.26**2, 1 / 0.31**2, 1 / 0.30**2, 0.75, 0.35, 0.15, -0.45, -0.6, -0.7])
+"""The average head: semi-axes 0.26 / 0.31 / 0.30, a warm skin tone, dark hair."""
+
+PARAMETER_STD = torch.tensor([1.6, 1.0, 1.1, 0.15, 0.15, 0.12, 0.3, 0.3, 0.3])
+"""Spread of each parameter over untruncated samples (about ±10 % in each semi-axis)."""
 
 
 def head_parameters(z: torch.Tensor) -> HeadParameters:
-    """Identity of latent ``z [B,z_dim]`` from its first nine coordinates (shape 0-2, skin 3-5, hair 6-8)."""
-    t = torch.tanh(z[:, :9] / 1.5)
-    axes = torch.stack([0.26 + 0.03 * t[:, 0], 0.31 + 0.03 * t[:, 1], 0.30 + 0.03 * t[:, 2]], 1)
-    skin = torch.tensor([0.75, 0.35, 0.15]) + torch.stack([0.2 * t[:, 3], 0.2 * t[:, 3] + 0.1 * t[:, 4], 0.2 * t[:, 3] + 0.1 * t[:, 5]], 1)
-    hair = torch.tensor([-0.45, -0.6, -0.7]) + 0.45 * t[:, 6:9] + torch.tensor([0.35, 0.25, 0.1]) * t[:, 6:7]
-    return HeadParameters(axes=axes, skin=skin.clamp(-1, 1), hair=hair.clamp(-1, 1))
+    """An identity from the first nine coordinates of ``z [B,≥9]`` (standard normal → mean ± std)."""
+    return HeadParameters.from_vector(PARAMETER_MEAN + PARAMETER_STD * z[:, :9])
 
 
 def _plane_coordinates(size: int) -> torch.Tensor:
@@ -95,18 +117,19 @@ def head_trigrid(params: HeadParameters, size: int = 32, depth: int = 3) -> torc
     batch = params.axes.shape[0]
     s = _plane_coordinates(size)
     v_grid, u_grid = torch.meshgrid(s, s, indexing="ij")  # rows index v (H), columns u (W)
-    a, b, c = (params.axes[:, i].view(batch, 1, 1) for i in range(3))
+    ia, ib, ic = (params.inverse_axes_sq[:, i].view(batch, 1, 1, 1) for i in range(3))
     feats = torch.zeros(batch, 3, TRIGRID_FEATURES, depth, size, size)
     lo, hi = _INSIDE_CLAMP
     # plane 0: XY (u = x, v = y, depth along z); plane 1: XZ (u = x, v = z); plane 2: YZ (u = y, v = z)
     x0, y0 = u_grid, v_grid - _HEAD_Y
-    feats[:, 0, 0] = (1 - 1.5 * ((x0 / a) ** 2 + (y0 / b) ** 2)).clamp(lo, hi).unsqueeze(1)
-    feats[:, 1, 0] = (1 - 1.5 * ((u_grid / a) ** 2 + (v_grid / c) ** 2)).clamp(lo, hi).unsqueeze(1)
-    feats[:, 2, 0] = (1 - 1.5 * (((u_grid - _HEAD_Y) / b) ** 2 + (v_grid / c) ** 2)).clamp(lo, hi).unsqueeze(1)
+    feats[:, 0, 0] = 1 - 1.5 * (x0**2 * ia + y0**2 * ib)  # not clamped: affine in the parameters
+    feats[:, 1, 0] = 1 - 1.5 * (u_grid**2 * ia + v_grid**2 * ic)
+    feats[:, 2, 0] = 1 - 1.5 * ((u_grid - _HEAD_Y) ** 2 * ib + v_grid**2 * ic)
     # neck: 1 - (x² + (z - zn)²)/r² - gate(y), y below the head centre
     r2 = _NECK_RADIUS**2
-    feats[:, 0, 1] = (-3 * u_grid**2 / r2).clamp(lo, hi).expand(batch, size, size).unsqueeze(1)
-    feats[:, 1, 1] = (-3 * (v_grid - _NECK_Z) ** 2 / r2).clamp(lo, hi).expand(batch, size, size).unsqueeze(1)
+    # (clamped at 3·lo: far in front or behind the neck, the first two terms outweigh the third's +3)
+    feats[:, 0, 1] = (-3 * u_grid**2 / r2).clamp(3 * lo, hi).expand(batch, size, size).unsqueeze(1)
+    feats[:, 1, 1] = (-3 * (v_grid - _NECK_Z) ** 2 / r2).clamp(3 * lo, hi).expand(batch, size, size).unsqueeze(1)
     gate = torch.sigmoid((u_grid - (_HEAD_Y - 0.1)) / 0.03) * 6  # YZ plane: u = y
     feats[:, 2, 1] = (3 * (1 - gate)).clamp(lo, hi).expand(batch, size, size).unsqueeze(1)
     # nose: a density bump on the front slice of the XY plane
@@ -203,50 +226,151 @@ def closed_form_generator(seed: int = 0) -> PanoHeadGenerator:
     return generator.eval().requires_grad_(False)
 
 
-def fit_demo_generator(seed: int = 0, steps: int = 600, batch_size: int = 8, progress: bool = True) -> tuple[PanoHeadGenerator, dict]:
-    """Build the demo generator: closed-form heads/decoder, backbone regressed onto :func:`head_trigrid`.
+def _trigrid_basis(size: int, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The average head's tri-grid ``[C,H·W]`` and the change per unit of each parameter ``[9,C,H·W]``.
 
-    Returns the generator (eval, frozen) and a summary (fit seconds, final tri-grid MSE).
+    Exact, because :func:`head_trigrid` is affine in the parameters.
     """
 
+    centre = PARAMETER_MEAN[None]
+    steps = centre + torch.eye(9)
+    grids = head_trigrid(HeadParameters.from_vector(torch.cat([centre, steps])), size, depth).flatten(1, 2).flatten(2)
+    return grids[0], grids[1:] - grids[:1]
+
+
+def _channel_plan(average: torch.Tensor, basis: torch.Tensor, channels: int, tolerance: float = 1e-4):
+    """Split the last synthesis block's ``channels`` feature maps between the nine parameters and the
+    average head: each parameter gets as many maps as its basis tri-grid has rank, the average head the rest.
+
+    Returns ``(owner [channels] (-1 = average head, -2 = unused), spatial maps [channels,H·W])``.
+    """
+
+    owners, maps = [], []
+    for index, change in enumerate(basis):
+        _, singular, right = torch.linalg.svd(change.double(), full_matrices=False)
+        rank = int((singular > tolerance * singular[0]).sum())
+        owners += [index] * rank
+        maps.append(right[:rank].float())
+    spare = channels - len(owners)
+    if spare < 1:
+        raise ValueError(f"the procedural heads need {len(owners)} + 1 feature maps, the synthesis has {channels}")
+    _, singular, right = torch.linalg.svd(average.double(), full_matrices=False)
+    rank = min(spare, int((singular > tolerance * singular[0]).sum()))
+    owners += [-1] * rank + [-2] * (spare - rank)  # -2: an unused map, fitted to zero
+    maps += [right[:rank].float(), torch.zeros(spare - rank, right.shape[1])]
+    return torch.tensor(owners), torch.cat(maps) * math.sqrt(average.shape[1])  # unit RMS per map
+
+
+def build_demo_generator(seed: int = 0, feature_steps: int = 4000, progress: bool = True) -> tuple[PanoHeadGenerator, dict]:
+    """Build the demo generator: every weight set in closed form except the feature path, which is fitted.
+
+    * The last synthesis block's ToRGB makes the tri-grid. Its 64 input feature maps do not depend on
+      ``w`` (every other style is constant, noise is off); they are fitted, input-free, to the spatial
+      singular vectors of the tri-grid's change per head parameter (:func:`_channel_plan`).
+    * Each map's style is one head parameter, an affine function of ``w``: a seeded random direction
+      of ``w``, scaled so the parameter has :data:`PARAMETER_STD` over mapped samples; the ToRGB weights
+      are the least-squares mixing of the fitted maps into :func:`head_trigrid`'s tri-grid.
+
+    So the tri-grid is :func:`head_trigrid` of :func:`identity_of` ``(ws)`` up to the feature fit's
+    residual (returned as ``trigrid_rmse``), and truncation towards ``w_avg`` shrinks every head
+    towards the average one. Returns the generator (eval, frozen) and a summary.
+    """
+
+    start = time.time()
     config = PanoHeadConfig.mini()
     generator = build_seeded(lambda: PanoHeadGenerator(config), seed)
     _set_closed_form_parts(generator)
-    backbone = generator.backbone
-    with torch.no_grad():  # no per-pixel noise: the tri-grid is the same in 'const' and 'random' noise modes
-        for name, parameter in backbone.named_parameters():
+    synthesis, mapping = generator.backbone.synthesis, generator.backbone.mapping
+    size, depth = config.rendering.triplane_size, config.rendering.triplane_depth
+    average, basis = _trigrid_basis(size, depth)
+    blocks = [getattr(synthesis, f"b{res}") for res in synthesis.block_resolutions]
+    last = blocks[-1]
+    owners, maps = _channel_plan(average, basis, last.torgb.in_channels)
+    with torch.no_grad():
+        for name, parameter in synthesis.named_parameters():
             if name.endswith("noise_strength"):
                 parameter.zero_()
-    params = [p for name, p in backbone.named_parameters() if not name.endswith("noise_strength")]
-    optimiser = torch.optim.Adam(params, lr=3e-3, betas=(0.0, 0.99))
-    rng = torch.Generator().manual_seed(seed + 1)
-    camera = torch.zeros(batch_size, 25)
-    size, depth = config.rendering.triplane_size, config.rendering.triplane_depth
-    start = time.time()
-    iterator = range(steps)
+        for block in blocks:
+            for layer in (getattr(block, "conv0", None), block.conv1):
+                if layer is not None:
+                    layer.affine.weight.zero_()  # constant styles: the feature maps do not depend on w
+            if block is not last:
+                block.torgb.weight.zero_()
+                block.torgb.bias.zero_()
+    feature_parameters = [p for block in blocks for name, p in block.named_parameters()
+                          if not name.startswith("torgb") and not name.endswith(("noise_strength", "affine.weight"))]
+    ws = torch.zeros(1, generator.num_ws, generator.w_dim)
+    target = maps.view(1, -1, size, size)
+    optimiser = torch.optim.Adam(feature_parameters, lr=1e-2, betas=(0.9, 0.99))
+    iterator = range(feature_steps)
     if progress:
-        iterator = tqdm(iterator, desc="fitting demo generator", mininterval=5)
-    loss_value = float("nan")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed + 2)
-        for step in iterator:
-            z = torch.randn(batch_size, config.z_dim, generator=rng)
-            target = head_trigrid(head_parameters(z), size, depth)
-            ws = generator.mapping(z, camera)
-            planes = generator.synthesize_trigrid(ws, noise_mode="const", fused_modconv=False)
-            loss = F.mse_loss(planes, target)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            if step == int(steps * 0.7):
-                for group in optimiser.param_groups:
-                    group["lr"] *= 0.3
-            loss_value = float(loss.detach())
-    with torch.no_grad():  # w_avg for truncation
-        z = torch.randn(4096, config.z_dim, generator=rng)
-        backbone.mapping.w_avg.copy_(generator.mapping(z, torch.zeros(4096, 25))[:, 0].mean(0))
-    summary = {"seed": seed, "steps": steps, "batch_size": batch_size, "fit_seconds": time.time() - start, "final_trigrid_mse": loss_value}
-    return generator.eval().requires_grad_(False), summary
+        iterator = tqdm(iterator, desc="fitting the demo generator's feature maps", mininterval=5)
+    for step in iterator:
+        features = _last_block_features(synthesis, ws)
+        loss = F.mse_loss(features, target)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if step == int(feature_steps * 0.75):
+            for group in optimiser.param_groups:
+                group["lr"] *= 0.1
+    with torch.no_grad():
+        features = _last_block_features(synthesis, ws)[0].flatten(1)  # [K,H·W]
+        feature_rmse = float((features - maps).square().mean().sqrt())
+        # head parameters as affine functions of w
+        rng = torch.Generator().manual_seed(seed + 1)
+        samples = mapping(torch.randn(4096, config.z_dim, generator=rng), torch.zeros(4096, config.c_dim))[:, 0]
+        w_mean = samples.mean(0)
+        directions = torch.linalg.qr(torch.randn(config.w_dim, 9, generator=rng))[0].T  # [9,w_dim] orthonormal
+        spread = ((samples - w_mean) @ directions.T).std(0)
+        slope = directions * (PARAMETER_STD / spread)[:, None]  # parameter - mean = slope · (w - w_mean)
+        mapping.w_avg.copy_(w_mean)
+        # ToRGB: style_k = parameter deviation of its owner (or 1 for the average head's maps)
+        style_weight = torch.zeros(len(owners), config.w_dim)
+        style_bias = torch.ones(len(owners))
+        mixing = torch.zeros(average.shape[0], len(owners))
+        for index in range(-1, 9):
+            chosen = (owners == index).nonzero().flatten()
+            target_grid = average if index < 0 else basis[index]
+            mixing[:, chosen] = torch.linalg.lstsq(features[chosen].T.double(), target_grid.T.double()).solution.T.float()
+            if index >= 0:
+                style_weight[chosen] = slope[index]
+                style_bias[chosen] = -(slope[index] @ w_mean)
+        torgb = last.torgb
+        _set_fc(torgb.affine, style_weight, style_bias)
+        torgb.weight.copy_((mixing / torgb.weight_gain)[:, :, None, None])
+        torgb.bias.zero_()
+        generator.eval().requires_grad_(False)
+        z = torch.randn(16, config.z_dim, generator=rng)
+        ws_check = generator.mapping(z, torch.zeros(16, config.c_dim))
+        made = generator.synthesize_trigrid(ws_check, noise_mode="const")
+        wanted = head_trigrid(identity_of(generator, ws_check), size, depth)
+        trigrid_rmse = float((made - wanted).square().mean().sqrt())
+    summary = {"seed": seed, "feature_steps": feature_steps, "build_seconds": round(time.time() - start, 1),
+               "feature_rmse": feature_rmse, "trigrid_rmse": trigrid_rmse, "trigrid_rms": float(wanted.square().mean().sqrt())}
+    return generator, summary
+
+
+def _last_block_features(synthesis, ws: torch.Tensor) -> torch.Tensor:
+    """The last synthesis block's feature maps (the input of the ToRGB that makes the tri-grid)."""
+    x = img = None
+    w_index = 0
+    for res in synthesis.block_resolutions:
+        block = getattr(synthesis, f"b{res}")
+        x, img = block(x, img, ws.narrow(1, w_index, block.num_conv + block.num_torgb), noise_mode="const", fused_modconv=False)
+        w_index += block.num_conv
+    return x
+
+
+def identity_of(generator: PanoHeadGenerator, ws: torch.Tensor) -> HeadParameters:
+    """The procedural identity the demo generator draws for ``ws [B,num_ws,w_dim]`` (read off its last ToRGB styles)."""
+    synthesis = generator.backbone.synthesis
+    torgb = getattr(synthesis, f"b{synthesis.block_resolutions[-1]}").torgb
+    styles = torgb.affine(ws[:, -1])  # [B,K]: parameter deviations, then the average head's constant maps
+    rendering = generator.config.rendering
+    owners, _ = _channel_plan(*_trigrid_basis(rendering.triplane_size, rendering.triplane_depth), torgb.in_channels)
+    firsts = [int((owners == index).nonzero()[0]) for index in range(9)]
+    return HeadParameters.from_vector(PARAMETER_MEAN + styles[:, firsts[:9]])
 
 
 def yaw_cameras(yaws_deg, pitch_deg: float = 0.0) -> torch.Tensor:
@@ -297,14 +421,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fit the demo PanoHead generator (procedural textured heads).")
     parser.add_argument("--out", type=Path, default=DEMO_WEIGHTS)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=4000, help="feature-map fitting steps")
     parser.add_argument("--sheet", type=Path, default=None, help="only write a turntable contact sheet PNG of --out")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # faster than 2 threads on a shared 2-core machine
     if args.sheet is not None:
         write_png(args.sheet, turntable_sheet(load_demo_generator(args.out)))
         return
-    generator, summary = fit_demo_generator(args.seed, args.steps)
+    generator, summary = build_demo_generator(args.seed, args.steps)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     torch.save({k: v.detach().clone() for k, v in generator.state_dict().items()}, tmp)

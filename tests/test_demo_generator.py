@@ -1,34 +1,36 @@
-"""The demo generator's procedural heads through its closed-form tail (issue 14): opacity, face and hair
-depth, view and identity dependence, the mesh at σ = 10; and the ground-truth 360° protocol."""
+"""The demo generator (issue 14): its shipped weights render opaque textured heads that turn with the
+camera, have a head-shaped depth and a mesh at σ = 10, differ with z, and are the procedural heads
+of :func:`head_trigrid`; and the ground-truth 360° protocol."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from dualinv.demo_generator import (SURFACE_SIGMA, closed_form_generator, fit_demo_generator, head_parameters,
-                                    head_trigrid, yaw_cameras)
+from dualinv.demo_generator import (PARAMETER_MEAN, SURFACE_SIGMA, build_demo_generator, head_trigrid, identity_of,
+                                    load_demo_generator, yaw_cameras)
+from dualinv.errors import CheckpointError
 from dualinv.mesh import PANOHEAD_ISO_LEVEL, extract_mesh
 from dualinv.panohead.rendering import run_decoder
 
 
 @pytest.fixture(scope="module")
 def generator():
-    return closed_form_generator()
+    return load_demo_generator()
 
 
 @pytest.fixture(scope="module")
 def heads(generator):
-    """Two procedural identities rendered at yaw 0 (front), 90 (side) and 180 (back)."""
+    """Two identities through the whole generator, rendered at yaw 0 (front), 90 (side) and 180 (back)."""
     z = torch.randn(2, generator.z_dim, generator=torch.Generator().manual_seed(123))
     cameras = yaw_cameras([0, 90, 180])
-    trigrid = head_trigrid(head_parameters(z))
-    ws = torch.zeros(2, generator.num_ws, generator.w_dim)
     with torch.no_grad():
+        ws = generator.mapping(z, cameras[:1].expand(2, -1))
+        trigrid = generator.synthesize_trigrid(ws, noise_mode="const")
         renders = [generator.render_trigrid(trigrid, ws, cameras[i:i + 1].expand(2, -1), neural_rendering_resolution=32,
                                             noise_mode="const", generator=torch.Generator().manual_seed(i))
                    for i in range(3)]
-    return z, trigrid, renders
+    return ws, trigrid, renders
 
 
 def test_surface_sits_at_panoheads_iso_level():
@@ -36,8 +38,7 @@ def test_surface_sits_at_panoheads_iso_level():
 
 
 def test_opaque_over_the_head_silhouette(heads):
-    _, _, renders = heads
-    for render in renders:
+    for render in heads[2]:
         mask = render["image_mask"]
         silhouette = mask > 0.5
         assert silhouette.float().mean() > 0.15
@@ -52,6 +53,17 @@ def test_views_differ(heads):
             assert (images[a] - images[b]).abs().mean() > 0.05
 
 
+def test_front_shows_skin_and_back_shows_hair(heads):
+    ws, _, renders = heads
+    params = identity_of(load_demo_generator(), ws)
+    side = renders[0]["image_raw"].shape[-1]
+    centre = slice(side // 2 - 2, side // 2 + 2)
+    front = renders[0]["image_raw"][0, :, centre, centre].mean((1, 2))
+    back = renders[2]["image_raw"][0, :, side // 4:side // 4 + 4, centre].mean((1, 2))  # upper back of the head
+    assert (front - params.skin[0]).abs().max() < (front - params.hair[0]).abs().max()
+    assert (back - params.hair[0]).abs().max() < (back - params.skin[0]).abs().max()
+
+
 def test_depth_has_a_head_shape(heads):
     depth, mask = heads[2][0]["image_depth"][0, 0], heads[2][0]["image_mask"][0, 0]
     side = depth.shape[-1]
@@ -60,16 +72,27 @@ def test_depth_has_a_head_shape(heads):
     assert depth[mask > 0.9].max() - centre > 0.1  # the sides recede
 
 
-def test_identities_differ_in_shape_and_colour(heads):
-    z, _, renders = heads
-    params = head_parameters(z)
+def test_identities_differ_in_shape_and_colour(generator, heads):
+    ws, _, renders = heads
+    params = identity_of(generator, ws)
     assert (params.axes[0] - params.axes[1]).abs().max() > 0.005
     assert (params.skin[0] - params.skin[1]).abs().max() > 0.02
     assert (renders[2]["image"][0] - renders[2]["image"][1]).abs().mean() > 0.03
 
 
+def test_trigrid_is_the_procedural_head_of_its_identity(generator, heads):
+    ws, trigrid, _ = heads
+    wanted = head_trigrid(identity_of(generator, ws))
+    assert (trigrid - wanted).square().mean().sqrt() < 0.05 * wanted.square().mean().sqrt()
+
+
+def test_truncation_to_w_avg_gives_the_average_head(generator):
+    ws = generator.backbone.mapping.w_avg.view(1, 1, -1).expand(1, generator.num_ws, -1)
+    assert torch.allclose(identity_of(generator, ws).vector()[0], PARAMETER_MEAN, atol=1e-4)
+
+
 def test_mesh_at_sigma_10_is_a_head(generator, heads):
-    z, trigrid, _ = heads
+    ws, trigrid, _ = heads
 
     def density(points):
         return run_decoder(trigrid[:1], generator.decoder, points[None], torch.zeros_like(points[None]),
@@ -79,17 +102,19 @@ def test_mesh_at_sigma_10_is_a_head(generator, heads):
         mesh = extract_mesh(density, resolution=32, iso_level=PANOHEAD_ISO_LEVEL)
     assert not mesh.is_empty
     extent = mesh.vertices.max(0) - mesh.vertices.min(0)
-    axes = head_parameters(z).axes[0].numpy()
+    axes = identity_of(generator, ws).axes[0].numpy()
     assert abs(extent[0] - 2 * axes[0]) < 0.06  # the head ellipsoid's width
     assert extent[1] > 2 * axes[1]  # head plus neck
 
 
-@pytest.mark.slow
-def test_fit_is_deterministic():
-    first, _ = fit_demo_generator(seed=3, steps=2, batch_size=2, progress=False)
-    again, _ = fit_demo_generator(seed=3, steps=2, batch_size=2, progress=False)
+def test_build_is_deterministic_and_missing_weights_are_named(tmp_path):
+    first, summary = build_demo_generator(seed=3, feature_steps=5, progress=False)
+    again, _ = build_demo_generator(seed=3, feature_steps=5, progress=False)
     for (name, a), b in zip(first.state_dict().items(), again.state_dict().values()):
         assert torch.equal(a, b), name
+    assert summary["trigrid_rmse"] > 0
+    with pytest.raises(CheckpointError, match="missing.pt"):
+        load_demo_generator(tmp_path / "missing.pt")
 
 
 def test_gt360_protocol_scores_the_truth_zero_and_a_wrong_head_worse(generator):

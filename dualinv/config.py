@@ -160,9 +160,10 @@ class DataConfig:
 class GeneratorConfig:
     """The frozen PanoHead generator everything inverts into."""
 
-    preset: Literal["released", "mini", "tiny"] = 'released'
-    """Architecture: the released network, ``mini`` (the fast CPU stand-in of :mod:`dualinv.standin`) or
-    ``tiny`` (the 512² test fixture architecture)."""
+    preset: Literal["released", "demo", "mini", "tiny"] = 'released'
+    """Architecture: the released network, ``demo`` (the mini architecture with the demonstration weights
+    of :mod:`dualinv.demo_generator`, whose renders are textured heads), ``mini`` (the same architecture
+    with seeded random weights, :mod:`dualinv.standin`) or ``tiny`` (the 512² test fixture architecture)."""
     network: str | None = None
     """Network pickle; ``None`` = ``weights.panohead`` for ``released``, a seeded stand-in otherwise."""
     neural_rendering_resolution: int | None = None

@@ -3,7 +3,7 @@
 Encoder training, synthetic data, evaluation and inference all invert into the same generator, so
 it is built in one place (:func:`study_generator`): the network file of ``generator.network`` (else
 ``weights.panohead`` for the released preset), or a seeded stand-in of ``generator.preset`` seeded
-with ``training.seed`` and labelled ``stand-in``. :class:`GeneratorIdentity` (weights hash + source)
+with ``training.seed`` (``demo``: the shipped demonstration weights), labelled ``stand-in``. :class:`GeneratorIdentity` (weights hash + source)
 goes into every training checkpoint, so an encoder is never used with another generator.
 """
 
@@ -19,6 +19,7 @@ import torch
 
 from dualinv.camera import CANONICAL_YAWS, camera_at_yaw
 from dualinv.config import GeneratorConfig, StudyConfig
+from dualinv.demo_generator import load_demo_generator
 from dualinv.encoders.latent_spaces import map_z_codes
 from dualinv.errors import GeneratorMismatchError
 from dualinv.panohead import PanoHeadGenerator
@@ -98,6 +99,9 @@ def build_generator(generator: GeneratorConfig, network: str | None, seed: int,
     if network is not None:
         built = load_network(network, device=device)
         label = str(network)
+    elif generator.preset == "demo":  # the shipped demonstration weights: no seed, one generator
+        built = load_demo_generator()
+        label = f"{STAND_IN}:demo"
     else:
         built = build_seeded(lambda: PanoHeadGenerator(standin_generator_config(generator.preset)), seed)
         label = f"{STAND_IN}:{generator.preset}:seed={seed}"

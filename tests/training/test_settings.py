@@ -94,7 +94,7 @@ def test_the_mini_preset_switches_on_every_baselines_own_parts():
 
 
 def test_one_study_generator_for_data_training_and_evaluation():
-    """Synthetic data and training/evaluation (dualinv.models.generator) build the same mini stand-in."""
+    """Synthetic data and training/evaluation (dualinv.models.generator) build the same generator (the mini preset's demo generator)."""
     import torch
 
     from dualinv.data.synthetic import generator_of
@@ -103,7 +103,7 @@ def test_one_study_generator_for_data_training_and_evaluation():
     study = load_config(presets=(MINI,))
     from_data, _, name = generator_of(study)
     from_models, identity = study_generator(study, "cpu")
-    assert name == "mini" and identity.source == "stand-in:mini:seed=0" and identity.stand_in
+    assert name == "demo" and identity.source == "stand-in:demo" and identity.stand_in
     assert from_data.config == from_models.config
     assert from_models.neural_rendering_resolution == study.generator.neural_rendering_resolution
     reference = from_models.state_dict()

@@ -14,7 +14,7 @@ from dualinv.training import train_segment
 from dualinv.training.build import build_components
 from dualinv.training.monitor import read_loss_log
 
-from .tiny import rendered_heads, tiny_config, tiny_generator, train_tiny
+from .tiny import other_generator, rendered_heads, tiny_config, tiny_generator, train_tiny
 
 TRAINED_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]
 SHORT_BASELINE_SCHEDULES = {"e4e": {"progressive_start": 1, "progressive_step_every": 1},
@@ -22,9 +22,9 @@ SHORT_BASELINE_SCHEDULES = {"e4e": {"progressive_start": 1, "progressive_step_ev
 """Baseline stages and phases squeezed into a few steps, so the tiny runs cross them."""
 
 
-def _components(settings, experiment):
+def _components(settings, experiment, heads: int = 4):
     generator, identity = tiny_generator()
-    return build_components(settings, get_experiment(experiment), rendered_heads(generator, 4),
+    return build_components(settings, get_experiment(experiment), rendered_heads(generator, heads),
                             generator=generator, identity=identity)
 
 
@@ -125,8 +125,9 @@ def test_other_registry_kinds_are_refused_by_name(tmp_path):
 
 def test_encoder_checkpoint_refuses_another_generator(tmp_path):
     train_tiny("real_wplus", tmp_path / "enc.pt", steps=1)
-    other, other_identity = tiny_generator(seed=1)
-    with pytest.raises(GeneratorMismatchError, match="stand-in:mini:seed=0"):
+    other, other_identity = other_generator()
+    assert other_identity.weights_hash != tiny_generator()[1].weights_hash
+    with pytest.raises(GeneratorMismatchError, match="stand-in:demo"):
         load_trained_encoder(tmp_path / "enc.pt", other, other_identity)
     encoder, settings, generator, identity = load_trained_encoder(tmp_path / "enc.pt")
     assert identity == tiny_generator(seed=0)[1] and settings.encoder.input_resolution == 32

@@ -45,8 +45,14 @@ def rendered_heads(generator, count: int, seed: int = 0, yaw_range: float = 40.0
 
 @functools.lru_cache(maxsize=4)
 def tiny_generator(seed: int = 0):
-    """The mini stand-in generator (16² rays) and its identity (frozen; cached per seed)."""
+    """The mini preset's generator (the demo generator, 16² rays) and its identity (frozen; cached per seed)."""
     return study_generator(tiny_config(seed))
+
+
+@functools.lru_cache(maxsize=2)
+def other_generator(seed: int = 1):
+    """Another generator of the same architecture: the mini stand-in with seeded random weights."""
+    return study_generator(tiny_config(seed, generator={"preset": "mini"}))
 
 
 def train_tiny(experiment: str, checkpoint_out, steps: int = 1, generator_seed: int = 0, **sections):

@@ -125,7 +125,7 @@ def test_yaml_tags_that_build_objects_are_refused(tmp_path):
 
 def test_mini_preset_overrides_only_what_it_names():
     paper, mini = load_config(CONFIG), load_config(CONFIG, presets=(MINI,))
-    assert mini.preset == "mini" and mini.generator.preset == "mini"
+    assert mini.preset == "mini" and mini.generator.preset == "demo"
     assert mini.training.iterations == 2 and mini.training.segment_length == 1  # two segments: the chain runs
     assert all(path is None for path in vars(mini.weights).values())
     # Keys the preset does not name keep the paper's values, also inside overridden sections.

@@ -131,12 +131,12 @@ def build_inverter(sources: NetworkSources):
 
 
 def standin_inverter(device: torch.device | str = "cpu", seed: int = 0) -> DualInverter:
-    """Seeded stand-in Encoder 1 and 2 (untrained, tiny) on the mini stand-in generator.
+    """Seeded stand-in Encoder 1 and 2 (untrained, tiny) on the mini preset's generator (the demo generator).
 
     The encoders are those training builds at step 0 for the same seed under
     :func:`standin_config` (the mini preset's generator and encoder sections), and the occlusion
-    mask uses its opacity threshold (0.1: stand-in heads render opacities of 0.1–0.3, never the
-    paper's 0.5).
+    mask uses its opacity threshold (0.1, set when the seeded random stand-in rendered opacities of
+    0.1–0.3; the demo generator's heads are opaque, and the paper's 0.5 is not tried yet).
     """
     config = standin_config(seed)
     generator, identity = study_generator(config, device)

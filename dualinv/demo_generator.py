@@ -25,6 +25,7 @@ model of real faces: everything rendered with them is labelled stand-in.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import math
 import time
@@ -91,11 +92,6 @@ PARAMETER_MEAN = torch.tensor([1 / 0.26**2, 1 / 0.31**2, 1 / 0.30**2, 0.75, 0.35
 
 PARAMETER_STD = torch.tensor([1.6, 1.0, 1.1, 0.15, 0.15, 0.12, 0.3, 0.3, 0.3])
 """Spread of each parameter over untruncated samples (about ±10 % in each semi-axis)."""
-
-
-def head_parameters(z: torch.Tensor) -> HeadParameters:
-    """An identity from the first nine coordinates of ``z [B,≥9]`` (standard normal → mean ± std)."""
-    return HeadParameters.from_vector(PARAMETER_MEAN + PARAMETER_STD * z[:, :9])
 
 
 def _plane_coordinates(size: int) -> torch.Tensor:
@@ -215,17 +211,6 @@ def _set_closed_form_parts(generator: PanoHeadGenerator) -> None:
         embed.bias.zero_()
 
 
-def closed_form_generator(seed: int = 0) -> PanoHeadGenerator:
-    """The mini PanoHead with the closed-form tail set (backbone still seeded random), eval and frozen.
-
-    Rendering :func:`head_trigrid` through it shows the procedural heads the backbone is fitted to.
-    """
-
-    generator = build_seeded(lambda: PanoHeadGenerator(PanoHeadConfig.mini()), seed)
-    _set_closed_form_parts(generator)
-    return generator.eval().requires_grad_(False)
-
-
 def _trigrid_basis(size: int, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The average head's tri-grid ``[C,H·W]`` and the change per unit of each parameter ``[9,C,H·W]``.
 
@@ -261,6 +246,14 @@ def _channel_plan(average: torch.Tensor, basis: torch.Tensor, channels: int, tol
     return torch.tensor(owners), torch.cat(maps) * math.sqrt(average.shape[1])  # unit RMS per map
 
 
+@functools.lru_cache(maxsize=2)
+def _feature_plan(size: int, depth: int, channels: int):
+    """``(average, basis, owners, maps)`` of :func:`_trigrid_basis` and :func:`_channel_plan` (cached:
+    :func:`identity_of` needs the owners on every call)."""
+    average, basis = _trigrid_basis(size, depth)
+    return (average, basis, *_channel_plan(average, basis, channels))
+
+
 def build_demo_generator(seed: int = 0, feature_steps: int = 4000, progress: bool = True) -> tuple[PanoHeadGenerator, dict]:
     """Build the demo generator: every weight set in closed form except the feature path, which is fitted.
 
@@ -282,10 +275,9 @@ def build_demo_generator(seed: int = 0, feature_steps: int = 4000, progress: boo
     _set_closed_form_parts(generator)
     synthesis, mapping = generator.backbone.synthesis, generator.backbone.mapping
     size, depth = config.rendering.triplane_size, config.rendering.triplane_depth
-    average, basis = _trigrid_basis(size, depth)
     blocks = [getattr(synthesis, f"b{res}") for res in synthesis.block_resolutions]
     last = blocks[-1]
-    owners, maps = _channel_plan(average, basis, last.torgb.in_channels)
+    average, basis, owners, maps = _feature_plan(size, depth, last.torgb.in_channels)
     with torch.no_grad():
         for name, parameter in synthesis.named_parameters():
             if name.endswith("noise_strength"):
@@ -306,7 +298,7 @@ def build_demo_generator(seed: int = 0, feature_steps: int = 4000, progress: boo
     if progress:
         iterator = tqdm(iterator, desc="fitting the demo generator's feature maps", mininterval=5)
     for step in iterator:
-        features = _last_block_features(synthesis, ws)
+        features = _last_block_features(synthesis, last, ws)
         loss = F.mse_loss(features, target)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -315,7 +307,7 @@ def build_demo_generator(seed: int = 0, feature_steps: int = 4000, progress: boo
             for group in optimiser.param_groups:
                 group["lr"] *= 0.1
     with torch.no_grad():
-        features = _last_block_features(synthesis, ws)[0].flatten(1)  # [K,H·W]
+        features = _last_block_features(synthesis, last, ws)[0].flatten(1)  # [K,H·W]
         feature_rmse = float((features - maps).square().mean().sqrt())
         # head parameters as affine functions of w
         rng = torch.Generator().manual_seed(seed + 1)
@@ -351,15 +343,15 @@ def build_demo_generator(seed: int = 0, feature_steps: int = 4000, progress: boo
     return generator, summary
 
 
-def _last_block_features(synthesis, ws: torch.Tensor) -> torch.Tensor:
-    """The last synthesis block's feature maps (the input of the ToRGB that makes the tri-grid)."""
-    x = img = None
-    w_index = 0
-    for res in synthesis.block_resolutions:
-        block = getattr(synthesis, f"b{res}")
-        x, img = block(x, img, ws.narrow(1, w_index, block.num_conv + block.num_torgb), noise_mode="const", fused_modconv=False)
-        w_index += block.num_conv
-    return x
+def _last_block_features(synthesis, last_block, ws: torch.Tensor) -> torch.Tensor:
+    """The last synthesis block's feature maps: the input of the ToRGB that makes the tri-grid."""
+    captured = []
+    hook = last_block.torgb.register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0]))
+    try:
+        synthesis(ws, noise_mode="const", fused_modconv=False)
+    finally:
+        hook.remove()
+    return captured[0]
 
 
 def identity_of(generator: PanoHeadGenerator, ws: torch.Tensor) -> HeadParameters:
@@ -368,9 +360,9 @@ def identity_of(generator: PanoHeadGenerator, ws: torch.Tensor) -> HeadParameter
     torgb = getattr(synthesis, f"b{synthesis.block_resolutions[-1]}").torgb
     styles = torgb.affine(ws[:, -1])  # [B,K]: parameter deviations, then the average head's constant maps
     rendering = generator.config.rendering
-    owners, _ = _channel_plan(*_trigrid_basis(rendering.triplane_size, rendering.triplane_depth), torgb.in_channels)
+    owners = _feature_plan(rendering.triplane_size, rendering.triplane_depth, torgb.in_channels)[2]
     firsts = [int((owners == index).nonzero()[0]) for index in range(9)]
-    return HeadParameters.from_vector(PARAMETER_MEAN + styles[:, firsts[:9]])
+    return HeadParameters.from_vector(PARAMETER_MEAN + styles[:, firsts])
 
 
 def yaw_cameras(yaws_deg, pitch_deg: float = 0.0) -> torch.Tensor:

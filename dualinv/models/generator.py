@@ -3,8 +3,9 @@
 Encoder training, synthetic data, evaluation and inference all invert into the same generator, so
 it is built in one place (:func:`study_generator`): the network file of ``generator.network`` (else
 ``weights.panohead`` for the released preset), or a seeded stand-in of ``generator.preset`` seeded
-with ``training.seed`` (``demo``: the shipped demonstration weights), labelled ``stand-in``. :class:`GeneratorIdentity` (weights hash + source)
-goes into every training checkpoint, so an encoder is never used with another generator.
+with ``training.seed`` (``demo``: the shipped demonstration weights), labelled ``stand-in``.
+:class:`GeneratorIdentity` (weights hash + source) goes into every training checkpoint, so an
+encoder is never used with another generator.
 """
 
 from __future__ import annotations

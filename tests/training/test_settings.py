@@ -94,7 +94,8 @@ def test_the_mini_preset_switches_on_every_baselines_own_parts():
 
 
 def test_one_study_generator_for_data_training_and_evaluation():
-    """Synthetic data and training/evaluation (dualinv.models.generator) build the same generator (the mini preset's demo generator)."""
+    """Synthetic data and training/evaluation (dualinv.models.generator) build the same generator:
+    the mini preset's demo generator."""
     import torch
 
     from dualinv.data.synthetic import generator_of

@@ -225,7 +225,7 @@ def test_dualinv_imports_sit_at_module_top():
 LAYERS: tuple[frozenset[str], ...] = (frozenset({PACKAGE}),) + tuple(  # dualinv/__init__.py: the version only
     frozenset(f"{PACKAGE}.{name}" for name in layer.split()) for layer in (
     "errors camera fileio seeding shapes native_logs preemption progress",          # foundations
-    "config devices mesh output_names report_html tensor_checks weights",
+    "config devices distributed mesh output_names report_html tensor_checks weights",
     "panohead state_dicts",                                      # the generator
     "occlusion standin views",
     "encoders discriminators demo_generator",                    # networks

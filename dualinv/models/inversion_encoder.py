@@ -18,6 +18,7 @@ from torch import nn
 from dualinv.camera import mirror_label
 from dualinv.encoders import TriPlaneFeatureEncoder, WPlusEncoder, feature_stage_input
 from dualinv.models.inversion import fit_side
+from dualinv.seeding import in_parts
 
 
 class InversionEncoder(nn.Module):
@@ -56,7 +57,7 @@ class InversionEncoder(nn.Module):
         with torch.no_grad():
             cameras = torch.cat([camera, mirror_label(camera)])  # [2B, 25]: input and mirrored views
             renders = generator.render_trigrid(torch.cat([trigrid, trigrid]).detach(), torch.cat([ws, ws]).detach(),
-                                               cameras, generator=rng)["image"]
+                                               cameras, generator=in_parts(rng, 2))["image"]
             renders = fit_side(renders.float(), side)
             render, render_mirrored = renders.chunk(2)
         stack = feature_stage_input(image, render, image.flip(-1), render_mirrored)  # [B, 9, r, r]

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from dualinv.panohead.ops import ACTIVATION_GAINS, bias_act, modulated_conv2d, setup_filter
+from dualinv.seeding import normal
 
 NoiseMode = Literal["random", "const", "none"]
 
@@ -91,7 +92,7 @@ class SynthesisLayer(nn.Module):
         noise = None
         if self.use_noise and noise_mode == "random":
             shape = [x.shape[0], 1, self.resolution, self.resolution]
-            noise = torch.randn(shape, device=x.device, generator=generator) * self.noise_strength
+            noise = normal(shape, generator, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         elif noise_mode not in ("random", "const", "none"):

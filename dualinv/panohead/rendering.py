@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from dualinv.camera import CAM2WORLD, INTRINSICS, LABEL_SIZE
 from dualinv.panohead.trigrid import sample_trigrid
+from dualinv.seeding import normal, uniform
 from dualinv.shapes import assert_shape
 
 if TYPE_CHECKING:
@@ -53,11 +54,11 @@ def sample_stratified(
     kwargs = dict(device=origins.device, dtype=origins.dtype)
     if disparity_space:
         depths = torch.linspace(0, 1, num_samples, **kwargs).reshape(1, 1, num_samples, 1).repeat(batch, num_rays, 1, 1)
-        depths = depths + torch.rand(depths.shape, generator=generator, **kwargs) / (num_samples - 1)
+        depths = depths + uniform(depths.shape, generator, **kwargs) / (num_samples - 1)
         return 1.0 / (1.0 / ray_start * (1.0 - depths) + 1.0 / ray_end * depths)
     depths = torch.linspace(ray_start, ray_end, num_samples, **kwargs).reshape(1, 1, num_samples, 1).repeat(batch, num_rays, 1, 1)
     delta = (ray_end - ray_start) / (num_samples - 1)
-    return depths + torch.rand(depths.shape, generator=generator, **kwargs) * delta
+    return depths + uniform(depths.shape, generator, **kwargs) * delta
 
 
 @torch.no_grad()
@@ -74,7 +75,7 @@ def sample_importance(
     weights = weights[:, 1:-1] + eps
     pdf = weights / weights.sum(-1, keepdim=True)
     cdf = torch.cat([torch.zeros_like(pdf[:, :1]), torch.cumsum(pdf, -1)], -1)
-    u = torch.rand(batch * num_rays, num_samples, generator=generator, device=depths.device)
+    u = uniform((batch * num_rays, num_samples), generator, device=depths.device)
     index = torch.searchsorted(cdf, u, right=True)
     below = torch.clamp_min(index - 1, 0)
     above = torch.clamp_max(index, weights.shape[1])
@@ -126,7 +127,7 @@ def run_decoder(
     features = sample_trigrid(trigrid, points, rendering.box_warp, rendering.triplane_depth)
     out = decoder(features, directions)
     if rendering.density_noise > 0:
-        noise = torch.randn(out["sigma"].shape, generator=generator, device=points.device, dtype=out["sigma"].dtype)
+        noise = normal(out["sigma"].shape, generator, device=points.device, dtype=out["sigma"].dtype)
         out["sigma"] = out["sigma"] + noise * rendering.density_noise
     out["xyz"] = points
     return out

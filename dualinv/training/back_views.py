@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from dualinv.camera import camera_at_yaw
+from dualinv.seeding import uniform
 
 BACK_VIEW_MIN_YAW_DEG = 90.0
 """PanoHead's back-view boundary: |dataset yaw| ≥ 90° (specs/panohead.md §6.2 and §8.1)."""
@@ -33,8 +34,8 @@ def sample_back_view_yaws(batch: int, generator: torch.Generator, *,
     if not 0.0 <= min_yaw_deg <= BACK_VIEW_MAX_YAW_DEG:
         raise ValueError(f"min_yaw_deg must lie in [0, 180], got {min_yaw_deg}")
     device = generator.device
-    magnitude = min_yaw_deg + torch.rand(batch, generator=generator, device=device) * (BACK_VIEW_MAX_YAW_DEG - min_yaw_deg)
-    side = torch.where(torch.rand(batch, generator=generator, device=device) < 0.5, -1.0, 1.0)
+    magnitude = min_yaw_deg + uniform((batch,), generator, device=device) * (BACK_VIEW_MAX_YAW_DEG - min_yaw_deg)
+    side = torch.where(uniform((batch,), generator, device=device) < 0.5, -1.0, 1.0)
     return magnitude * side
 
 

@@ -22,7 +22,7 @@ from dualinv.models.encoders import backbone_of, build_inversion_encoder, encode
 from dualinv.models.experiments import Experiment
 from dualinv.models.generator import GeneratorIdentity, study_generator, zplus_codes
 from dualinv.occlusion import expand_mask, occlusion_mask
-from dualinv.seeding import derive_seed
+from dualinv.seeding import derive_seed, normal
 from dualinv.training.back_views import back_view_cameras
 from dualinv.training.baseline_parts import baseline_training
 from dualinv.training.components import TrainingComponents
@@ -80,7 +80,7 @@ def build_components(config: StudyConfig, experiment: Experiment, dataset, *, de
         return discriminator_loss(real_logits, fake_logits, step=step, real_inputs=real_inputs, weights=weights)
 
     def zplus_ws(batch, rng):  # Z+ samples, the real side of Eq. 8
-        z = torch.randn(batch, generator.num_ws, generator.z_dim, generator=rng, device=device)
+        z = normal((batch, generator.num_ws, generator.z_dim), rng, device=device)
         return zplus_codes(generator, z, training.zplus_truncation_psi)
 
     def occluded_cells(depth, cameras, opacity):

@@ -14,8 +14,10 @@ from typing import Callable
 import torch
 
 from dualinv.config import StudyConfig
+from dualinv.distributed import Ranks
 from dualinv.models.experiments import Experiment
 from dualinv.models.generator import GeneratorIdentity
+from dualinv.seeding import StepGenerator
 from dualinv.training.baseline_parts import BaselineTraining
 
 Tensor = torch.Tensor
@@ -57,6 +59,8 @@ class TrainingComponents:
     """A baseline encoder's recipe and extra state (``dualinv.training.baseline_parts``); None for ours."""
     encoder_input_side: int | None = None
     """Side of the images the encoder takes; None = ``config.encoder.input_resolution`` (GOAE: the generator's)."""
+    ranks: Ranks | None = None
+    """The processes sharing each step's batch (multi-GPU training, :mod:`dualinv.distributed`); None = one."""
 
     @property
     def input_side(self) -> int:
@@ -77,7 +81,7 @@ class TrainingComponents:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
-    def render(self, trigrid: Tensor, ws: Tensor, cameras: Tensor, rng: torch.Generator) -> dict[str, Tensor]:
+    def render(self, trigrid: Tensor, ws: Tensor, cameras: Tensor, rng: StepGenerator) -> dict[str, Tensor]:
         """The generator's output dict for ``trigrid`` seen from ``cameras``."""
         return self.generator.render_trigrid(trigrid, ws, cameras, generator=rng)
 

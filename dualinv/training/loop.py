@@ -6,10 +6,13 @@ refreshed every ``checkpoint_every`` steps, so a killed job restarts from there 
 segment's start. Read top to bottom: build, restore, loop (batch → encoder step → D step → log →
 checkpoint), finish. Baseline encoders (pSp, e4e, TriPlaneNet v2, GOAE) run through the same loop:
 their recipe sets the progressive stage before each step, and :func:`updates_for` picks their updates.
+With ``ranks`` (multi-GPU training, launched by ``torchrun``) every process runs this loop on its share
+of each step's batch; rank 0 alone writes the checkpoints and the loss log, the others wait for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ import torch
 
 from dualinv.config import StudyConfig, as_dict
 from dualinv.data import HeadDataset
+from dualinv.distributed import Ranks, any_rank, barrier, with_global_batch_norm
 from dualinv.errors import CheckpointError, ConfigError, NonFiniteLossError, PreemptedError
 from dualinv.fileio import remove_stale_temporaries
 from dualinv.models.checkpoint import load_training_checkpoint, restore_rng_states, rng_states, save_training_checkpoint
@@ -32,7 +36,7 @@ from dualinv.training.baseline_steps import updates_for
 from dualinv.training.build import build_components
 from dualinv.training.components import TrainingComponents
 from dualinv.training.monitor import LossLog, segment_progress
-from dualinv.training.steps import non_finite_terms, training_batch
+from dualinv.training.steps import non_finite_terms, rank_share, training_batch
 
 RUN_LENGTH_KEYS = ("iterations", "segment_length", "checkpoint_every")
 """``training`` keys that say how long a run is and how it is cut, not what a step does."""
@@ -52,13 +56,15 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
                   checkpoint_in: str | Path | None, checkpoint_out: str | Path, *,
                   dataset: str | Path | None = None, log_path: str | Path | None = None,
                   device: str | None = None, progress: bool = False,
-                  components: TrainingComponents | None = None) -> SegmentResult:
+                  components: TrainingComponents | None = None, ranks: Ranks | None = None) -> SegmentResult:
     """Train ``experiment`` from step ``start`` (the state in ``checkpoint_in``) to ``stop``; write ``checkpoint_out``.
 
     ``config`` is the study config tree (its ``training``, ``encoder``, ``generator``, ``baselines`` and
     ``weights`` sections); ``dataset`` the prepared training split. ``checkpoint_in`` is ``None`` only
     when ``start == 0``. The loss log defaults to ``<checkpoint_out>.losses.csv``; ``device`` to CUDA when
-    available. ``components`` replaces the default build (tests, benchmarks).
+    available. ``components`` replaces the default build (tests, benchmarks). ``ranks``: this process's
+    place in a multi-GPU run (:func:`dualinv.distributed.ranks_from_environment`, inside
+    :func:`dualinv.distributed.process_group`); None trains in this process alone.
     """
     experiment = get_experiment(experiment) if isinstance(experiment, str) else experiment
     if not experiment.trains:
@@ -69,6 +75,8 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
     checkpoint_out = Path(checkpoint_out)
     partial = checkpoint_out.with_name(checkpoint_out.name + ".partial")
     log = Path(log_path) if log_path is not None else checkpoint_out.with_name(checkpoint_out.name + ".losses.csv")
+    if ranks is not None:
+        check_distributable(config, experiment, ranks)
 
     if components is None:
         if dataset is None:
@@ -76,22 +84,43 @@ def train_segment(config: StudyConfig, experiment: str | Experiment, start: int,
                               "(a folder with dataset.json, made by `dualinv prepare`)")
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         components = build_components(config, experiment, HeadDataset(dataset), device=device)
+    if ranks is not None:
+        components = distributed_components(components, ranks)
     resume_from, step = _resume_source(checkpoint_in, partial, start, stop)
     if resume_from is not None:
         restore_training_state(components, load_training_checkpoint(resume_from), resume_from, step)
     else:  # a fresh run: dropout and drop-path (GOAE's Swin) draw from the global RNG; seed it, not the process
         torch.manual_seed(derive_seed(config.training.seed, experiment.name, "global-rng"))
-    loss_log = LossLog(log, resume_step=step)
+    main = ranks is None or ranks.main
+    loss_log = LossLog(log, resume_step=step) if main else None
     with stop_requests() as stop_request:
         return _train_steps(components, experiment, config, step, start, stop, checkpoint_out, partial, loss_log,
-                            resume_from, progress, stop_request)
+                            resume_from, progress and main, stop_request)
+
+
+def check_distributable(config: StudyConfig, experiment: Experiment, ranks: Ranks) -> None:
+    """Multi-GPU training covers the paper's encoders, with a global batch that splits evenly."""
+    ranks.rows(config.training.batch_size)
+    if experiment.kind != "encoder":
+        raise ConfigError(f"{experiment.name!r} is a baseline encoder, which trains in one process; "
+                          "set resources.train.gpus to 1 for it (multi-GPU training covers the paper's encoders)")
+
+
+def distributed_components(components: TrainingComponents, ranks: Ranks) -> TrainingComponents:
+    """``components`` for one of several processes: batch norms over the global batch, and the ranks."""
+    with_global_batch_norm(components.encoder)
+    if components.discriminator is not None:
+        with_global_batch_norm(components.discriminator)
+    return dataclasses.replace(components, ranks=ranks)
 
 
 def _train_steps(components: TrainingComponents, experiment: Experiment, config: StudyConfig, step: int, start: int,
-                 stop: int, checkpoint_out: Path, partial: Path, loss_log: LossLog, resume_from: Path | None,
+                 stop: int, checkpoint_out: Path, partial: Path, loss_log: LossLog | None, resume_from: Path | None,
                  progress: bool, stop_request: StopRequest) -> SegmentResult:
     """Steps ``step..stop-1`` of a segment; on a stop signal the state is saved in ``partial`` and the job stops."""
     update_encoder, update_discriminator = updates_for(components)
+    ranks = components.ranks
+    main = ranks is None or ranks.main
     terms: dict[str, float] = {}
     last_good = resume_from
     training = config.training
@@ -106,26 +135,36 @@ def _train_steps(components: TrainingComponents, experiment: Experiment, config:
 
         indices = schedule.batch_indices(training.seed, step, training.batch_size, components.dataset_size)
         rng = schedule.step_generator(training.seed, step, "batch", components.device)
-        batch = training_batch(components, indices, rng)
+        batch = rank_share(training_batch(components, indices, rng), ranks)
+        step_rng = rng if ranks is None else ranks.generator(rng)  # this process's rows of every later draw
         components.before_step(step)
-        terms, heads = update_encoder(components, batch, step, rng, check_finite)
+        terms, heads = update_encoder(components, batch, step, step_rng, check_finite)
         if update_discriminator is not None:
-            terms |= update_discriminator(components, batch, heads, step, rng, check_finite)
-        loss_log.write(step, terms)
+            terms |= update_discriminator(components, batch, heads, step, step_rng, check_finite)
+        if loss_log is not None:
+            loss_log.write(step, terms)
         done = step + 1
         if done == stop:
-            save_training_checkpoint(checkpoint_out, training_state(components, done))
-            partial.unlink(missing_ok=True)
-            remove_stale_temporaries(partial)  # a kill during a partial write left its temporary
+            _save(checkpoint_out, components, done)
+            if main:
+                partial.unlink(missing_ok=True)
+                remove_stale_temporaries(partial)  # a kill during a partial write left its temporary
         elif done % training.checkpoint_every == 0:
-            save_training_checkpoint(partial, training_state(components, done))
+            _save(partial, components, done)
             last_good = partial
-        if stop_request.requested and done < stop:
+        if any_rank(stop_request.requested, ranks) and done < stop:  # every process stops at the same step
             if done % training.checkpoint_every:  # not saved just above
-                save_training_checkpoint(partial, training_state(components, done))
+                _save(partial, components, done)
             raise PreemptedError(f"{experiment.name}: {stop_request.signal_name} received; stopped after step {done} "
                                  f"of segment [{start}, {stop}) with its state saved in {partial}; the retry resumes there")
     return SegmentResult(checkpoint=checkpoint_out, start=start, stop=stop, last_terms=terms)
+
+
+def _save(path: Path, components: TrainingComponents, step: int) -> None:
+    """Rank 0 writes the checkpoint (the processes hold the same state); the others wait until it is there."""
+    if components.ranks is None or components.ranks.main:
+        save_training_checkpoint(path, training_state(components, step))
+    barrier(components.ranks)
 
 
 def _resume_source(checkpoint_in, partial: Path, start: int, stop: int) -> tuple[Path | None, int]:

@@ -2,7 +2,9 @@
 
 Each function takes the components and the batch explicitly and returns a dict of named loss terms
 (STYLE.md item 14); none keeps state. Randomness arrives as a ``torch.Generator`` derived from
-(seed, step) by :mod:`dualinv.training.schedule`.
+(seed, step) by :mod:`dualinv.training.schedule`. In multi-GPU training every process builds the
+global batch, keeps its share (:func:`rank_share`) and draws the rest of the step through a
+:class:`~dualinv.seeding.RowShard`; loss terms are averaged over the processes and so are gradients.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Callable
 
 import torch
 
+from dualinv.distributed import Ranks, average_gradients, mean_over_ranks
 from dualinv.models.inversion import fit_side
+from dualinv.seeding import StepGenerator
 from dualinv.training.components import TrainingComponents
 
 CheckFinite = Callable[[dict[str, float]], None]
@@ -66,7 +70,19 @@ def training_batch(components: TrainingComponents, indices: list[int], rng: torc
     return TrainingBatch(images=images, cameras=cameras, is_generated=is_generated)
 
 
-def encoder_step(components: TrainingComponents, batch: TrainingBatch, step: int, rng: torch.Generator,
+def rank_share(batch: TrainingBatch, ranks: Ranks | None) -> TrainingBatch:
+    """This process's rows of the global batch (:meth:`~dualinv.distributed.Ranks.rows`); all of it for one process.
+
+    Every process builds the whole batch (its Z+ replacements included) so that the step generator
+    advances as in one process; the Z+ renders of the other processes' rows are the price (no-grad).
+    """
+    if ranks is None:
+        return batch
+    rows = ranks.rows(batch.images.shape[0])
+    return TrainingBatch(images=batch.images[rows], cameras=batch.cameras[rows], is_generated=batch.is_generated[rows])
+
+
+def encoder_step(components: TrainingComponents, batch: TrainingBatch, step: int, rng: StepGenerator,
                  check_finite: CheckFinite) -> tuple[dict[str, float], EncodedHeads]:
     """Eq. 5 (reconstruction), plus λ4·softplus(−D(O_π T_enc)) of Eq. 6/7 when the experiment has a D,
     plus a baseline's own terms (e4e: delta regularisation and latent adversarial term, §2.2-2.3)."""
@@ -85,15 +101,15 @@ def encoder_step(components: TrainingComponents, batch: TrainingBatch, step: int
             baseline = components.baseline
             extra_total, extra_terms = baseline.policy.extra_terms(ws.float(), step, baseline.latent_discriminator)
             total, terms = total + extra_total, {**terms, **extra_terms}
-    values = {**floats(terms), "loss_encoder": float(total.detach())}
+    values = mean_over_ranks({**floats(terms), "loss_encoder": float(total.detach())}, components.ranks)
     check_finite(values)
-    optimise(components.encoder_optimiser, total)
+    optimise(components.encoder_optimiser, total, components.ranks)
     return values, EncodedHeads(ws=ws.detach(), trigrid=trigrid.detach(),
                                 render={key: value.detach() for key, value in render.items()})
 
 
 def discriminator_step(components: TrainingComponents, batch: TrainingBatch, heads: EncodedHeads, step: int,
-                       rng: torch.Generator, check_finite: CheckFinite) -> dict[str, float]:
+                       rng: StepGenerator, check_finite: CheckFinite) -> dict[str, float]:
     """Eq. 8/9 (λ = 0.5): real = Z+ tri-grids (or renders), fake = the detached encoded ones; lazy R1 (A.2)."""
     discriminator = components.discriminator
     with components.autocast():
@@ -103,16 +119,18 @@ def discriminator_step(components: TrainingComponents, batch: TrainingBatch, hea
         fake_logits = discriminator(fake.detach(), fake_mask).float()
         real_logits = discriminator(real, real_mask).float()
     total, terms = components.discriminator_objective(real_logits, fake_logits, step=step, real_inputs=real)
-    values = {**floats(terms), "loss_discriminator": float(total.detach())}
+    values = mean_over_ranks({**floats(terms), "loss_discriminator": float(total.detach())}, components.ranks)
     check_finite(values)
-    optimise(components.discriminator_optimiser, total)
+    optimise(components.discriminator_optimiser, total, components.ranks)
     return values
 
 
-def optimise(optimiser: torch.optim.Optimizer, total: torch.Tensor) -> None:
-    """One update of ``optimiser``'s parameters on ``total`` (gradients cleared first)."""
+def optimise(optimiser: torch.optim.Optimizer, total: torch.Tensor, ranks: Ranks | None = None) -> None:
+    """One update of ``optimiser``'s parameters on ``total`` (gradients cleared first, then averaged over
+    the processes of a multi-GPU run: the gradient of the global batch mean)."""
     optimiser.zero_grad(set_to_none=True)
     total.backward()
+    average_gradients((parameter for group in optimiser.param_groups for parameter in group["params"]), ranks)
     optimiser.step()
 
 

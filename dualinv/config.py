@@ -188,7 +188,8 @@ class TrainingConfig:
     """Hyperparameters of encoder training (paper §4.1 and A.2)."""
 
     batch_size: int = 3
-    """Images per step."""
+    """Images per step, in all: with ``resources.train.gpus`` > 1 each GPU takes an equal share (the
+    learning rate stays as it is: the global batch is the same)."""
     iterations: int = 500000
     """Total steps of one experiment."""
     segment_length: int = 25000
@@ -413,7 +414,8 @@ class ResourceConfig:
     """What one job of a rule group asks the scheduler for (partition and account: the profile)."""
 
     gpus: int = 0
-    """GPUs per job (``gpu=`` resource, ``--gpus`` on Slurm)."""
+    """GPUs per job (``gpu=`` resource, ``--gpus`` on Slurm). ``train`` with more than one: the segment runs
+    as that many processes of one node under ``torchrun``, sharing each step's global batch (docs/training.md)."""
     threads: int = 1
     """CPU threads per job."""
     mem_mb: int = 4000
@@ -626,6 +628,10 @@ def relation_problems(config: StudyConfig) -> list[str]:
     if config.data.celebahq_test_split is not None and config.data.celebahq.source != "photos":
         problems.append(f"data.celebahq_test_split: selects photos to prepare, so data.celebahq.source must be "
                         f"photos (got {config.data.celebahq.source!r}); set it to null otherwise")
+    gpus, batch = config.resources.train.gpus, config.training.batch_size
+    if gpus > 1 and batch % gpus:
+        problems.append(f"resources.train.gpus: {gpus} GPUs share each step's training.batch_size {batch} (the global "
+                        f"batch) in equal parts; use a divisor of {batch}, or a batch that {gpus} divides")
     goae, triplanenet = config.baselines.goae, config.baselines.triplanenet_v2
     if list(goae.progressive_steps) != sorted(goae.progressive_steps):
         problems.append(f"baselines.goae.progressive_steps: must not decrease (got {list(goae.progressive_steps)})")

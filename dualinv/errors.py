@@ -77,5 +77,9 @@ class MissingEntryPointError(DualinvError):
     """The workflow calls a dualinv function that this version of the library does not provide."""
 
 
+class TrainingProcessError(DualinvError):
+    """A process of a multi-GPU training run failed; its own error is in the job log above this one."""
+
+
 class PreemptedError(DualinvError):
     """A job stopped itself on the scheduler's warning before its time limit, its progress saved: a retry continues."""

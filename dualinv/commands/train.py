@@ -4,6 +4,8 @@ A full run is a chain: ``--stop 100000 --checkpoint-out s1.pt``, then ``--start 
 --stop 200000 --checkpoint-in s1.pt --checkpoint-out s2.pt``, ... Each segment continues bit for
 bit where the previous one stopped; a killed segment restarts from its ``.partial`` checkpoint.
 The settings are the study config the workflow uses (``--config config.yaml``, presets after it).
+Under ``torchrun --nproc_per_node=N -m dualinv.cli train ...`` the N processes share each step's batch
+(docs/training.md, "Multi-GPU training").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from dualinv.commands.arguments import add_hidden_alias, nonnegative_int
 from dualinv.config import REPO_ROOT, StudyConfig, load_config
 from dualinv.devices import check_device
+from dualinv.distributed import process_device, process_group, ranks_from_environment
 from dualinv.models.experiments import EXPERIMENTS
 from dualinv.study import prepared_dir
 from dualinv.training.loop import train_segment
@@ -37,8 +40,19 @@ def _train(args: argparse.Namespace) -> int:
     device = check_device(args.device, "--device") if args.device else None
     dataset = Path(args.dataset) if args.dataset else prepared_dir(config, "train")
     stop = config.training.iterations if args.stop is None else args.stop
-    result = train_segment(config, args.experiment, args.start, stop, args.checkpoint_in, args.checkpoint_out,
-                           dataset=dataset, device=None if device is None else str(device), progress=True)
+    ranks = ranks_from_environment()  # set by torchrun: this process trains its share of each batch
+    if ranks is None:
+        result = train_segment(config, args.experiment, args.start, stop, args.checkpoint_in, args.checkpoint_out,
+                               dataset=dataset, device=None if device is None else str(device), progress=True)
+    else:
+        if device is None or device.type != "cpu":  # each process its own GPU, cuda:LOCAL_RANK
+            device = process_device(ranks)
+        with process_group(ranks, device):
+            result = train_segment(config, args.experiment, args.start, stop, args.checkpoint_in,
+                                   args.checkpoint_out, dataset=dataset, device=str(device), progress=True,
+                                   ranks=ranks)
+        if not ranks.main:
+            return 0
     terms = ", ".join(f"{name} {value:.4g}" for name, value in sorted(result.last_terms.items()))
     print(f"{args.experiment}: steps [{result.start}, {result.stop}) done -> {result.checkpoint} ({terms})")
     return 0
@@ -56,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", action="append", metavar="YAML",
                         help="study config (default config.yaml); repeat to apply presets after it, in order")
     parser.add_argument("--dataset", help="prepared training dataset folder (default: the workflow's training split)")
-    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available; under torchrun "
+                                         "each process takes cuda:LOCAL_RANK unless cpu is given)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward passes")
     stand_in = parser.add_argument("--stand-in", action="store_true",
                                    help="seeded stand-in generator and tiny encoders at the mini sizes: applies "

@@ -11,10 +11,8 @@ import pytest
 import torch
 
 from dualinv.config import as_dict, from_mapping
-from dualinv.data.dataset import write_labels
 from dualinv.distributed import GlobalBatchNorm, Ranks, ranks_from_environment, with_global_batch_norm
 from dualinv.errors import ConfigError
-from dualinv.fileio import save_image
 from dualinv.models.checkpoint import load_training_checkpoint
 from dualinv.models.experiments import get_experiment
 from dualinv.seeding import RowShard, draw, in_parts, make_generator, normal, uniform
@@ -23,8 +21,8 @@ from dualinv.training.loop import check_distributable
 from dualinv.training.monitor import read_loss_log
 
 from .test_training_tiny import _assert_same
-from .tiny import rendered_heads, tiny_generator
-from .two_ranks import HEADS, WORLD_SIZE, tiny_settings, train_in_one_process, train_in_two_processes
+from .two_ranks import (WORLD_SIZE, Run, checkpoint_of, tiny_settings, train_in_one_process, train_in_two_processes,
+                        write_heads)
 
 GLOBAL_BATCH = 2
 """One sample per process: every batch statistic then needs the other process's sample."""
@@ -38,6 +36,11 @@ ABSOLUTE_TOLERANCE = 1e-6
 """For terms near zero (R1 off its due steps is exactly 0 in both)."""
 
 
+WEIGHT_TOLERANCE = 1e-2
+"""Trained weights may differ by a hundredth of one step's update (Ranger moves a weight by about the
+learning rate per step, and its adaptive step divides small gradient differences by small moments)."""
+
+
 def _close(one: float, two: float) -> bool:
     return math.isclose(one, two, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
 
@@ -47,17 +50,27 @@ def _losses(checkpoint) -> list[dict[str, float]]:
 
 
 @pytest.fixture(scope="module")
-def encoder2_runs(tmp_path_factory):
-    """Encoder 2 (triplane occlusion D, lazy R1 due at step 0) for STEPS steps: one process with the
-    global batch, two processes uninterrupted, and two processes interrupted after one step and resumed."""
-    folder = tmp_path_factory.mktemp("encoder2")
+def runs(tmp_path_factory):
+    """STEPS steps of Encoder 1 and of Encoder 2 (occlusion-aware D, lazy R1 due at step 0): in one
+    process with the global batch, and in two processes (one start-up for all their runs), Encoder 2
+    also interrupted after one step and resumed."""
+    folder = tmp_path_factory.mktemp("distributed")
+    dataset = write_heads(folder / "train")
     settings = tiny_settings(GLOBAL_BATCH)
-    one, two, resumed = (folder / name for name in ("one", "two", "resumed"))
-    for path in (one, two, resumed):
-        path.mkdir()
-    return {"one": train_in_one_process(settings, "encoder2", [(0, STEPS)], one),
-            "two": train_in_two_processes(settings, "encoder2", [(0, STEPS)], two),
-            "resumed": train_in_two_processes(settings, "encoder2", [(0, 1), (1, STEPS)], resumed)}
+    whole = [(0, STEPS)]
+    planned = {f"{experiment}/{kind}": Run(settings, experiment, tuple(segments), folder / experiment / kind)
+               for experiment in ("encoder1", "encoder2")
+               for kind, segments in (("one", whole), ("two", whole), ("resumed", [(0, 1), (1, STEPS)]))
+               if experiment == "encoder2" or kind != "resumed"}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each of the two processes: a second thread only contends on a small machine
+    try:
+        for name in ("encoder1/one", "encoder2/one"):
+            train_in_one_process(planned[name], dataset)
+    finally:
+        torch.set_num_threads(threads)
+    train_in_two_processes([run for name, run in planned.items() if not name.endswith("/one")], dataset)
+    return {"dataset": dataset, "settings": settings, **{name: run.checkpoint for name, run in planned.items()}}
 
 
 def _assert_same_trajectory(one_process, two_processes) -> None:
@@ -69,40 +82,55 @@ def _assert_same_trajectory(one_process, two_processes) -> None:
         for name in row_one:
             assert _close(row_one[name], row_two[name]), (int(row_one["step"]), name, row_one[name], row_two[name])
             worst = max(worst, abs(row_one[name] - row_two[name]))
-    print(f"largest loss difference, 1 process x {GLOBAL_BATCH} vs {WORLD_SIZE} x {GLOBAL_BATCH // WORLD_SIZE}: {worst:.3g}")
     weights_one = load_training_checkpoint(one_process)["encoder"]
     weights_two = load_training_checkpoint(two_processes)["encoder"]
-    for name, tensor in weights_one.items():
-        torch.testing.assert_close(weights_two[name], tensor, rtol=RELATIVE_TOLERANCE, atol=ABSOLUTE_TOLERANCE,
-                                   msg=lambda message, name=name: f"{name}: {message}")
+    step_size = load_training_checkpoint(one_process)["config"]["training"]["learning_rate"]
+    weights_worst = max(float((weights_one[name].double() - weights_two[name].double()).abs().max())
+                        for name in weights_one if weights_one[name].is_floating_point())
+    print(f"1 process x {GLOBAL_BATCH} vs {WORLD_SIZE} x {GLOBAL_BATCH // WORLD_SIZE}: largest loss difference "
+          f"{worst:.3g}, largest weight difference {weights_worst:.3g}")
+    assert weights_worst < WEIGHT_TOLERANCE * step_size
 
 
 @pytest.mark.slow
-def test_two_processes_train_encoder1_as_one_process_with_their_global_batch(tmp_path):
+def test_two_processes_train_encoder1_as_one_process_with_their_global_batch(runs):
     """Encoder 1 (no D; batch norms in the IR-SE encoder and its F stage): the logged loss terms and the
     trained weights of 2 processes x batch 1 match 1 process x batch 2."""
-    settings = tiny_settings(GLOBAL_BATCH)
-    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
-    _assert_same_trajectory(train_in_one_process(settings, "encoder1", [(0, STEPS)], tmp_path / "one"),
-                            train_in_two_processes(settings, "encoder1", [(0, STEPS)], tmp_path / "two"))
+    _assert_same_trajectory(runs["encoder1/one"], runs["encoder1/two"])
 
 
 @pytest.mark.slow
-def test_two_processes_train_encoder2_as_one_process_with_their_global_batch(encoder2_runs):
+def test_two_processes_train_encoder2_as_one_process_with_their_global_batch(runs):
     """Encoder 2 adds the occlusion-aware D (batch norms) and R1 (double backward through them)."""
-    assert _losses(encoder2_runs["one"])[0]["loss_r1"] > 0  # step 0 carries R1 (r1_due(0))
-    _assert_same_trajectory(encoder2_runs["one"], encoder2_runs["two"])
+    assert _losses(runs["encoder2/one"])[0]["loss_r1"] > 0  # step 0 carries R1 (r1_due(0))
+    _assert_same_trajectory(runs["encoder2/one"], runs["encoder2/two"])
 
 
 @pytest.mark.slow
-def test_resumed_two_process_run_equals_the_uninterrupted_one(encoder2_runs):
+def test_resumed_two_process_run_equals_the_uninterrupted_one(runs):
     """Stopped after one step and resumed from rank 0's checkpoint: every tensor of the final
     checkpoint (encoder, D, both Ranger states) and every logged loss is bit-identical."""
-    full, resumed = (load_training_checkpoint(encoder2_runs[name]) for name in ("two", "resumed"))
-    for part in ("encoder", "discriminator", "encoder_optimiser", "discriminator_optimiser"):
+    full, resumed = (load_training_checkpoint(runs[f"encoder2/{name}"]) for name in ("two", "resumed"))
+    for part in ("encoder", "discriminator", "encoder_optimiser", "discriminator_optimiser", "step", "rng"):
         _assert_same(full[part], resumed[part], part)
-    first = encoder2_runs["resumed"].with_name("steps-0-1.pt")
-    assert _losses(first) + _losses(encoder2_runs["resumed"]) == _losses(encoder2_runs["two"])
+    first = checkpoint_of(runs["encoder2/resumed"].parent, (0, 1))
+    assert _losses(first) + _losses(runs["encoder2/resumed"]) == _losses(runs["encoder2/two"])
+
+
+@pytest.mark.slow
+def test_a_segment_on_two_gpus_runs_under_torchrun_as_one_process(runs, tmp_path):
+    """The workflow's entry point with resources.train.gpus = 2 starts torchrun (2 gloo processes on the
+    CPU, built from the config and the dataset folder) and trains as one process with the global batch."""
+    checkpoint = tmp_path / "segment.pt"
+    result = train_segment_job(_on_gpus(runs["settings"], 2), "encoder1", 0, 2, None, checkpoint,
+                               dataset=runs["dataset"], log_path=tmp_path / "losses.csv")
+    assert result.checkpoint == checkpoint and checkpoint.is_file()
+    assert not list(tmp_path.glob("*.launch.json"))  # the request file is removed
+    two, one = read_loss_log(tmp_path / "losses.csv"), _losses(runs["encoder1/one"])[:2]
+    assert [row["step"] for row in two] == [0, 1]
+    for row_one, row_two in zip(one, two):
+        assert row_one.keys() == row_two.keys()
+        assert all(_close(row_one[name], row_two[name]) for name in row_one), (row_one, row_two)
 
 
 @pytest.mark.parametrize("parts", [1, 2])
@@ -166,38 +194,10 @@ def test_global_batch_norm_keeps_the_state_dict_and_alone_is_batch_norm():
     _assert_same(reference.state_dict(), network.state_dict(), "state_dict")
 
 
-def _dataset_folder(folder):
-    """The tiny heads as a prepared dataset (PNG files and dataset.json), for the builds of the processes."""
-    folder.mkdir()
-    heads = rendered_heads(tiny_generator()[0], HEADS)
-    for index, head in enumerate(heads):
-        save_image(folder / f"{index}.png", head["image"])
-    write_labels(folder, {f"{index}.png": head["camera"].double().numpy() for index, head in enumerate(heads)})
-    return folder
-
-
 def _on_gpus(settings, gpus: int):
     resources = settings.resources
     return dataclasses.replace(settings, resources=dataclasses.replace(
         resources, train=dataclasses.replace(resources.train, gpus=gpus)))
-
-
-@pytest.mark.slow
-def test_a_segment_on_two_gpus_runs_under_torchrun_as_one_process(tmp_path):
-    """The workflow's entry point with resources.train.gpus = 2 starts torchrun (2 gloo processes on the
-    CPU) and trains as the same entry point with 1 GPU, which trains in its own process."""
-    dataset, settings = _dataset_folder(tmp_path / "train"), tiny_settings(GLOBAL_BATCH)
-    runs = {}
-    for gpus in (1, 2):
-        checkpoint = tmp_path / f"gpus-{gpus}.pt"
-        result = train_segment_job(_on_gpus(settings, gpus), "encoder1", 0, 2, None, checkpoint, dataset=dataset,
-                                   log_path=tmp_path / f"gpus-{gpus}.csv")
-        assert result.checkpoint == checkpoint and checkpoint.is_file()
-        runs[gpus] = read_loss_log(tmp_path / f"gpus-{gpus}.csv")
-    assert not list(tmp_path.glob("*.launch.json"))  # the request file is removed
-    assert [row["step"] for row in runs[2]] == [0, 1]
-    for one, two in zip(runs[1], runs[2]):
-        assert one.keys() == two.keys() and all(_close(one[name], two[name]) for name in one), (one, two)
 
 
 def test_more_gpus_than_the_batch_splits_into_is_refused_at_the_door():

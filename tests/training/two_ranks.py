@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.multiprocessing
 
+from dualinv.data import HeadDataset
+from dualinv.data.dataset import write_labels
 from dualinv.distributed import process_group, ranks_from_environment
+from dualinv.fileio import save_image
 from dualinv.models.experiments import get_experiment
 from dualinv.training.build import build_components
 from dualinv.training.loop import train_segment
@@ -24,49 +28,73 @@ HEADS = 6
 def tiny_settings(global_batch: int, **training):
     """The tiny study config with ``global_batch`` as ``training.batch_size`` (the batch of all processes)."""
     return tiny_config(encoder={"input_resolution": 32},
-                       training={"batch_size": global_batch, "learning_rate": 1e-3, "checkpoint_every": 2, **training})
+                       training={"batch_size": global_batch, "learning_rate": 1e-3, "checkpoint_every": 2,
+                                 "loss_resolution": 32, **training})
 
 
-def tiny_components(settings, experiment: str):
-    generator, identity = tiny_generator()
-    return build_components(settings, get_experiment(experiment), rendered_heads(generator, HEADS),
-                            generator=generator, identity=identity)
+def write_heads(folder: Path) -> Path:
+    """The tiny generator's heads as a prepared dataset (PNG files and dataset.json), which every
+    process, and a process torchrun starts, reads the same."""
+    folder.mkdir(parents=True)
+    heads = rendered_heads(tiny_generator()[0], HEADS)
+    for index, head in enumerate(heads):
+        save_image(folder / f"{index}.png", head["image"])
+    write_labels(folder, {f"{index}.png": head["camera"].double().numpy() for index, head in enumerate(heads)})
+    return folder
 
 
-def train_in_one_process(settings, experiment: str, segments: list[tuple[int, int]], folder: Path) -> Path:
-    """The segments ``[(start, stop), ...]`` chained in this process; returns the last checkpoint."""
-    return _chain(settings, experiment, segments, folder, ranks=None)
+@dataclass(frozen=True)
+class Run:
+    """A chain of segments ``[(start, stop), ...]`` of one experiment, its checkpoints in ``folder``."""
+
+    settings: object
+    experiment: str
+    segments: tuple[tuple[int, int], ...]
+    folder: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        """The last segment's checkpoint (rank 0 writes it)."""
+        return checkpoint_of(self.folder, self.segments[-1])
 
 
-def train_in_two_processes(settings, experiment: str, segments: list[tuple[int, int]], folder: Path) -> Path:
-    """The same chain run by two processes sharing each step's batch; returns rank 0's last checkpoint."""
+def checkpoint_of(folder: Path, segment: tuple[int, int]) -> Path:
+    return Path(folder) / f"steps-{segment[0]}-{segment[1]}.pt"
+
+
+def train_in_one_process(run: Run, dataset: Path) -> Path:
+    """``run`` in this process; returns its last checkpoint."""
+    _chain(run, dataset, ranks=None)
+    return run.checkpoint
+
+
+def train_in_two_processes(runs: list[Run], dataset: Path) -> None:
+    """Each of ``runs`` in turn by two processes sharing each step's batch (one start-up for all)."""
     with socket.socket() as probe:  # a free port for the rendezvous
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    torch.multiprocessing.spawn(_rank_main, args=(port, settings, experiment, segments, folder),
-                                nprocs=WORLD_SIZE, join=True)
-    return _checkpoint(folder, segments[-1])
+    torch.multiprocessing.spawn(_rank_main, args=(port, runs, dataset), nprocs=WORLD_SIZE, join=True)
 
 
-def _rank_main(rank: int, port: int, settings, experiment: str, segments, folder: Path) -> None:
+def _rank_main(rank: int, port: int, runs: list[Run], dataset: Path) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)  # two processes on a small CI machine
     ranks = ranks_from_environment()
     with process_group(ranks, torch.device("cpu")):
-        _chain(settings, experiment, segments, folder, ranks)
+        for run in runs:
+            _chain(run, dataset, ranks)
 
 
-def _chain(settings, experiment, segments, folder: Path, ranks) -> Path:
+def _chain(run: Run, dataset: Path, ranks) -> None:
+    run.folder.mkdir(parents=True, exist_ok=True)
     previous = None
-    for segment in segments:
-        checkpoint = _checkpoint(folder, segment)
+    for segment in run.segments:
+        checkpoint = checkpoint_of(run.folder, segment)
         torch.manual_seed(12345)  # a resumed job starts with another global RNG state; the checkpoint restores it
-        train_segment(settings, experiment, *segment, previous, checkpoint,
-                      components=tiny_components(settings, experiment), ranks=ranks)
+        generator, identity = tiny_generator()
+        components = build_components(run.settings, get_experiment(run.experiment), HeadDataset(dataset),
+                                      generator=generator, identity=identity)
+        train_segment(run.settings, run.experiment, *segment, previous, checkpoint, components=components,
+                      ranks=ranks)
         previous = checkpoint
-    return previous
-
-
-def _checkpoint(folder: Path, segment: tuple[int, int]) -> Path:
-    return Path(folder) / f"steps-{segment[0]}-{segment[1]}.pt"

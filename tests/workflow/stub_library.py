@@ -55,7 +55,7 @@ def make_synthetic_dataset(output, config):
     _stub_record(output, "make_synthetic_dataset", config=config)
 ''',
     "dualinv/training/__init__.py": '''
-def train_segment(config, experiment, start, stop, checkpoint_in, checkpoint_out, dataset, log_path, progress):
+def train_segment_job(config, experiment, start, stop, checkpoint_in, checkpoint_out, dataset, log_path, progress):
     assert progress is True  # the job's log shows the bar
     assert (dataset / "call.json").is_file(), dataset
     assert (checkpoint_in is None) == (start == 0), (start, checkpoint_in)

@@ -98,7 +98,7 @@ def test_train_segment_script_passes_typed_arguments(tmp_path, monkeypatch):
         params=Names(segment=Segment(1, 2, 4)), wildcards=Names(experiment="encoder2", segment="1"))
     (tmp_path / "1.losses.csv.partial").write_text("step,loss_encoder\n2,1.0\n")  # as the training writes it
     name, kwargs = run_script("train_segment.py", snakemake, monkeypatch)
-    assert name == "dualinv.training.train_segment"
+    assert name == "dualinv.training.train_segment_job"
     assert isinstance(kwargs.pop("config"), StudyConfig)
     assert kwargs == {"experiment": "encoder2", "start": 2, "stop": 4, "checkpoint_in": tmp_path / "0.pt",
                       "checkpoint_out": tmp_path / "1.pt", "dataset": tmp_path / "train",
@@ -181,7 +181,7 @@ def test_every_script_is_glue_around_one_planned_call():
         "make_synthetic_dataset.py": "dualinv.data.synthetic.make_synthetic_dataset",
         "split_dataset.py": "dualinv.data.split_dataset",
         "extract_mead_frames.py": "dualinv.data.study_sets.extract_study_mead_frames",
-        "train_segment.py": "dualinv.training.train_segment",
+        "train_segment.py": "dualinv.training.train_segment_job",
         "invert_dataset.py": "dualinv.inversion_jobs.invert_resumably",
         "optimise_shard.py": "dualinv.inversion_jobs.optimise_shard",
         "evaluate_method.py": "dualinv.eval.evaluate_method",

@@ -3,9 +3,9 @@
 The workflow's job calls :func:`train_segment_job`. With one GPU (or none) it is
 :func:`dualinv.training.loop.train_segment` in the job's own process, as always. With more, the job
 writes what the segment needs (the validated config and the arguments) to a request file beside the
-checkpoint and starts ``python -m torch.distributed.run --standalone --nproc_per_node=<gpus>`` on this
-module; every process it starts reads the request, joins the process group and trains its share
-(:mod:`dualinv.distributed`). The job waits for them, forwards a stop signal (Slurm's warning, SIGTERM)
+checkpoint and starts ``python -m torch.distributed.run --standalone --nproc_per_node=<gpus>`` on
+:mod:`dualinv.training.worker`; every process it starts reads the request, joins the process group and
+trains its share (:mod:`dualinv.distributed`). The job waits for them, forwards a stop signal (Slurm's warning, SIGTERM)
 to them as SIGTERM, and fails with their failure.
 """
 
@@ -19,8 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dualinv.config import StudyConfig, as_dict, from_mapping
-from dualinv.distributed import check_divisible, process_device, process_group, ranks_from_environment
+from dualinv.config import StudyConfig, as_dict
+from dualinv.distributed import check_divisible
 from dualinv.errors import ConfigError, PreemptedError, TrainingProcessError
 from dualinv.preemption import stop_requests
 from dualinv.training.loop import SegmentResult, train_segment
@@ -56,11 +56,11 @@ def train_segment_job(config: StudyConfig, experiment: str, start: int, stop: in
 
 def torchrun_command(gpus: int, request: Path) -> list[str]:
     """``torchrun`` (as ``python -m torch.distributed.run``, the job's interpreter) with one process per GPU of
-    this node, each running :func:`main` on ``request``; ``--standalone`` picks a free local rendezvous port."""
+    this node, each running :mod:`dualinv.training.worker` on ``request``; ``--standalone`` picks a free local rendezvous port."""
     if gpus < 2:
         raise ConfigError(f"torchrun is for two or more GPUs per segment (got {gpus})")
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
-            "-m", "dualinv.training.launch", str(request)]
+            "-m", "dualinv.training.worker", str(request)]
 
 
 def _run_processes(command: list[str], experiment: str) -> None:
@@ -103,25 +103,3 @@ def _environment_with_package() -> dict[str, str]:
     package_root = str(Path(__file__).resolve().parents[2])
     paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """One training process, started by ``torchrun``: the request file's segment, this process's share."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        raise SystemExit("usage: torchrun ... -m dualinv.training.launch <request.json>")
-    request = json.loads(Path(argv[0]).read_text())
-    config = from_mapping(request["config"], f"the launch request {argv[0]}")
-    ranks = ranks_from_environment()
-    if ranks is None:
-        raise SystemExit("dualinv.training.launch runs under torchrun with two or more processes (WORLD_SIZE > 1)")
-    device = process_device(ranks)
-    with process_group(ranks, device):
-        train_segment(config, request["experiment"], request["start"], request["stop"], request["checkpoint_in"],
-                      request["checkpoint_out"], dataset=request["dataset"], log_path=request["log_path"],
-                      device=str(device), progress=request["progress"], ranks=ranks)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -16,13 +17,14 @@ from dualinv.errors import ConfigError
 from dualinv.models.checkpoint import load_training_checkpoint
 from dualinv.models.experiments import get_experiment
 from dualinv.seeding import RowShard, draw, in_parts, make_generator, normal, uniform
+from dualinv.training import worker
 from dualinv.training.launch import torchrun_command, train_segment_job
 from dualinv.training.loop import check_distributable
 from dualinv.training.monitor import read_loss_log
 
 from .test_training_tiny import _assert_same
-from .two_ranks import (WORLD_SIZE, Run, checkpoint_of, tiny_settings, train_in_one_process, train_in_two_processes,
-                        write_heads)
+from .two_ranks import (WORLD_SIZE, Run, checkpoint_of, stopped_at, tiny_settings, train_in_one_process,
+                        train_in_two_processes, write_heads)
 
 GLOBAL_BATCH = 2
 """One sample per process: every batch statistic then needs the other process's sample."""
@@ -53,7 +55,8 @@ def _losses(checkpoint) -> list[dict[str, float]]:
 def runs(tmp_path_factory):
     """STEPS steps of Encoder 1 and of Encoder 2 (occlusion-aware D, lazy R1 due at step 0): in one
     process with the global batch, and in two processes (one start-up for all their runs), Encoder 2
-    also interrupted after one step and resumed."""
+    also cut after one step into two segments, and stopped by a signal to rank 1 during step 0 then
+    run again."""
     folder = tmp_path_factory.mktemp("distributed")
     dataset = write_heads(folder / "train")
     settings = tiny_settings(GLOBAL_BATCH)
@@ -62,6 +65,8 @@ def runs(tmp_path_factory):
                for experiment in ("encoder1", "encoder2")
                for kind, segments in (("one", whole), ("two", whole), ("resumed", [(0, 1), (1, STEPS)]))
                if experiment == "encoder2" or kind != "resumed"}
+    planned["encoder2/stopped"] = Run(settings, "encoder2", tuple(whole), folder / "encoder2" / "stopped",
+                                      stop_signal=(1, 0))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the two processes: a second thread only contends on a small machine
     try:
@@ -115,6 +120,19 @@ def test_resumed_two_process_run_equals_the_uninterrupted_one(runs):
         _assert_same(full[part], resumed[part], part)
     first = checkpoint_of(runs["encoder2/resumed"].parent, (0, 1))
     assert _losses(first) + _losses(runs["encoder2/resumed"]) == _losses(runs["encoder2/two"])
+
+
+@pytest.mark.slow
+def test_a_stop_signal_to_one_process_stops_both_and_the_retry_resumes_exactly(runs):
+    """SIGUSR1 to rank 1 alone during step 0: both processes stop after that step, rank 0 saves the
+    partial checkpoint, and the retry resumes from it to the checkpoint of the uninterrupted run."""
+    stopped = runs["encoder2/stopped"]
+    assert [stopped_at(stopped.parent, rank).read_text() for rank in range(WORLD_SIZE)] == ["1", "1"]
+    assert not stopped.with_name(stopped.name + ".partial").exists()  # the retry finished and removed it
+    full, resumed = (load_training_checkpoint(path) for path in (runs["encoder2/two"], stopped))
+    for part in ("encoder", "discriminator", "encoder_optimiser", "discriminator_optimiser", "step", "rng"):
+        _assert_same(full[part], resumed[part], part)
+    assert _losses(stopped) == _losses(runs["encoder2/two"])
 
 
 @pytest.mark.slow
@@ -206,3 +224,13 @@ def test_more_gpus_than_the_batch_splits_into_is_refused_at_the_door():
         from_mapping(as_dict(settings))
     assert torchrun_command(4, Path("r.json"))[1:6] == ["-m", "torch.distributed.run", "--standalone",
                                                          "--nproc_per_node=4", "-m"]
+
+
+def test_the_worker_runs_only_under_torchrun(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"config": as_dict(tiny_settings(GLOBAL_BATCH))}))
+    with pytest.raises(SystemExit, match="runs under torchrun"):
+        worker.main([str(request)])
+    with pytest.raises(SystemExit, match="usage"):
+        worker.main([])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,9 @@ import torch.multiprocessing
 from dualinv.data import HeadDataset
 from dualinv.data.dataset import write_labels
 from dualinv.distributed import process_group, ranks_from_environment
+from dualinv.errors import PreemptedError
 from dualinv.fileio import save_image
+from dualinv.models.checkpoint import load_training_checkpoint
 from dualinv.models.experiments import get_experiment
 from dualinv.training.build import build_components
 from dualinv.training.loop import train_segment
@@ -51,6 +54,9 @@ class Run:
     experiment: str
     segments: tuple[tuple[int, int], ...]
     folder: Path
+    stop_signal: tuple[int, int] | None = None
+    """(rank, step): that process alone gets SIGUSR1 (Slurm's warning) during the step; the segment
+    stops, and is then run again, as Snakemake's retry would."""
 
     @property
     def checkpoint(self) -> Path:
@@ -60,6 +66,11 @@ class Run:
 
 def checkpoint_of(folder: Path, segment: tuple[int, int]) -> Path:
     return Path(folder) / f"steps-{segment[0]}-{segment[1]}.pt"
+
+
+def stopped_at(folder: Path, rank: int) -> Path:
+    """Where process ``rank`` of a run with ``stop_signal`` notes the step of the partial checkpoint it stopped at."""
+    return Path(folder) / f"stopped-rank-{rank}.txt"
 
 
 def train_in_one_process(run: Run, dataset: Path) -> Path:
@@ -91,10 +102,28 @@ def _chain(run: Run, dataset: Path, ranks) -> None:
     previous = None
     for segment in run.segments:
         checkpoint = checkpoint_of(run.folder, segment)
-        torch.manual_seed(12345)  # a resumed job starts with another global RNG state; the checkpoint restores it
-        generator, identity = tiny_generator()
-        components = build_components(run.settings, get_experiment(run.experiment), HeadDataset(dataset),
-                                      generator=generator, identity=identity)
-        train_segment(run.settings, run.experiment, *segment, previous, checkpoint, components=components,
-                      ranks=ranks)
+        signalled = run.stop_signal is not None and ranks is not None and ranks.rank == run.stop_signal[0]
+        try:
+            _train(run, segment, previous, checkpoint, dataset, ranks, run.stop_signal[1] if signalled else None)
+        except PreemptedError:  # every process stops, the signalled one and the others: each notes where
+            partial = checkpoint.with_name(checkpoint.name + ".partial")
+            stopped_at(run.folder, ranks.rank).write_text(str(load_training_checkpoint(partial)["step"]))
+            _train(run, segment, previous, checkpoint, dataset, ranks, None)
         previous = checkpoint
+
+
+def _train(run: Run, segment, previous, checkpoint: Path, dataset: Path, ranks, signal_at: int | None) -> None:
+    torch.manual_seed(12345)  # a resumed job starts with another global RNG state; the checkpoint restores it
+    generator, identity = tiny_generator()
+    components = build_components(run.settings, get_experiment(run.experiment), HeadDataset(dataset),
+                                  generator=generator, identity=identity)
+    if signal_at is not None:  # encode runs once per step (the encoder step), from step ``start`` on
+        calls = iter(range(segment[0], segment[1]))
+
+        def encode(*args, original=components.encode):
+            if next(calls) == signal_at:
+                os.kill(os.getpid(), signal.SIGUSR1)
+            return original(*args)
+
+        components.encode = encode
+    train_segment(run.settings, run.experiment, *segment, previous, checkpoint, components=components, ranks=ranks)

@@ -107,7 +107,8 @@ def check_distributable(config: StudyConfig, experiment: Experiment, ranks: Rank
 
 
 def distributed_components(components: TrainingComponents, ranks: Ranks) -> TrainingComponents:
-    """``components`` for one of several processes: batch norms over the global batch, and the ranks."""
+    """``components`` for one of several processes: their batch norms replaced in place by ones over the
+    global batch (:func:`~dualinv.distributed.with_global_batch_norm`), and the ranks."""
     with_global_batch_norm(components.encoder)
     if components.discriminator is not None:
         with_global_batch_norm(components.discriminator)
@@ -155,7 +156,8 @@ def _train_steps(components: TrainingComponents, experiment: Experiment, config:
         if any_rank(stop_request.requested, ranks) and done < stop:  # every process stops at the same step
             if done % training.checkpoint_every:  # not saved just above
                 _save(partial, components, done)
-            raise PreemptedError(f"{experiment.name}: {stop_request.signal_name} received; stopped after step {done} "
+            received = stop_request.signal_name or "a stop signal to another training process"
+            raise PreemptedError(f"{experiment.name}: {received} received; stopped after step {done} "
                                  f"of segment [{start}, {stop}) with its state saved in {partial}; the retry resumes there")
     return SegmentResult(checkpoint=checkpoint_out, start=start, stop=stop, last_terms=terms)
 

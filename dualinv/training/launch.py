@@ -46,7 +46,8 @@ def train_segment_job(config: StudyConfig, experiment: str, start: int, stop: in
         "checkpoint_in": None if checkpoint_in is None else str(checkpoint_in), "checkpoint_out": str(checkpoint_out),
         "dataset": str(dataset), "log_path": str(log_path), "progress": progress}))
     try:
-        _run_processes(torchrun_command(gpus, request), experiment)
+        _run_processes(torchrun_command(gpus, request), experiment,
+                       _process_environment(max(1, config.resources.train.threads // gpus)))
     finally:
         request.unlink(missing_ok=True)
     rows = read_loss_log(log_path)
@@ -63,13 +64,13 @@ def torchrun_command(gpus: int, request: Path) -> list[str]:
             "-m", "dualinv.training.worker", str(request)]
 
 
-def _run_processes(command: list[str], experiment: str) -> None:
+def _run_processes(command: list[str], experiment: str, environment: dict[str, str]) -> None:
     """Run ``command`` to its end; a stop signal to this process reaches the training processes as SIGTERM
     (torchrun passes it on to each; they save their partial checkpoint and stop, preemption.py)."""
     with stop_requests() as stop_request:
         # its own session: a signal to the job's process group reaches torchrun only through the forward below
         sys.stdout.flush(), sys.stderr.flush()
-        child = subprocess.Popen(command, start_new_session=True, env=_environment_with_package(),
+        child = subprocess.Popen(command, start_new_session=True, env=environment,
                                  stdout=_file_of(sys.stdout), stderr=_file_of(sys.stderr))
         forwarded = False
         while True:
@@ -98,8 +99,9 @@ def _file_of(stream) -> int | None:
         return None
 
 
-def _environment_with_package() -> dict[str, str]:
-    """This environment, with this dualinv checkout first on ``PYTHONPATH`` for the processes torchrun starts."""
+def _process_environment(threads: int) -> dict[str, str]:
+    """This environment for the processes torchrun starts: this dualinv checkout first on ``PYTHONPATH``, and
+    the job's CPU threads (``resources.train.threads``) shared among them unless ``OMP_NUM_THREADS`` is set."""
     package_root = str(Path(__file__).resolve().parents[2])
     paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    return {"OMP_NUM_THREADS": str(threads), **os.environ, "PYTHONPATH": os.pathsep.join(paths)}

@@ -136,9 +136,10 @@ def test_a_stop_signal_to_one_process_stops_both_and_the_retry_resumes_exactly(r
 
 
 @pytest.mark.slow
-def test_a_segment_on_two_gpus_runs_under_torchrun_as_one_process(runs, tmp_path):
+def test_a_segment_on_two_gpus_runs_under_torchrun_as_one_process(runs, tmp_path, monkeypatch):
     """The workflow's entry point with resources.train.gpus = 2 starts torchrun (2 gloo processes on the
     CPU, built from the config and the dataset folder) and trains as one process with the global batch."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # not the config's 8 threads shared by 2: a small CI machine
     checkpoint = tmp_path / "segment.pt"
     result = train_segment_job(_on_gpus(runs["settings"], 2), "encoder1", 0, 2, None, checkpoint,
                                dataset=runs["dataset"], log_path=tmp_path / "losses.csv")

@@ -27,6 +27,7 @@ localrules:
     split_dataset,
     finalize_model,
     make_table,
+    make_table_gt360,
 
 
 rule all:
@@ -66,3 +67,9 @@ for name in EXPERIMENTS:
             name
         input:
             experiment_target(name),
+
+
+rule table_gt360:
+    """The ground-truth 360° table and its error-vs-yaw plot (beyond the paper; dualinv.eval.gt360)."""
+    input:
+        gt360_outputs(),

@@ -49,6 +49,13 @@ rule mini:
         mini_targets,
 
 
+rule proof:
+    """The CPU study that learns: Tables 1-3, 5, table_gt360 and the figures of encoders trained on demo heads
+    (needs --configfile presets/mini.yaml --configfile presets/proof.yaml; docs/training.md)."""
+    input:
+        proof_targets,
+
+
 for table in TABLES:
 
     rule:

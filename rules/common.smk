@@ -218,6 +218,15 @@ def mini_targets(wildcards):
     return study_targets() + [path for name in EXPERIMENTS for path in experiment_target(name)]
 
 
+def proof_targets(wildcards):
+    if STUDY.preset != "proof":
+        raise WorkflowError(
+            "target 'proof' runs the CPU study that learns; add --configfile presets/mini.yaml "
+            f"--configfile presets/proof.yaml (the config in effect is the {STUDY.preset!r} preset)"
+        )
+    return study_targets()
+
+
 def photos_of(name):
     """The raw photos of a dataset: its folder (``photos``), the bundled portraits (``public_domain``) or the
     frames chosen from its videos (``videos``, rule extract_mead_frames)."""

@@ -27,6 +27,7 @@ localrules:
     split_dataset,
     finalize_model,
     make_table,
+    make_table_gt360,
 
 
 rule all:
@@ -48,6 +49,13 @@ rule mini:
         mini_targets,
 
 
+rule proof:
+    """The CPU study that learns: Tables 1-3, 5, table_gt360 and the figures of encoders trained on demo heads
+    (needs --configfile presets/mini.yaml --configfile presets/proof.yaml; docs/training.md)."""
+    input:
+        proof_targets,
+
+
 for table in TABLES:
 
     rule:
@@ -66,3 +74,9 @@ for name in EXPERIMENTS:
             name
         input:
             experiment_target(name),
+
+
+rule table_gt360:
+    """The ground-truth 360° table and its error-vs-yaw plot (beyond the paper; dualinv.eval.gt360)."""
+    input:
+        gt360_outputs(),

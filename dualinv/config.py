@@ -388,6 +388,19 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class GroundTruth360Config:
+    """The ground-truth 360° protocol (beyond the paper's ±60°; ``table_gt360``, docs/eval.md): invert the
+    front view of generator samples and compare with the generator's own renders all around the head."""
+
+    samples: int = 100
+    """Generator samples (heads) per method; 0 leaves ``table_gt360`` out of the study."""
+    truncation_psi: float = 0.7
+    """Truncation of the samples' codes (PanoHead's sampling default)."""
+    batch_size: int = 4
+    """Heads inverted per call (per-image optimisation takes one at a time)."""
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """How methods are scored (paper §4.3)."""
 
@@ -407,6 +420,8 @@ class EvaluationConfig:
     always computed; the other is stored and printed beside it (docs/eval.md)."""
     cameras: CameraConfig = field(default_factory=CameraConfig)
     """Novel-view cameras."""
+    gt360: GroundTruth360Config = field(default_factory=GroundTruth360Config)
+    """The ground-truth 360° protocol (``table_gt360``)."""
 
 
 @dataclass(frozen=True)

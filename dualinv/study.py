@@ -87,6 +87,15 @@ def study_evaluations(experiments: Iterable[str], tables: Iterable[int] = TABLES
     return list(dict.fromkeys(pairs))
 
 
+def gt360_methods(config: StudyConfig) -> list[str]:
+    """Methods ``table_gt360`` scores (:mod:`dualinv.eval.gt360`): every configured experiment, in registry
+    order; none when ``evaluation.gt360.samples`` is 0."""
+    if config.evaluation.gt360.samples == 0:
+        return []
+    chosen = set(config.experiments)
+    return [name for name in EXPERIMENTS if name in chosen]
+
+
 def required_checkpoints(method: str) -> tuple[str, ...]:
     """Experiments whose trained checkpoint inverting with ``method`` needs."""
     experiment: Experiment = EXPERIMENTS[method]

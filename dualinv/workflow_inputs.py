@@ -29,8 +29,9 @@ RULE_WEIGHTS: Mapping[str, tuple[str, ...]] = {
     "optimise_shard": (GENERATOR, "lpips_vgg"),
     "optimise_inversions": (GENERATOR, "lpips_vgg"),
     "evaluate_method": (GENERATOR, "lpips_alex", "ir_se50", "curricularface", "inception"),
+    "gt360_method": (GENERATOR, "lpips_alex", "ir_se50", "lpips_vgg"),
 }
-"""Weights each rule's job loads (dualinv.models, dualinv.training.build, dualinv.eval.evaluate, .inverters, dualinv.data)."""
+"""Weights each rule's job loads (dualinv.models, dualinv.training.build, dualinv.eval.evaluate, .gt360, .inverters, dualinv.data)."""
 
 
 def _weights_entries(config: StudyConfig, rule: str) -> list[tuple[str, str | None]]:

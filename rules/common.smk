@@ -15,6 +15,7 @@ from dualinv.study import (
     prepared_dir,
     public_domain_photos,
     datasets_with_source,
+    gt360_methods,
     required_checkpoints,
     study_evaluations,
     table_evaluations,
@@ -178,10 +179,34 @@ def experiment_target(name):
     return [metrics_path(method, test_set) for method, test_set in pairs]
 
 
+def gt360_scores(method):
+    return f"{R}/gt360/{method}.json"
+
+
+def gt360_outputs():
+    """``table_gt360`` (beyond the paper: dualinv.eval.gt360): nothing when no method is scored."""
+    if not gt360_methods(STUDY):
+        return []
+    return [f"{R}/tables/table_gt360.{suffix}" for suffix in ("csv", "md", "tex", "html")] + [
+        f"{R}/tables/table_gt360_vs_yaw.png"]
+
+
+def gt360_resources():
+    """A per-image optimisation method is scored with the optimisation jobs' resources, any other with the
+    evaluation jobs'."""
+    def setting(key):
+        def value(wildcards, attempt):
+            group = "optimise" if wildcards.method in OPTIMISED else "evaluate"
+            return getattr(STUDY.resources, group).for_attempt(attempt)[key]
+        return value
+
+    return {"gpu": STUDY.resources.evaluate.gpus, "mem_mb": setting("mem_mb"), "runtime": setting("runtime")}
+
+
 def study_targets():
-    """Every table fed by the configured experiments, and the figures."""
+    """Every table fed by the configured experiments, table_gt360, and the figures."""
     tables = [table for table in TABLES if table_evaluations(table, STUDY.experiments)]
-    return [path for table in tables for path in table_outputs(table)] + [f"{R}/figures"]
+    return [path for table in tables for path in table_outputs(table)] + gt360_outputs() + [f"{R}/figures"]
 
 
 def mini_targets(wildcards):
@@ -191,6 +216,15 @@ def mini_targets(wildcards):
             f"(the config in effect is the {STUDY.preset!r} preset)"
         )
     return study_targets() + [path for name in EXPERIMENTS for path in experiment_target(name)]
+
+
+def proof_targets(wildcards):
+    if STUDY.preset != "proof":
+        raise WorkflowError(
+            "target 'proof' runs the CPU study that learns; add --configfile presets/mini.yaml "
+            f"--configfile presets/proof.yaml (the config in effect is the {STUDY.preset!r} preset)"
+        )
+    return study_targets()
 
 
 def photos_of(name):

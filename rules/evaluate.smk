@@ -45,3 +45,25 @@ rule evaluate_method:
         "../envs/torch.yaml"
     script:
         "../workflow_scripts/evaluate_method.py"
+
+
+rule gt360_method:
+    """The ground-truth 360° scores of one method on generator samples (beyond the paper; dualinv.eval.gt360); resumable."""
+    input:
+        checkpoints=checkpoints_of,
+        weights=external_inputs("gt360_method"),
+    output:
+        scores=gt360_scores("{method}"),
+    log:
+        log_path("gt360_method", "{method}"),
+    benchmark:
+        benchmark_path("gt360_method", "{method}")
+    wildcard_constraints:
+        method=one_of(EXPERIMENTS),
+    threads: threads_of("evaluate")
+    resources:
+        **gt360_resources(),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/gt360_method.py"

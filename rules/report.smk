@@ -23,6 +23,30 @@ rule make_table:
         "../workflow_scripts/make_table.py"
 
 
+rule make_table_gt360:
+    """table_gt360 (beyond the paper): every method against the generator's own renders all around the head,
+    as CSV, Markdown, LaTeX and HTML, and the error-vs-yaw plot."""
+    input:
+        scores=[gt360_scores(method) for method in gt360_methods(STUDY)],
+    output:
+        csv=report(f"{R}/tables/table_gt360.csv", caption="../report/table_gt360.rst", category="Tables (long CSV)"),
+        md=f"{R}/tables/table_gt360.md",
+        tex=f"{R}/tables/table_gt360.tex",
+        html=report(f"{R}/tables/table_gt360.html", caption="../report/table_gt360.rst", category="Tables"),
+        plot=report(f"{R}/tables/table_gt360_vs_yaw.png", caption="../report/table_gt360.rst", category="Figures"),
+    log:
+        log_path("make_table_gt360", "table_gt360"),
+    benchmark:
+        benchmark_path("make_table_gt360", "table_gt360")
+    threads: 1
+    resources:
+        **BOOKKEEPING,
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/make_table_gt360.py"
+
+
 rule make_figures:
     """The paper's comparison figures (5-9) from the inversions and the training loss curves."""
     input:

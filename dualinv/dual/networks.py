@@ -135,8 +135,7 @@ def standin_inverter(device: torch.device | str = "cpu", seed: int = 0) -> DualI
 
     The encoders are those training builds at step 0 for the same seed under
     :func:`standin_config` (the mini preset's generator and encoder sections), and the occlusion
-    mask uses its opacity threshold (0.1, set when the seeded random stand-in rendered opacities of
-    0.1–0.3; the demo generator's heads are opaque, and the paper's 0.5 is not tried yet).
+    mask uses its opacity threshold (0.5, the released generator's: the demo generator's heads are opaque).
     """
     config = standin_config(seed)
     generator, identity = study_generator(config, device)

@@ -38,7 +38,8 @@ from dualinv.seeding import make_generator
 from dualinv.views import colorize_depth, depth_range, render_turntable, trigrid_fields, write_png, write_turntable
 
 STAND_IN_BANNER = ("STAND-IN NETWORKS: no encoder checkpoints (and/or no generator) were given, so these "
-                   "outputs come from seeded random weights. They show the whole path, not a reconstruction.")
+                   "outputs come from untrained seeded encoders (and the demo generator's procedural heads). "
+                   "They show the whole path, not a reconstruction of this photo.")
 FALLBACK_PERCENTILE = 90.0
 """Percentile of σ used as the mesh level when the field never reaches PanoHead's level."""
 

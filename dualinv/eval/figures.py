@@ -31,6 +31,7 @@ from PIL import Image
 
 from dualinv.data.dataset import read_labels
 from dualinv.data.manifests import mead_pairs
+from dualinv.eval.gt360 import GT360_METRICS, METRIC_NAMES
 from dualinv.eval.runners import MANIFEST_FILE, figure_view_name
 from dualinv.fileio import atomic_path
 from dualinv.mesh import read_ply
@@ -339,6 +340,51 @@ def loss_curves(logs: Mapping[str, Sequence[Path]], path: Path, stand_in: bool =
     _finish(figure, "Training losses (totals bold)", stand_in)
     figure.tight_layout(rect=(0, 0, 1, 1 - (_title_top(stand_in) + 22) / (figure.get_figheight() * figure.dpi)))
     return _save(figure, path)
+
+
+def gt360_curves(results: Sequence, path: Path) -> Path:
+    """``table_gt360``'s plot: one panel per metric, each method's mean against the yaw with its 95%
+    interval shaded (up to six methods); the input view (0°) dashed, the far side (|yaw| ≥ 120°) grey; errors on a log scale.
+    The 180° value is drawn at both ends, so the curve closes around the head. ``results``: :class:`dualinv.eval.gt360.Gt360Result`."""
+    plt = _pyplot()
+    metrics = [metric for metric in GT360_METRICS if any(result.summary.get(metric) for result in results)]
+    columns = 2
+    rows = math.ceil(len(metrics) / columns)
+    stand_in = any(result.stand_in for result in results)
+    figure, axes = plt.subplots(rows, columns, figsize=(11.0, 3.1 * rows + 0.9), squeeze=False)
+    colours = plt.get_cmap("tab20" if len(results) > 10 else "tab10")
+    for axis, metric in zip(axes.flat, metrics):
+        axis.axvspan(-180, -120, color="0.92", zorder=0), axis.axvspan(120, 180, color="0.92", zorder=0)
+        axis.axvline(0, color="0.4", linestyle="--", linewidth=0.8, zorder=1)
+        for index, result in enumerate(results):
+            points = sorted((yaw, result.value(metric, yaw)) for yaw in result.yaws
+                            if result.value(metric, yaw) is not None)
+            points += [(-180.0, value) for yaw, value in points if yaw == 180.0]
+            points.sort(key=lambda point: point[0])
+            if not points:
+                continue
+            yaws = np.array([yaw for yaw, _ in points])
+            means = np.array([value.value for _, value in points])
+            colour = colours(index % colours.N)
+            axis.plot(yaws, means, marker="o", markersize=3, color=colour, label=result.method,
+                      linewidth=2.4 if result.method == "dual" else 1.2, zorder=3 if result.method == "dual" else 2)
+            if len(results) <= 6 and all(value.ci95 for _, value in points):  # more bands hide the lines
+                axis.fill_between(yaws, [value.ci95[0] for _, value in points], [value.ci95[1] for _, value in points],
+                                  color=colour, alpha=0.12, linewidth=0)
+        drawn = [value for line in axis.get_lines()[1:] for value in line.get_ydata()]
+        if metric != "id" and drawn and min(drawn) > 0:
+            axis.set_yscale("log")  # errors spanning decades (an untrained method beside trained ones)
+        axis.set_title(METRIC_NAMES[metric], fontsize=9)
+        axis.set_xlim(-180, 180), axis.set_xticks(range(-180, 181, 60))
+        axis.set_xlabel("yaw (°; 0 = input view, grey = far side)", fontsize=8)
+        axis.tick_params(labelsize=7)
+    for axis in list(axes.flat)[len(metrics):]:
+        axis.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
+    _finish(figure, "Ground-truth 360°: error against yaw (front view inverted)", stand_in)
+    figure.tight_layout(rect=(0, 0, 0.86, 1 - (_title_top(stand_in) + 22) / (figure.get_figheight() * figure.dpi)))
+    return _save(figure, Path(path))
 
 
 def _pick(inversions: Mapping[str, Mapping[str, Path]], test_sets: Sequence[str]) -> dict[str, Path]:

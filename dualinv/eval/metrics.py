@@ -75,16 +75,17 @@ class MetricNetworks:
 
 
 def build_metric_networks(lpips_trunk: str | Path | None = None, ir_se50: str | Path | None = None, *,
-                          seed: int = 0, backbone=None, lpips_module: LPIPSLoss | None = None) -> MetricNetworks:
+                          seed: int = 0, backbone=None, lpips_module: LPIPSLoss | None = None,
+                          device: str | torch.device = "cpu") -> MetricNetworks:
     """LPIPS (AlexNet) and ArcFace from the configured files; ``None`` builds a seeded stand-in.
 
     ``backbone`` (a :class:`dualinv.encoders.backbone.BackboneConfig`) shrinks the stand-in ArcFace
     for tests and the mini preset; the paper's IR-SE50 is the default. ``lpips_module`` reuses an LPIPS
-    built from ``lpips_trunk`` already (the authors' protocol shares it).
+    built from ``lpips_trunk`` already (the authors' protocol shares it); a new one goes to ``device``.
     """
 
-    lpips_module = lpips_module if lpips_module is not None else LPIPSLoss("alex", lpips_trunk, seed=seed)
-    embedder = IdentityEmbedder(backbone or BackboneConfig(), ir_se50, seed=seed)
+    lpips_module = lpips_module if lpips_module is not None else LPIPSLoss("alex", lpips_trunk, seed=seed).to(device)
+    embedder = IdentityEmbedder(backbone or BackboneConfig(), ir_se50, seed=seed).to(device)
 
     def lpips_fn(renders: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return lpips_module.metric(at_eval_resolution(renders), at_eval_resolution(targets)).reshape(-1)

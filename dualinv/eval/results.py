@@ -131,7 +131,8 @@ def write_metrics(path: str | Path, result: MetricsResult) -> Path:
     return Path(path)
 
 
-def _metric_from_json(source: str, name: str, record: Any) -> MetricValue:
+def metric_from_json(source: str, name: str, record: Any) -> MetricValue:
+    """One metric entry of a results file; a malformed one raises :class:`ResultsFormatError` naming ``source``."""
     if not isinstance(record, Mapping) or not isinstance(record.get("value"), (int, float)):
         raise ResultsFormatError(f"{source}: metrics.{name} must be an object with a numeric 'value'")
     ci = record.get("ci95")
@@ -161,7 +162,7 @@ def read_metrics(path: str | Path) -> MetricsResult:
             raise ResultsFormatError(f"{source}: missing key {key!r}")
     if not isinstance(payload["metrics"], Mapping):
         raise ResultsFormatError(f"{source}: 'metrics' must be an object")
-    metrics = {name: _metric_from_json(source, name, record) for name, record in payload["metrics"].items()}
+    metrics = {name: metric_from_json(source, name, record) for name, record in payload["metrics"].items()}
     misses = payload.get("face_misses") or {}
     if not isinstance(misses, Mapping) or not all(
             isinstance(count, Mapping) and isinstance(count.get("misses"), int) and isinstance(count.get("pairs"), int)

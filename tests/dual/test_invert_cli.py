@@ -62,7 +62,7 @@ def test_raw_photos_get_every_output_and_bad_photos_are_rejected_with_their_reas
         assert Image.open(folder / "input.png").size == (512, 512)  # the aligned crop, not the photo
         summary = json.loads((folder / "outputs.json").read_text())
         assert summary["stand_in"] is True and summary["generator"] == "stand-in:demo"
-        assert summary["encoder1"].startswith("stand-in:encoder1") and summary["opacity_threshold"] == 0.1
+        assert summary["encoder1"].startswith("stand-in:encoder1") and summary["opacity_threshold"] == 0.5
         assert abs(summary["yaw"]) < 10 and summary["seconds"] > 0  # both portraits face the camera
         assert "STAND-IN NETWORKS" in (folder / "index.html").read_text()
         assert triangle_mesh_problems(read_ply(folder / "mesh.ply")) == []  # from a portrait's inversion

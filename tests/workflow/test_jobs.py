@@ -146,6 +146,20 @@ def test_table_script_writes_under_its_prefix(tmp_path, monkeypatch):
     assert kwargs == {"table_number": 3, "metric_files": [tmp_path / "a.json"], "output_prefix": tmp_path / "table3"}
 
 
+def test_gt360_scripts_pass_the_method_its_checkpoints_and_the_score_files(tmp_path, monkeypatch):
+    snakemake = fake_snakemake(tmp_path, input=Names(checkpoints=[str(tmp_path / "e1.pt"), str(tmp_path / "e2.pt")]),
+                               output=Names(scores=str(tmp_path / "dual.json")), wildcards=Names(method="dual"))
+    name, kwargs = run_script("gt360_method.py", snakemake, monkeypatch)
+    assert name == "dualinv.eval.gt360.gt360_method"
+    assert kwargs["method"] == "dual" and kwargs["checkpoints"] == [tmp_path / "e1.pt", tmp_path / "e2.pt"]
+    assert kwargs["output"] == tmp_path / "dual.json"
+    snakemake = fake_snakemake(tmp_path, input=Names(scores=[str(tmp_path / "dual.json")]),
+                               output=Names(csv=str(tmp_path / "table_gt360.csv")))
+    name, kwargs = run_script("make_table_gt360.py", snakemake, monkeypatch)
+    assert name == "dualinv.eval.gt360_table.write_gt360_table"
+    assert kwargs == {"score_files": [tmp_path / "dual.json"], "output_prefix": tmp_path / "table_gt360"}
+
+
 def test_mead_frames_script_passes_the_videos_and_the_frames_folder(tmp_path, monkeypatch):
     snakemake = fake_snakemake(tmp_path, input=Names(videos=str(tmp_path / "mead")),
                                output=Names(frames=str(tmp_path / "mead_frames")), wildcards=Names(source_dataset="mead"))
@@ -186,6 +200,8 @@ def test_every_script_is_glue_around_one_planned_call():
         "optimise_shard.py": "dualinv.inversion_jobs.optimise_shard",
         "evaluate_method.py": "dualinv.eval.evaluate_method",
         "make_table.py": "dualinv.eval.tables.write_table",
+        "gt360_method.py": "dualinv.eval.gt360.gt360_method",
+        "make_table_gt360.py": "dualinv.eval.gt360_table.write_gt360_table",
         "make_figures.py": "dualinv.eval.figures.make_figures",
         "finalize_model.py": None,
     }

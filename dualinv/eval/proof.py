@@ -1,0 +1,172 @@
+"""What the proof study (``presets/proof.yaml``) shows, read from its results folder.
+
+The proof run trains Encoder 1 (no D), Encoder 2 (occlusion-aware triplane D) and scores them, the dual
+stitch and W+ optimisation on demo-generator heads. :func:`proof_summary` gathers the numbers that answer
+issue 14's questions, whatever they say:
+
+* **learning**: the ground-truth same-view (yaw 0) and all-round errors of each encoder trained against the
+  same encoder untrained (its initialisation: the seed training starts from), on the held-out
+  ground-truth 360° heads;
+* **per yaw bin**: E1, E2, dual and W+ optimisation on the visible side, the profiles and the far side;
+* **the paper's orderings in miniature** (Tables 3 and 5): E1 beats E2 on the input view, E2 beats E1 on
+  the unseen side, and the dual stitch keeps E1's input view while taking E2's far side. The paper measures
+  the far side with FID; here the ground truth is known, so it is the L2 and depth error of the far-side
+  views. LPIPS, ID and FID of the proof run come from seeded stand-in networks and are printed as such;
+* **loss curves**: whether each run's total and L2 losses have flattened (last tenth of the steps against
+  the tenth before it).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from dualinv.config import StudyConfig
+from dualinv.eval.gt360 import Gt360Result, read_gt360, run_gt360
+from dualinv.eval.metrics import build_metric_networks
+from dualinv.models.encoders import TINY_BACKBONE, build_inversion_encoder, encoder_input_side
+from dualinv.models.experiments import get_experiment
+from dualinv.models.generator import study_generator
+from dualinv.models.inversion import EncoderInverter
+from dualinv.seeding import derive_seed
+
+YAW_BINS: Mapping[str, tuple[float, float]] = {"input view (0°)": (0.0, 0.0), "visible (|yaw| ≤ 60°)": (0.0, 60.0),
+                                               "profiles (90°)": (90.0, 90.0), "far side (|yaw| ≥ 120°)": (120.0, 180.0)}
+PROOF_METHODS = ("encoder1", "encoder2", "dual", "w_optim")
+FLAT_CHANGE = 0.05
+"""A loss curve counts as flat when its mean over the last tenth of the steps moved less than 5 % from the
+tenth before."""
+
+
+def binned(result: Gt360Result, metric: str, low: float, high: float) -> float | None:
+    """Mean of ``metric`` over the heads and the yaws with ``low <= |yaw| <= high``."""
+    values = [value for yaw in result.yaws if low <= abs(yaw) <= high
+              for value in result.per_head.get(metric, {}).get(f"{yaw:g}", [])]
+    return float(np.mean(values)) if values else None
+
+
+def loss_flatness(path: Path | Sequence[Path], columns: Sequence[str] = ("loss_encoder", "loss_l2")) -> dict[str, Any]:
+    """First-tenth, previous-tenth and last-tenth means of each loss column of a run's CSV logs."""
+    paths = [path] if isinstance(path, Path) else list(path)
+    rows = [row for file in paths for row in csv.DictReader(file.open(encoding="utf-8"))]
+    report: dict[str, Any] = {"steps": len(rows)}
+    tenth = max(1, len(rows) // 10)
+    for column in columns:
+        if not rows or column not in rows[0]:
+            continue
+        values = np.array([float(row[column]) for row in rows])
+        first, previous, last = values[:tenth].mean(), values[-2 * tenth:-tenth].mean(), values[-tenth:].mean()
+        change = abs(last - previous) / max(abs(previous), 1e-12)
+        report[column] = {"first": float(first), "previous": float(previous), "last": float(last),
+                          "change": float(change), "flat": bool(change < FLAT_CHANGE)}
+    return report
+
+
+def untrained_scores(config: StudyConfig, experiment_name: str, *, device: str = "cpu") -> dict[str, dict[str, list[float]]]:
+    """Ground-truth 360° per-head scores of ``experiment_name``'s encoder at its initialisation: the seed
+    training starts from (:func:`dualinv.models.checkpoint.load_trained_encoder` builds it the same way)."""
+    generator, identity = study_generator(config, device)
+    experiment = get_experiment(experiment_name)
+    encoder = build_inversion_encoder(config, experiment, generator, derive_seed(config.training.seed, experiment.name))
+    encoder = encoder.to(device).eval().requires_grad_(False)
+    inverter = EncoderInverter(encoder, generator, encoder_input_side(config, experiment, generator), stand_in=True,
+                               seed=config.evaluation.seed)
+    weights, gt360 = config.weights, config.evaluation.gt360
+    networks = build_metric_networks(weights.lpips_alex, weights.ir_se50, seed=config.evaluation.seed,
+                                     backbone=TINY_BACKBONE if weights.ir_se50 is None else None, device=device)
+    return run_gt360(generator, inverter, networks, samples=gt360.samples, truncation_psi=gt360.truncation_psi,
+                     batch_size=gt360.batch_size, seed=config.evaluation.seed, device=device)
+
+
+def _metrics(results: Path, method: str) -> dict[str, float]:
+    path = results / "metrics" / method / "val.json"
+    if not path.is_file():
+        return {}
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return {name: value["value"] for name, value in record["metrics"].items()}
+
+
+def proof_summary(config: StudyConfig, *, untrained: bool = True, device: str = "cpu") -> dict[str, Any]:
+    """Every number :mod:`dualinv.eval.proof` reports, from ``config.output.results`` (module doc)."""
+    results = Path(config.output.results)
+    scores = {method: read_gt360(results / "gt360" / f"{method}.json") for method in PROOF_METHODS
+              if (results / "gt360" / f"{method}.json").is_file()}
+    summary: dict[str, Any] = {"results": str(results), "gt360_samples": config.evaluation.gt360.samples,
+                               "bins": {}, "learning": {}, "orderings": {}, "losses": {}, "table_metrics": {}}
+    for method, result in scores.items():
+        summary["bins"][method] = {name: {metric: binned(result, metric, low, high) for metric in ("l2", "depth")}
+                                   for name, (low, high) in YAW_BINS.items()}
+    if untrained:
+        for method in ("encoder1", "encoder2"):
+            if method not in scores:
+                continue
+            before = untrained_scores(config, method, device=device)
+            before_result = Gt360Result(method=method, yaws=scores[method].yaws, summary={}, per_head=before,
+                                        stand_in=True)
+            summary["learning"][method] = {
+                name: {"untrained": binned(before_result, "l2", low, high), "trained": binned(scores[method], "l2", low, high)}
+                for name, (low, high) in YAW_BINS.items()}
+    bins = summary["bins"]
+
+    def compare(better: str, worse: str, bin_name: str, metric: str = "l2") -> dict[str, Any] | None:
+        if better not in bins or worse not in bins:
+            return None
+        a, b = bins[better][bin_name][metric], bins[worse][bin_name][metric]
+        return {"claim": f"{better} < {worse}: {metric}, {bin_name}", better: a, worse: b, "holds": bool(a < b)}
+
+    claims = [compare("encoder1", "encoder2", "input view (0°)"), compare("encoder2", "encoder1", "far side (|yaw| ≥ 120°)"),
+              compare("encoder2", "encoder1", "far side (|yaw| ≥ 120°)", "depth"),
+              compare("dual", "encoder2", "input view (0°)"), compare("dual", "encoder1", "far side (|yaw| ≥ 120°)")]
+    summary["orderings"] = [claim for claim in claims if claim is not None]
+    for method in ("encoder1", "encoder2"):
+        logs = sorted((results / "models" / method / "segments").glob("*.losses.csv"), key=lambda p: int(p.name.split(".")[0]))
+        if logs:
+            summary["losses"][method] = loss_flatness(logs)
+    for method in PROOF_METHODS:
+        metrics = _metrics(results, method)
+        if metrics:
+            summary["table_metrics"][method] = {key: metrics[key] for key in ("l2", "lpips", "id", "fid") if key in metrics}
+    return summary
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The summary as the text the benchmark prints."""
+    lines = [f"proof study: {summary['results']} ({summary['gt360_samples']} held-out ground-truth heads per method)"]
+    if summary["learning"]:
+        lines.append("\nLearning: ground-truth L2 (0-1 pixels, 256²) of the encoder untrained -> trained")
+        for method, per_bin in summary["learning"].items():
+            cells = [f"{name}: {values['untrained']:.4f} -> {values['trained']:.4f} "
+                     f"({(values['trained'] / values['untrained'] - 1) * 100:+.0f} %)" for name, values in per_bin.items()]
+            lines.append(f"  {method:9s} " + "; ".join(cells))
+    lines.append("\nPer yaw bin: ground-truth L2 / depth error")
+    for method, per_bin in summary["bins"].items():
+        lines.append(f"  {method:9s} " + "; ".join(f"{name}: {values['l2']:.4f} / {values['depth']:.4f}"
+                                                   for name, values in per_bin.items()))
+    lines.append("\nThe paper's orderings (Tables 3 and 5) in miniature, on the ground truth:")
+    for claim in summary["orderings"]:
+        names = [key for key in claim if key not in ("claim", "holds")]
+        lines.append(f"  [{'holds' if claim['holds'] else 'does not hold'}] {claim['claim']} "
+                     f"({names[0]} {claim[names[0]]:.4f}, {names[1]} {claim[names[1]]:.4f})")
+    if summary["table_metrics"]:
+        lines.append("\nTables 3/5 metrics on the validation heads (LPIPS, ID, FID from seeded stand-in networks):")
+        for method, metrics in summary["table_metrics"].items():
+            lines.append(f"  {method:9s} " + ", ".join(f"{key} {value:.4f}" for key, value in metrics.items()))
+    if summary["losses"]:
+        lines.append("\nLoss curves (mean of the first / previous-to-last / last tenth of the steps):")
+        for method, report in summary["losses"].items():
+            for column, values in report.items():
+                if column == "steps":
+                    continue
+                lines.append(f"  {method:9s} {column:13s} {values['first']:.4f} / {values['previous']:.4f} / "
+                             f"{values['last']:.4f}  change {values['change'] * 100:.1f} % "
+                             f"({'flat' if values['flat'] else 'still moving'}; {report['steps']} steps)")
+    return "\n".join(lines)
+
+
+def summary_json(summary: Mapping[str, Any]) -> str:
+    return json.dumps(summary, indent=2, default=lambda value: value.item() if isinstance(value, torch.Tensor) else str(value))

@@ -129,6 +129,23 @@ def test_slurm_jobs_ask_for_the_cpus_the_config_gives_each_rule(rules):
             assert get_cpu_setting(job, gpu) == f"--cpus-per-task={rule['threads']}", (name, gpu)
 
 
+def test_the_jobs_that_save_and_stop_ask_slurm_for_sigterm_before_their_time_limit(rules):
+    """Training segments, inversions and optimisation shards get ``--signal=TERM@<resources.stop_warning_seconds>``
+    (docs/workflow.md, "Stopping before the limit"), a flag the Slurm plugin lets through; no other job does,
+    and the profile sets no slurm_extra that would replace it."""
+    from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
+
+    stopping = {"train_segment", "invert_dataset", "optimise_shard", "optimise_inversions"}
+    asking = {name for name, rule in rules.items() if "slurm_extra" in rule["resources"]}
+    assert asking == stopping
+    for name in stopping:
+        assert rules[name]["resources"]["slurm_extra"] == "--signal=TERM@300", name
+        validate_slurm_extra(type("Job", (), {"resources": _Resources(rules[name]["resources"])})())
+    profile = yaml.safe_load((REPO_ROOT / "slurm" / "config.yaml").read_text())
+    assert "slurm_extra" not in profile["default-resources"]
+    assert not any("slurm_extra" in rule for rule in (profile.get("set-resources") or {}).values())
+
+
 def test_the_shipped_slurm_profile_dry_runs(repo):
     done = snakemake(repo, "table5", "-n", "--profile", "slurm", *MINI)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stopping before the time limit, on a real Slurm cluster (docs/workflow.md, "Stopping before the limit"):
-# one mini training segment that cannot finish within its 2-minute limit (ci/requeue-test.yaml) runs
-# through `snakemake --profile slurm`, as users run the study. Slurm sends SIGTERM 60-90 s before the limit
+# one mini training segment that cannot finish within its 3-minute limit (ci/requeue-test.yaml) runs
+# through `snakemake --profile slurm`, as users run the study. Slurm sends SIGTERM 90-120 s before the limit
 # (resources.stop_warning_seconds); the segment saves a partial checkpoint and fails; Snakemake's retry
 # (twice the time) resumes it there and finishes. Checked afterwards:
 #   - every try but the last ended FAILED by its own exit, before the limit (no TIMEOUT), after logging
@@ -40,7 +40,7 @@ rm -rf "$results"
 last_job_before=$(squeue --states=all --noheader --format=%i | sort -n | tail -n 1)
 run_log=$results/requeue-test.snakemake.log
 mkdir -p "$results"
-say "snakemake $segment --profile slurm ($steps steps, 2-minute limit, SIGTERM 60 s ahead)"
+say "snakemake $segment --profile slurm ($steps steps, 3-minute limit, SIGTERM 90 s ahead)"
 # --show-failed-logs: Snakemake empties a rule's log before each try; this keeps each failed try's log
 # in the run's output.
 PATH="$(cd "$(dirname "$PYTHON")" && pwd):$PATH" "$PYTHON" -m snakemake "$segment" --profile slurm \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stopping before the time limit, on a real Slurm cluster (docs/workflow.md, "Stopping before the limit"):
 # one mini training segment that cannot finish within its 3-minute limit (ci/requeue-test.yaml) runs
-# through `snakemake --profile slurm`, as users run the study. Slurm sends SIGTERM 90-120 s before the limit
+# through `snakemake --profile slurm`, as users run the study. Slurm sends SIGTERM 60-130 s before the limit
 # (resources.stop_warning_seconds); the segment saves a partial checkpoint and fails; Snakemake's retry
 # (twice the time) resumes it there and finishes. Checked afterwards:
 #   - every try but the last ended FAILED by its own exit, before the limit (no TIMEOUT), after logging
@@ -27,12 +27,12 @@ fail() { echo "requeue-test: FAILED: $*" >&2; exit 1; }
 command -v sbatch >/dev/null && sinfo >/dev/null 2>&1 \
     || fail "no Slurm controller answers; start the test cluster with ci/slurm-cluster.sh start"
 
-results=$("$PYTHON" -c 'import sys; from dualinv.config import load_config
-print(load_config(presets=tuple(sys.argv[1:])).output.results)' presets/mini.yaml ci/requeue-test.yaml)
-steps=$("$PYTHON" -c 'import sys; from dualinv.config import load_config
-training = load_config(presets=tuple(sys.argv[1:])).training
-assert training.iterations == training.segment_length, "ci/requeue-test.yaml: one segment"
-print(training.segment_length)' presets/mini.yaml ci/requeue-test.yaml)
+read -r results steps limit lead < <("$PYTHON" -c 'import sys; from dualinv.config import load_config
+config = load_config(presets=tuple(sys.argv[1:]))
+assert config.training.iterations == config.training.segment_length, "ci/requeue-test.yaml: one segment"
+print(config.output.results, config.training.segment_length, config.resources.train.runtime,
+      config.resources.stop_warning_seconds)' presets/mini.yaml ci/requeue-test.yaml)
+[[ -n ${lead:-} ]] || fail "could not read ci/requeue-test.yaml on top of presets/mini.yaml"
 segment=$results/models/$EXPERIMENT/segments/0.pt
 log=$results/logs/train_segment/$EXPERIMENT/0.log
 rm -rf "$results"
@@ -40,7 +40,7 @@ rm -rf "$results"
 last_job_before=$(squeue --states=all --noheader --format=%i | sort -n | tail -n 1)
 run_log=$results/requeue-test.snakemake.log
 mkdir -p "$results"
-say "snakemake $segment --profile slurm ($steps steps, 3-minute limit, SIGTERM 90 s ahead)"
+say "snakemake $segment --profile slurm ($steps steps, $limit-minute limit, SIGTERM $lead s ahead)"
 # --show-failed-logs: Snakemake empties a rule's log before each try; this keeps each failed try's log
 # in the run's output.
 PATH="$(cd "$(dirname "$PYTHON")" && pwd):$PATH" "$PYTHON" -m snakemake "$segment" --profile slurm \

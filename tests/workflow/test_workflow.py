@@ -226,12 +226,12 @@ def test_mead_videos_become_frames_then_a_prepared_test_set(repo, tmp_path):
 def test_the_ci_requeue_overlay_is_one_segment_that_only_the_stop_signal_checkpoints():
     """ci/requeue-test.sh (.ci/run) needs a single segment without periodic checkpoints, so that a resumed
     try can only have started from the partial checkpoint the signal made, and a first try that reaches its
-    training loop before Slurm's warning (sent up to 30 s earlier than asked, by its 30-s passes)."""
+    training loop (~15 s) before Slurm's warning, which came up to 70 s earlier than asked on the test cluster."""
     from dualinv.config import load_config
 
     config = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml", REPO_ROOT / "ci" / "requeue-test.yaml"))
     training, resources = config.training, config.resources
     assert training.iterations == training.segment_length == training.checkpoint_every
-    assert 60 * resources.train.runtime - resources.stop_warning_seconds - 30 >= 30
+    assert 60 * resources.train.runtime - resources.stop_warning_seconds - 70 >= 45
     assert config.output.results != "results/mini"  # the mini run's results stay
     assert "ci/requeue-test.sh" in (REPO_ROOT / ".ci" / "run").read_text()

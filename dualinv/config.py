@@ -25,6 +25,7 @@ import jsonschema
 import yaml
 
 from dualinv.errors import ConfigError
+from dualinv.preemption import STOPPING_GROUPS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "config.schema.yaml"
@@ -464,6 +465,9 @@ class ResourcesConfig:
     """Metrics of one method on one test set."""
     report: ResourceConfig = field(default_factory=lambda: ResourceConfig(gpus=0, threads=1, mem_mb=4000, runtime=30))
     """Tables and figures."""
+    stop_warning_seconds: int = 300
+    """Seconds before the time limit at which Slurm sends SIGTERM to the jobs that save their progress and stop
+    on it (groups in :data:`dualinv.preemption.STOPPING_GROUPS`), so the retry continues; 0: no early signal."""
 
 
 @dataclass(frozen=True)
@@ -653,7 +657,16 @@ def relation_problems(config: StudyConfig) -> list[str]:
     if triplanenet.stop_psp < triplanenet.add_triplanenet:
         problems.append(f"baselines.triplanenet_v2.stop_psp: {triplanenet.stop_psp} comes before add_triplanenet "
                         f"{triplanenet.add_triplanenet}; between them neither stage would train")
+    problems.extend(_stop_warning_problems(config.resources))
     return problems
+
+
+def _stop_warning_problems(resources: ResourcesConfig) -> list[str]:
+    """The early stop signal must come after a job starts: within every stopping group's first-try runtime."""
+    seconds = resources.stop_warning_seconds
+    return [f"resources.stop_warning_seconds: {seconds} s is not less than resources.{group}.runtime "
+            f"({getattr(resources, group).runtime} min); the signal would come as the job starts"
+            for group in STOPPING_GROUPS if seconds and seconds >= 60 * getattr(resources, group).runtime]
 
 
 def from_mapping(values: Mapping[str, Any], source: str = "config") -> StudyConfig:

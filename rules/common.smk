@@ -22,6 +22,7 @@ from dualinv.study import (
     trained_experiments,
 )
 from dualinv.models.experiments import EXPERIMENTS
+from dualinv.preemption import stop_warning_resources
 from dualinv.training.segments import previous_segment, segments
 from dualinv.workflow_inputs import check_rule_inputs, rule_weights
 
@@ -61,12 +62,14 @@ def benchmark_path(rule, pattern):
 
 
 def resources_of(group):
-    """Scheduler resources of a rule group; memory and time grow with each retry (``attempt``)."""
+    """Scheduler resources of a rule group; memory and time grow with each retry (``attempt``). Jobs that save
+    and stop on SIGTERM ask Slurm for it before their time limit (dualinv.preemption)."""
     settings = getattr(STUDY.resources, group)
     return {
         "gpu": settings.gpus,
         "mem_mb": lambda wildcards, attempt: settings.for_attempt(attempt)["mem_mb"],
         "runtime": lambda wildcards, attempt: settings.for_attempt(attempt)["runtime"],
+        **stop_warning_resources(STUDY.resources, group),
     }
 
 

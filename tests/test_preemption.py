@@ -6,7 +6,8 @@ import os
 import signal
 import threading
 
-from dualinv.preemption import STOP_SIGNALS, stop_requests
+from dualinv.config import ResourcesConfig
+from dualinv.preemption import STOP_SIGNALS, STOPPING_GROUPS, stop_requests, stop_warning_resources
 
 
 def test_a_stop_signal_sets_the_request_and_the_handlers_come_back():
@@ -29,3 +30,11 @@ def test_off_the_main_thread_nothing_is_installed():
     thread.start()
     thread.join()
     assert seen == [((), signal.getsignal(signal.SIGUSR1))]
+
+
+def test_only_the_jobs_that_stop_cleanly_ask_slurm_for_the_early_sigterm():
+    resources = ResourcesConfig(stop_warning_seconds=240)
+    assert {group: stop_warning_resources(resources, group) for group in ("train", "invert", "optimise")} == {
+        group: {"slurm_extra": "--signal=TERM@240"} for group in STOPPING_GROUPS}
+    assert stop_warning_resources(resources, "prepare") == {} == stop_warning_resources(resources, "evaluate")
+    assert stop_warning_resources(ResourcesConfig(stop_warning_seconds=0), "train") == {}

@@ -205,8 +205,8 @@ def test_timed_per_image_reads_the_clock_after_synchronising_cuda(monkeypatch):
 
 
 def test_a_stop_signal_ends_the_shard_between_batches_and_the_retry_does_the_rest(tmp_path, generator):
-    """Slurm's warning before the time limit (SIGUSR1) during a batch: that batch is written, the job
-    stops with PreemptedError, and the retry inverts only what was left."""
+    """A stop signal (here SIGUSR1; Slurm's warning before the time limit is SIGTERM) during a batch: that batch is
+    written, the job stops with PreemptedError, and the retry inverts only what was left."""
     dataset = write_test_set(tmp_path / "val", NAMES)
     output = tmp_path / "out"
     plan = _plan(figure_items=0, mesh_resolution=0)

@@ -26,7 +26,7 @@ with SnakemakeApi(OutputSettings()) as api:
             "docstring": rule.docstring,
             "localrule": rule.name in workflow._workflow._localrules,
             "resources": {key: value.value for key, value in rule.resources.items()
-                          if key in ("mem_mb", "runtime") and not value.is_evaluable()},
+                          if key in ("mem_mb", "runtime", "slurm_extra") and not value.is_evaluable()},
         }
         for rule in workflow._workflow.rules
     }

@@ -217,6 +217,16 @@ def test_resources_grow_with_each_attempt():
     assert train.for_attempt(3) == {"gpu": 1, "mem_mb": 96000, "runtime": 2160}
 
 
+def test_the_stop_warning_must_come_within_the_first_try_of_every_stopping_group():
+    values = paper_values()
+    values["resources"]["invert"]["runtime"] = 5
+    values["resources"]["stop_warning_seconds"] = 300
+    message = rejected(values)
+    assert "resources.stop_warning_seconds: 300 s is not less than resources.invert.runtime (5 min)" in message
+    values["resources"]["stop_warning_seconds"] = 0  # no early signal: any runtime goes
+    assert from_mapping(values).resources.stop_warning_seconds == 0
+
+
 def test_no_module_level_state_leaks_between_loads():
     assert not [name for name, value in vars(study_config).items()
                 if isinstance(value, (dict, list, set)) and not name.startswith("__")]

@@ -129,6 +129,23 @@ def test_slurm_jobs_ask_for_the_cpus_the_config_gives_each_rule(rules):
             assert get_cpu_setting(job, gpu) == f"--cpus-per-task={rule['threads']}", (name, gpu)
 
 
+def test_the_jobs_that_save_and_stop_ask_slurm_for_sigterm_before_their_time_limit(rules):
+    """Training segments, inversions and optimisation shards get ``--signal=TERM@<resources.stop_warning_seconds>``
+    (docs/workflow.md, "Stopping before the limit"), a flag the Slurm plugin lets through; no other job does,
+    and the profile sets no slurm_extra that would replace it."""
+    from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
+
+    stopping = {"train_segment", "invert_dataset", "optimise_shard", "optimise_inversions"}
+    asking = {name for name, rule in rules.items() if "slurm_extra" in rule["resources"]}
+    assert asking == stopping
+    for name in stopping:
+        assert rules[name]["resources"]["slurm_extra"] == "--signal=TERM@300", name
+        validate_slurm_extra(type("Job", (), {"resources": _Resources(rules[name]["resources"])})())
+    profile = yaml.safe_load((REPO_ROOT / "slurm" / "config.yaml").read_text())
+    assert "slurm_extra" not in profile["default-resources"]
+    assert not any("slurm_extra" in rule for rule in (profile.get("set-resources") or {}).values())
+
+
 def test_the_shipped_slurm_profile_dry_runs(repo):
     done = snakemake(repo, "table5", "-n", "--profile", "slurm", *MINI)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -204,3 +221,17 @@ def test_mead_videos_become_frames_then_a_prepared_test_set(repo, tmp_path):
     assert "input: results/mini/data/mead_frames\n    output: results/mini/preparation_shards/mead/0.json" in done.stdout
     assert ("input: results/mini/preparation_shards/mead/0.json, results/mini/preparation_shards/mead/1.json\n"
             "    output: results/mini/data/mead\n") in done.stdout, done.stdout
+
+
+def test_the_ci_requeue_overlay_is_one_segment_that_only_the_stop_signal_checkpoints():
+    """ci/requeue-test.sh (.ci/run) needs a single segment without periodic checkpoints, so that a resumed
+    try can only have started from the partial checkpoint the signal made, and a first try that reaches its
+    training loop (~15 s) before Slurm's warning, which came up to 70 s earlier than asked on the test cluster."""
+    from dualinv.config import load_config
+
+    config = load_config(presets=(REPO_ROOT / "presets" / "mini.yaml", REPO_ROOT / "ci" / "requeue-test.yaml"))
+    training, resources = config.training, config.resources
+    assert training.iterations == training.segment_length == training.checkpoint_every
+    assert 60 * resources.train.runtime - resources.stop_warning_seconds - 70 >= 45
+    assert config.output.results != "results/mini"  # the mini run's results stay
+    assert "ci/requeue-test.sh" in (REPO_ROOT / ".ci" / "run").read_text()

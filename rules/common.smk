@@ -203,7 +203,9 @@ def gt360_resources():
             return getattr(STUDY.resources, group).for_attempt(attempt)[key]
         return value
 
-    return {"gpu": STUDY.resources.evaluate.gpus, "mem_mb": setting("mem_mb"), "runtime": setting("runtime")}
+    # resumable per head (dualinv.eval.gt360), so it saves and stops on Slurm's early SIGTERM like the optimisation
+    return {"gpu": STUDY.resources.evaluate.gpus, "mem_mb": setting("mem_mb"), "runtime": setting("runtime"),
+            **stop_warning_resources(STUDY.resources, "optimise")}
 
 
 def study_targets():

@@ -68,8 +68,8 @@ def test_killed_segment_restarts_from_its_partial_checkpoint(tmp_path):
 
 
 def test_a_stop_signal_saves_the_step_and_the_retry_equals_an_uninterrupted_run(tmp_path):
-    """Slurm's warning before the time limit (SIGUSR1) mid-step: the step finishes, its state is saved
-    off the checkpoint interval (step 3, interval 2) and the job stops; the retry resumes there."""
+    """A stop signal mid-step (SIGUSR1 here; Slurm's warning before the time limit is SIGTERM): the step
+    finishes, its state is saved off the checkpoint interval (step 3, interval 2) and the job stops; the retry resumes there."""
     components = toy_components(SETTINGS, "encoder2")
     original = components.encode
     calls = []

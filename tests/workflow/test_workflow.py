@@ -130,12 +130,13 @@ def test_slurm_jobs_ask_for_the_cpus_the_config_gives_each_rule(rules):
 
 
 def test_the_jobs_that_save_and_stop_ask_slurm_for_sigterm_before_their_time_limit(rules):
-    """Training segments, inversions and optimisation shards get ``--signal=TERM@<resources.stop_warning_seconds>``
+    """Training segments, inversions, optimisation shards and ground-truth 360° jobs get
+    ``--signal=TERM@<resources.stop_warning_seconds>``
     (docs/workflow.md, "Stopping before the limit"), a flag the Slurm plugin lets through; no other job does,
     and the profile sets no slurm_extra that would replace it."""
     from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
 
-    stopping = {"train_segment", "invert_dataset", "optimise_shard", "optimise_inversions"}
+    stopping = {"train_segment", "invert_dataset", "optimise_shard", "optimise_inversions", "gt360_method"}
     asking = {name for name, rule in rules.items() if "slurm_extra" in rule["resources"]}
     assert asking == stopping
     for name in stopping:

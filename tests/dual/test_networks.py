@@ -45,4 +45,4 @@ def test_standin_encoders_are_the_encoders_training_starts_from(name):
     expected = components.encoder.state_dict()
     assert encoder.state_dict().keys() == expected.keys()
     assert all(torch.equal(value, expected[key]) for key, value in encoder.state_dict().items())
-    assert inverter.opacity_threshold == mini.training.occlusion_opacity_threshold == 0.1
+    assert inverter.opacity_threshold == mini.training.occlusion_opacity_threshold == 0.5

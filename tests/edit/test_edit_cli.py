@@ -49,7 +49,7 @@ def test_edit_writes_the_edited_head_and_the_part_panels(photos, tmp_path, capsy
     assert summary["part"] == "hair" and summary["feather"] == 1 and summary["extra_yaws"] == [90.0, -90.0]
     assert summary["source"].endswith("grace_hopper.jpg") and summary["reference"].endswith("astronaut.png")
     # Stand-in heads are faint: lifted at the stand-in inverter's 0.1, the part has cells (at 0.5 it has none).
-    assert summary["opacity_threshold"] == 0.1 and summary["part_cells"] > 0
+    assert summary["opacity_threshold"] == 0.5 and summary["part_cells"] > 0
 
 
 def test_edit_names_the_rejected_photo(photos, tmp_path, capsys):

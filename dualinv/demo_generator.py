@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from dualinv.panohead.generator import PanoHeadGenerator
 from dualinv.panohead.trigrid import TRIGRID_FEATURES
 from dualinv.standin import build_seeded
 from dualinv.views import colorize_depth, contact_sheet, depth_range, write_png
+from dualinv.weights import file_digest
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent / "assets" / "demo_generator.pt"
 """The shipped state dict (rebuilt by ``python -m dualinv.demo_generator``, :func:`build_demo_generator`)."""
@@ -405,10 +405,6 @@ def turntable_sheet(generator: PanoHeadGenerator, seeds=(0, 1, 2), yaws=(0, 45, 
     return np.asarray(contact_sheet(frames, columns=len(yaws), thumbnail=thumbnail))
 
 
-def sha256_of(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fit the demo PanoHead generator (procedural textured heads).")
     parser.add_argument("--out", type=Path, default=DEMO_WEIGHTS)
@@ -424,7 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = args.out.with_suffix(".tmp")
     torch.save({k: v.detach().clone() for k, v in generator.state_dict().items()}, tmp)
     tmp.replace(args.out)
-    print({**summary, "out": str(args.out), "sha256": sha256_of(args.out)})
+    print({**summary, "out": str(args.out), "sha256": file_digest(args.out)})
 
 
 if __name__ == "__main__":

@@ -182,6 +182,22 @@ def read_gt360(path: str | Path) -> Gt360Result:
         raise ResultsFormatError(f"{path}: malformed ground-truth 360° scores ({error!r})") from None
 
 
+def yaw_bin_mean(result: Gt360Result, metric: str, low: float, high: float) -> float | None:
+    """Mean of ``metric`` over the heads and the yaws with ``low <= |yaw| <= high``; ``None`` if none has it."""
+    values = [value for yaw in result.yaws if low <= abs(yaw) <= high
+              for value in result.per_head.get(metric, {}).get(yaw_key(yaw), [])]
+    return float(np.mean(values)) if values else None
+
+
+def gt360_networks(config: StudyConfig, device: torch.device | str = "cpu") -> MetricNetworks:
+    """LPIPS and ArcFace of the protocol from ``weights`` (seeded stand-ins where ``null``; a tiny ArcFace
+    stand-in for tiny encoders, as the mini preset's evaluation)."""
+    weights = config.weights
+    small_arcface = config.encoder.size == "tiny" and weights.ir_se50 is None
+    return build_metric_networks(weights.lpips_alex, weights.ir_se50, seed=config.evaluation.seed,
+                                 backbone=TINY_BACKBONE if small_arcface else None, device=device)
+
+
 def partial_path(output: str | Path) -> Path:
     """Where a job keeps its finished heads: beside the output, not declared, so a failed job keeps it."""
     output = Path(output)
@@ -245,10 +261,7 @@ def gt360_method(config: StudyConfig, method: str, checkpoints: Sequence[Path], 
     generator, identity = study_generator(config, device)
     inverter = build_method_inverter(get_experiment(method), [Path(path) for path in checkpoints], generator, identity,
                                      config=config, device=device, seed=evaluation.seed)
-    weights = config.weights
-    small_arcface = config.encoder.size == "tiny" and weights.ir_se50 is None  # as the mini preset's evaluation
-    networks = build_metric_networks(weights.lpips_alex, weights.ir_se50, seed=evaluation.seed,
-                                     backbone=TINY_BACKBONE if small_arcface else None, device=device)
+    networks = gt360_networks(config, device)
     metric_stand_in = {"lpips_alex": networks.lpips_stand_in, "ir_se50": networks.identity_stand_in}
     settings = {"method": method, "generator": identity.weights_hash,
                 "checkpoints": [file_digest(path) for path in checkpoints]}

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import numpy as np
-
 from dualinv.errors import ResultsFormatError
 from dualinv.eval.figures import gt360_curves
-from dualinv.eval.gt360 import GT360_METRICS, ID_MAX_YAW_DEG, LOWER_IS_BETTER, METRIC_NAMES, Gt360Result, read_gt360
+from dualinv.eval.gt360 import (GT360_METRICS, ID_MAX_YAW_DEG, LOWER_IS_BETTER, METRIC_NAMES, Gt360Result, read_gt360,
+                                yaw_bin_mean)
 from dualinv.eval.tables import STAND_IN_MARK, latex_escape
 from dualinv.fileio import write_text_atomic
 from dualinv.models.experiments import EXPERIMENTS
@@ -51,13 +50,6 @@ def ordered_yaws(results: Sequence[Gt360Result]) -> list[float]:
     return sorted({yaw for result in results for yaw in result.yaws})
 
 
-def bin_value(result: Gt360Result, metric: str, low: float, high: float) -> float | None:
-    """Mean over the heads and the yaws with ``low <= |yaw| <= high``; ``None`` if none has the metric."""
-    values = [value.value for yaw in result.yaws if low <= abs(yaw) <= high
-              for value in [result.value(metric, yaw)] if value is not None]
-    return float(np.mean(values)) if values else None
-
-
 def load_gt360_results(files: Iterable[str | Path]) -> list[Gt360Result]:
     results = [read_gt360(path) for path in files]
     names = [result.method for result in results]
@@ -78,7 +70,7 @@ def metric_block(results: Sequence[Gt360Result], metric: str) -> tuple[list[str]
             value = result.value(metric, yaw)
             cells.append(Gt360Cell(None if value is None else value.value, result.stand_in))
         for low, high in BINS.values():
-            cells.append(Gt360Cell(bin_value(result, metric, low, high), result.stand_in))
+            cells.append(Gt360Cell(yaw_bin_mean(result, metric, low, high), result.stand_in))
         rows.append((result.method, cells))
     for column in range(len(headers)):
         values = [cells[column].value for _, cells in rows if cells[column].value is not None]

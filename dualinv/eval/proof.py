@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from dualinv.config import StudyConfig
-from dualinv.eval.gt360 import Gt360Result, read_gt360, run_gt360
-from dualinv.eval.metrics import build_metric_networks
-from dualinv.models.encoders import TINY_BACKBONE, build_inversion_encoder, encoder_input_side
+from dualinv.eval.gt360 import Gt360Result, gt360_networks, read_gt360, run_gt360, yaw_bin_mean
+from dualinv.eval.results import read_metrics
+from dualinv.models.encoders import build_inversion_encoder, encoder_input_side
 from dualinv.models.experiments import get_experiment
 from dualinv.models.generator import study_generator
 from dualinv.models.inversion import EncoderInverter
@@ -41,13 +41,6 @@ PROOF_METHODS = ("encoder1", "encoder2", "dual", "w_optim")
 FLAT_CHANGE = 0.05
 """A loss curve counts as flat when its mean over the last tenth of the steps moved less than 5 % from the
 tenth before."""
-
-
-def binned(result: Gt360Result, metric: str, low: float, high: float) -> float | None:
-    """Mean of ``metric`` over the heads and the yaws with ``low <= |yaw| <= high``."""
-    values = [value for yaw in result.yaws if low <= abs(yaw) <= high
-              for value in result.per_head.get(metric, {}).get(f"{yaw:g}", [])]
-    return float(np.mean(values)) if values else None
 
 
 def loss_flatness(path: Path | Sequence[Path], columns: Sequence[str] = ("loss_encoder", "loss_l2")) -> dict[str, Any]:
@@ -76,19 +69,14 @@ def untrained_scores(config: StudyConfig, experiment_name: str, *, device: str =
     encoder = encoder.to(device).eval().requires_grad_(False)
     inverter = EncoderInverter(encoder, generator, encoder_input_side(config, experiment, generator), stand_in=True,
                                seed=config.evaluation.seed)
-    weights, gt360 = config.weights, config.evaluation.gt360
-    networks = build_metric_networks(weights.lpips_alex, weights.ir_se50, seed=config.evaluation.seed,
-                                     backbone=TINY_BACKBONE if weights.ir_se50 is None else None, device=device)
-    return run_gt360(generator, inverter, networks, samples=gt360.samples, truncation_psi=gt360.truncation_psi,
+    gt360 = config.evaluation.gt360
+    return run_gt360(generator, inverter, gt360_networks(config, device), samples=gt360.samples, truncation_psi=gt360.truncation_psi,
                      batch_size=gt360.batch_size, seed=config.evaluation.seed, device=device)
 
 
 def _metrics(results: Path, method: str) -> dict[str, float]:
     path = results / "metrics" / method / "val.json"
-    if not path.is_file():
-        return {}
-    record = json.loads(path.read_text(encoding="utf-8"))
-    return {name: value["value"] for name, value in record["metrics"].items()}
+    return {name: value.value for name, value in read_metrics(path).metrics.items()} if path.is_file() else {}
 
 
 def proof_summary(config: StudyConfig, *, untrained: bool = True, device: str = "cpu") -> dict[str, Any]:
@@ -99,7 +87,7 @@ def proof_summary(config: StudyConfig, *, untrained: bool = True, device: str = 
     summary: dict[str, Any] = {"results": str(results), "gt360_samples": config.evaluation.gt360.samples,
                                "bins": {}, "learning": {}, "orderings": {}, "losses": {}, "table_metrics": {}}
     for method, result in scores.items():
-        summary["bins"][method] = {name: {metric: binned(result, metric, low, high) for metric in ("l2", "depth")}
+        summary["bins"][method] = {name: {metric: yaw_bin_mean(result, metric, low, high) for metric in ("l2", "depth")}
                                    for name, (low, high) in YAW_BINS.items()}
     if untrained:
         for method in ("encoder1", "encoder2"):
@@ -109,7 +97,7 @@ def proof_summary(config: StudyConfig, *, untrained: bool = True, device: str = 
             before_result = Gt360Result(method=method, yaws=scores[method].yaws, summary={}, per_head=before,
                                         stand_in=True)
             summary["learning"][method] = {
-                name: {"untrained": binned(before_result, "l2", low, high), "trained": binned(scores[method], "l2", low, high)}
+                name: {"untrained": yaw_bin_mean(before_result, "l2", low, high), "trained": yaw_bin_mean(scores[method], "l2", low, high)}
                 for name, (low, high) in YAW_BINS.items()}
     bins = summary["bins"]
 

@@ -15,8 +15,8 @@ import torch
 from dualinv.demo_generator import load_demo_generator
 from dualinv.errors import PreemptedError
 from dualinv.eval.gt360 import (GT360_YAWS, ID_MAX_YAW_DEG, Gt360Result, partial_path, read_gt360, run_gt360,
-                                sample_latents, summarize_scores, write_gt360)
-from dualinv.eval.gt360_table import bin_value, metric_block, render_csv, render_markdown, write_gt360_table
+                                sample_latents, summarize_scores, write_gt360, yaw_bin_mean)
+from dualinv.eval.gt360_table import metric_block, render_csv, render_markdown, write_gt360_table
 from dualinv.eval.metrics import build_metric_networks
 from dualinv.models.encoders import TINY_BACKBONE
 from dualinv.models.inversion import Inversion
@@ -115,8 +115,8 @@ def result_of(method, l2_by_yaw, stand_in=True):
 def test_the_table_marks_the_best_method_bins_the_yaws_and_round_trips(tmp_path):
     dual = result_of("dual", {0.0: [0.01, 0.03], 60.0: [0.02, 0.02], 120.0: [0.05, 0.07], 180.0: [0.06, 0.06]})
     encoder1 = result_of("encoder1", {0.0: [0.01, 0.01], 60.0: [0.04, 0.04], 120.0: [0.09, 0.11], 180.0: [0.1, 0.1]})
-    assert bin_value(dual, "l2", 0, 60) == pytest.approx((0.02 + 0.02) / 2)
-    assert bin_value(encoder1, "l2", 120, 180) == pytest.approx((0.10 + 0.10) / 2)
+    assert yaw_bin_mean(dual, "l2", 0, 60) == pytest.approx((0.02 + 0.02) / 2)
+    assert yaw_bin_mean(encoder1, "l2", 120, 180) == pytest.approx((0.10 + 0.10) / 2)
     headers, rows = metric_block([encoder1, dual], "l2")
     assert headers == ["0°", "60°", "120°", "180°", "|yaw|≤60", "|yaw|≥120"]
     best = {method: [cell.best for cell in cells] for method, cells in rows}

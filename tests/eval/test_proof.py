@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dualinv.config import load_config
-from dualinv.eval.gt360 import summarize_scores, write_gt360
-from dualinv.eval.proof import binned, format_summary, loss_flatness, proof_summary
+from dualinv.eval.gt360 import summarize_scores, write_gt360, yaw_bin_mean
+from dualinv.eval.proof import format_summary, loss_flatness, proof_summary
 
 
 def result(method, near, far):
@@ -40,7 +40,7 @@ def test_the_summary_bins_the_yaws_and_checks_the_orderings(tmp_path):
     (tmp_path / "gt360").mkdir()
     for method, near, far in (("encoder1", 0.01, 0.08), ("encoder2", 0.02, 0.05), ("dual", 0.011, 0.05)):
         write_gt360(tmp_path / "gt360" / f"{method}.json", result(method, near, far))
-    assert binned(result("x", 0.01, 0.08), "l2", 120, 180) == pytest.approx(0.08)
+    assert yaw_bin_mean(result("x", 0.01, 0.08), "l2", 120, 180) == pytest.approx(0.08)
     summary = proof_summary(config, untrained=False)
     assert summary["bins"]["encoder2"]["far side (|yaw| ≥ 120°)"]["l2"] == pytest.approx(0.05)
     assert summary["bins"]["encoder1"]["profiles (90°)"]["depth"] == pytest.approx(0.008)

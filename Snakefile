@@ -51,7 +51,7 @@ rule mini:
 
 rule proof:
     """The CPU study that learns: the tables its methods feed, table_gt360 and the figures of encoders trained on demo heads
-    (needs --configfile presets/mini.yaml --configfile presets/proof.yaml; docs/training.md)."""
+    (needs --configfile presets/mini.yaml presets/proof.yaml; docs/training.md)."""
     input:
         proof_targets,
 

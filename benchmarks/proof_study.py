@@ -2,7 +2,7 @@
 
 Run the study first (about 45 min on 2 CPU cores), then this (about a minute: it also scores both
 encoders untrained on the same held-out heads):
-    snakemake proof --cores 2 --configfile presets/mini.yaml --configfile presets/proof.yaml
+    snakemake proof --cores 2 --configfile presets/mini.yaml presets/proof.yaml
     python benchmarks/proof_study.py [--json summary.json] [--no-untrained]
 
 It prints, from results/proof/: the ground-truth same-view and all-round L2 of Encoder 1 and Encoder 2

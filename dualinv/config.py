@@ -197,6 +197,9 @@ class TrainingConfig:
     """Steps per Slurm job; training runs as a chain of resumable segments of this length."""
     learning_rate: float = 0.0001
     """Ranger learning rate of encoder and discriminator."""
+    lr_rampdown: float = 0.0
+    """Share of the run (``iterations``), at its end, over which every optimiser's learning rate falls to 0
+    along a half cosine; 0 keeps it constant, as the paper trains (500k steps at 1e-4)."""
     lambda_lpips: float = 0.8
     """LPIPS weight (λ1, Eq. 5/6)."""
     lambda_l2: float = 1.0

@@ -223,11 +223,21 @@ def mini_targets(wildcards):
     return study_targets() + [path for name in EXPERIMENTS for path in experiment_target(name)]
 
 
+PROOF_CONFIG = "--configfile presets/mini.yaml presets/proof.yaml"
+"""Both presets after one --configfile: a second --configfile flag would replace the first."""
+
+
 def proof_targets(wildcards):
     if STUDY.preset != "proof":
         raise WorkflowError(
-            "target 'proof' runs the CPU study that learns; add --configfile presets/mini.yaml "
-            f"--configfile presets/proof.yaml (the config in effect is the {STUDY.preset!r} preset)"
+            f"target 'proof' runs the CPU study that learns; add {PROOF_CONFIG} "
+            f"(the config in effect is the {STUDY.preset!r} preset)"
+        )
+    if STUDY.generator.preset != "demo":
+        raise WorkflowError(
+            "presets/proof.yaml goes on top of presets/mini.yaml, which is not in effect (the generator is "
+            f"{STUDY.generator.preset!r}, not the demo generator): run with {PROOF_CONFIG}; "
+            "a second --configfile flag replaces the first"
         )
     return study_targets()
 

@@ -71,6 +71,21 @@ class TrainingComponents:
         if self.baseline is not None:
             self.baseline.before_step(step)
 
+    def optimisers(self) -> list[torch.optim.Optimizer]:
+        """Every optimiser of the run: encoder, discriminator and a baseline's own (e4e latent D, TriPlaneNet v2 F)."""
+        parts = [self.encoder_optimiser, self.discriminator_optimiser]
+        if self.baseline is not None:
+            parts += [self.baseline.latent_discriminator_optimiser, self.baseline.feature_optimiser]
+        return [optimiser for optimiser in parts if optimiser is not None]
+
+    def scale_learning_rates(self, factor: float) -> None:
+        """Every optimiser at ``factor`` times the rate it was built with (``training.lr_rampdown``); the built
+        rate is kept in each group's ``initial_lr``, as torch's schedulers keep it, and travels with checkpoints."""
+        for optimiser in self.optimisers():
+            for group in optimiser.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * factor
+
     @property
     def zplus_share(self) -> float:
         """Probability that a sample is a Z+ generator sample (Table 4 data mixes)."""

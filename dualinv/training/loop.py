@@ -139,6 +139,9 @@ def _train_steps(components: TrainingComponents, experiment: Experiment, config:
         batch = rank_share(training_batch(components, indices, rng), ranks)
         step_rng = rng if ranks is None else ranks.generator(rng)  # this process's rows of every later draw
         components.before_step(step)
+        if training.lr_rampdown > 0:
+            components.scale_learning_rates(
+                schedule.learning_rate_factor(training.lr_rampdown, training.iterations, step))
         terms, heads = update_encoder(components, batch, step, step_rng, check_finite)
         if update_discriminator is not None:
             terms |= update_discriminator(components, batch, heads, step, step_rng, check_finite)
@@ -237,8 +240,14 @@ def restore_training_state(components: TrainingComponents, state: dict[str, Any]
 
 def training_hash(config: StudyConfig) -> str:
     """sha256 of what changes a training step: the :data:`TRAINED_SECTIONS` of the study config,
-    without the run length (:data:`RUN_LENGTH_KEYS`), so a run can be extended or cut differently."""
+    without the run length (:data:`RUN_LENGTH_KEYS`), so a run can be extended or cut differently; with
+    ``training.lr_rampdown`` above 0 ``iterations`` stays in, since it places the ramp."""
     values = as_dict(config)
     relevant = {name: values[name] for name in TRAINED_SECTIONS}
-    relevant["training"] = {key: value for key, value in relevant["training"].items() if key not in RUN_LENGTH_KEYS}
+    ignored = set(RUN_LENGTH_KEYS)
+    if config.training.lr_rampdown == 0:  # a constant rate: the hash of the checkpoints written before the key
+        ignored.add("lr_rampdown")
+    else:  # the run's length places the ramp: extending such a run is another run
+        ignored.discard("iterations")
+    relevant["training"] = {key: value for key, value in relevant["training"].items() if key not in ignored}
     return "sha256:" + hashlib.sha256(json.dumps(relevant, sort_keys=True).encode("utf-8")).hexdigest()

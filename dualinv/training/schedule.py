@@ -7,6 +7,8 @@ exactly what an uninterrupted run draws at step k, without replaying anything.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from dualinv.seeding import derive_seed, make_generator
@@ -37,3 +39,15 @@ def step_generator(seed: int, step: int, purpose: str, device: torch.device | st
     """The ``torch.Generator`` for one purpose (``"mirror"``, ``"zplus"``, ``"render"``...) at one step."""
     return make_generator(derive_seed(seed, "step", step, purpose), device=device)
 
+
+
+def learning_rate_factor(rampdown: float, iterations: int, step: int) -> float:
+    """The share of the base learning rate used at ``step``: 1, then over the last ``rampdown`` of the run's
+    ``iterations`` a half cosine down to 0 (``0.5 + 0.5 cos(pi u)``, u the position inside the ramp).
+    ``rampdown = 0`` keeps the rate constant, as the paper trains. A pure function of the step, so a resumed
+    run uses exactly the rates of an uninterrupted one."""
+    if rampdown <= 0:
+        return 1.0
+    ramp_start = iterations * (1.0 - rampdown)
+    position = min(1.0, max(0.0, (step - ramp_start) / (iterations * rampdown)))
+    return 0.5 + 0.5 * math.cos(math.pi * position)

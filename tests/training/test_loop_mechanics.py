@@ -141,3 +141,26 @@ def test_bf16_autocast_runs_and_logs_finite_terms(tmp_path):
                            components=toy_components(settings, "encoder2"))
     assert all(value == value for value in result.last_terms.values())  # no NaN
     assert load_training_checkpoint(tmp_path / "bf16.pt")["config"]["training"]["bf16"] is True
+
+
+def test_a_learning_rate_ramp_down_sets_every_step_and_a_resumed_run_follows_it(tmp_path):
+    """``training.lr_rampdown``: the rates come from the step alone, so the chained run equals the
+    uninterrupted one, and the last step ran at the ramp's rate for it (not the built rate)."""
+    settings = tiny_config(training={"learning_rate": 1e-2, "checkpoint_every": 2, "iterations": 6, "lr_rampdown": 0.5})
+    train_segment(settings, "encoder2", 0, 6, None, tmp_path / "full.pt", components=toy_components(settings, "encoder2"))
+    train_segment(settings, "encoder2", 0, 4, None, tmp_path / "a.pt", components=toy_components(settings, "encoder2"))
+    train_segment(settings, "encoder2", 4, 6, tmp_path / "a.pt", tmp_path / "b.pt", components=toy_components(settings, "encoder2"))
+    full, resumed = load_training_checkpoint(tmp_path / "full.pt"), load_training_checkpoint(tmp_path / "b.pt")
+    for name, tensor in full["encoder"].items():
+        assert torch.equal(tensor, resumed["encoder"][name]), name
+    # step 5 is 2/3 into the ramp over steps 3..6: 0.5 + 0.5 cos(2 pi / 3) = 0.25 of the built rate
+    for part in ("encoder_optimiser", "discriminator_optimiser"):
+        group = full[part]["param_groups"][0]
+        assert group["initial_lr"] == 1e-2
+        assert group["lr"] == pytest.approx(0.25e-2)
+        assert resumed[part]["param_groups"][0]["lr"] == group["lr"]
+    constant = tiny_config(training={"learning_rate": 1e-2, "checkpoint_every": 2, "iterations": 6})
+    train_segment(constant, "encoder2", 0, 6, None, tmp_path / "constant.pt", components=toy_components(constant, "encoder2"))
+    steady = load_training_checkpoint(tmp_path / "constant.pt")
+    assert steady["encoder_optimiser"]["param_groups"][0]["lr"] == 1e-2
+    assert any(not torch.equal(tensor, steady["encoder"][name]) for name, tensor in full["encoder"].items())

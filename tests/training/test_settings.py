@@ -49,6 +49,13 @@ def test_hash_ignores_run_length_but_not_what_a_step_does():
     assert training_hash(with_training(iterations=10, segment_length=5, checkpoint_every=5)) == training_hash(base)
     assert training_hash(with_training(learning_rate=2e-4)) != training_hash(base)
     assert training_hash(with_training(bf16=True)) != training_hash(base)
+    # a ramp-down places its decay by the run's length: then the length is part of the hash
+    ramped = with_training(lr_rampdown=0.25)
+    assert training_hash(ramped) != training_hash(base)
+    assert training_hash(dataclasses.replace(ramped, training=dataclasses.replace(ramped.training, iterations=10))) \
+        != training_hash(ramped)
+    assert training_hash(dataclasses.replace(ramped, training=dataclasses.replace(ramped.training, segment_length=5))) \
+        == training_hash(ramped)
     other_data = dataclasses.replace(base, data=dataclasses.replace(base.data, test_images=3))
     assert training_hash(other_data) == training_hash(base)  # test-set settings do not touch training
 

@@ -188,6 +188,16 @@ def test_mini_target_needs_the_mini_preset(repo):
     assert done.returncode != 0 and "--configfile presets/mini.yaml" in done.stdout, done.stdout
 
 
+def test_proof_target_dry_runs_on_both_presets_and_names_them_when_one_is_missing(repo):
+    done = snakemake(repo, "-n", "proof", *MINI, "presets/proof.yaml")
+    assert done.returncode == 0, done.stdout
+    assert job_counts(done.stdout)["train_segment"] == 4  # Encoder 1 and 2, two segments each
+    for alone in (("--configfile", "presets/proof.yaml"), ("--configfile", "presets/mini.yaml", "--configfile",
+                                                           "presets/proof.yaml")):  # the second flag replaces the first
+        done = snakemake(repo, "-n", "proof", *alone)
+        assert done.returncode != 0 and "--configfile presets/mini.yaml presets/proof.yaml" in done.stdout, done.stdout
+
+
 def test_training_runs_as_a_chain_of_segments(repo):
     (repo / "five_steps.yaml").write_text("training: {iterations: 5, segment_length: 2}\n")
     done = snakemake(repo, "-n", "encoder1", *MINI, "five_steps.yaml")

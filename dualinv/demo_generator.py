@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from dualinv.camera import FRONTAL_HORIZONTAL, FRONTAL_VERTICAL, focal_to_intrinsics, gaussian_camera, make_label
+from dualinv.camera import camera_at_yaw
 from dualinv.errors import CheckpointError
 from dualinv.panohead.config import PanoHeadConfig
 from dualinv.panohead.generator import PanoHeadGenerator
@@ -365,14 +365,6 @@ def identity_of(generator: PanoHeadGenerator, ws: torch.Tensor) -> HeadParameter
     return HeadParameters.from_vector(PARAMETER_MEAN + styles[:, firsts])
 
 
-def yaw_cameras(yaws_deg, pitch_deg: float = 0.0) -> torch.Tensor:
-    """Camera labels ``[len(yaws),25]`` on PanoHead's orbit (radius 2.7, looking at the origin); yaw 0 = front."""
-
-    labels = [make_label(gaussian_camera(FRONTAL_HORIZONTAL + math.radians(yaw), FRONTAL_VERTICAL + math.radians(pitch_deg)),
-                         focal_to_intrinsics()) for yaw in yaws_deg]
-    return torch.cat(labels)
-
-
 def load_demo_generator(path: str | Path | None = None) -> PanoHeadGenerator:
     """The demo generator from its shipped weights-only file (``weights_only=True``), eval and frozen."""
 
@@ -390,7 +382,7 @@ def turntable_sheet(generator: PanoHeadGenerator, seeds=(0, 1, 2), yaws=(0, 45, 
                     neural_rendering_resolution: int = 32, thumbnail: int = 128):
     """Contact sheet: per identity one row of images and one of depth maps around the head (uint8 [H,W,3])."""
 
-    cameras = yaw_cameras(yaws)
+    cameras = camera_at_yaw(torch.tensor(yaws, dtype=torch.float32))
     frames = []
     for seed in seeds:
         z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(seed))

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dualinv.camera import camera_at_yaw
 from dualinv.demo_generator import (PARAMETER_MEAN, SURFACE_SIGMA, build_demo_generator, head_trigrid, identity_of,
-                                    load_demo_generator, yaw_cameras)
+                                    load_demo_generator)
 from dualinv.errors import CheckpointError
 from dualinv.mesh import PANOHEAD_ISO_LEVEL, extract_mesh
 from dualinv.panohead.rendering import run_decoder
@@ -23,7 +24,7 @@ def generator():
 def heads(generator):
     """Two identities through the whole generator, rendered at yaw 0 (front), 90 (side) and 180 (back)."""
     z = torch.randn(2, generator.z_dim, generator=torch.Generator().manual_seed(123))
-    cameras = yaw_cameras([0, 90, 180])
+    cameras = camera_at_yaw(torch.tensor([0.0, 90.0, 180.0]))
     with torch.no_grad():
         ws = generator.mapping(z, cameras[:1].expand(2, -1))
         trigrid = generator.synthesize_trigrid(ws, noise_mode="const")

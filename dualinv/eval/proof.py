@@ -11,7 +11,9 @@ issue 14's questions, whatever they say:
 * **the paper's orderings in miniature** (Tables 3 and 5): E1 beats E2 on the input view, E2 beats E1 on
   the unseen side, and the dual stitch keeps E1's input view while taking E2's far side. The paper measures
   the far side with FID; here the ground truth is known, so it is the L2 and depth error of the far-side
-  views. LPIPS, ID and FID of the proof run come from seeded stand-in networks and are printed as such;
+  views, compared head by head (mean difference, its standard error, heads won), so a difference inside
+  the spread of the held-out heads is reported as within noise. LPIPS, ID and FID of the proof run come
+  from seeded stand-in networks and are printed as such;
 * **loss curves**: whether each run's total and L2 losses have flattened (last tenth of the steps against
   the tenth before it).
 """
@@ -27,7 +29,7 @@ import numpy as np
 import torch
 
 from dualinv.config import StudyConfig
-from dualinv.eval.gt360 import Gt360Result, gt360_networks, read_gt360, run_gt360, yaw_bin_mean
+from dualinv.eval.gt360 import Gt360Result, gt360_networks, read_gt360, run_gt360, yaw_bin_mean, yaw_key
 from dualinv.eval.results import read_metrics
 from dualinv.models.encoders import build_inversion_encoder, encoder_input_side
 from dualinv.models.experiments import get_experiment
@@ -38,6 +40,8 @@ from dualinv.seeding import derive_seed
 YAW_BINS: Mapping[str, tuple[float, float]] = {"input view (0°)": (0.0, 0.0), "visible (|yaw| ≤ 60°)": (0.0, 60.0),
                                                "profiles (90°)": (90.0, 90.0), "far side (|yaw| ≥ 120°)": (120.0, 180.0)}
 PROOF_METHODS = ("encoder1", "encoder2", "dual", "w_optim")
+NOISE_STANDARD_ERRORS = 2.0
+"""A paired difference smaller than this many standard errors is not told apart from noise."""
 FLAT_CHANGE = 0.05
 """A loss curve counts as flat when its mean over the last tenth of the steps moved less than 5 % from the
 tenth before."""
@@ -58,6 +62,37 @@ def loss_flatness(path: Path | Sequence[Path], columns: Sequence[str] = ("loss_e
         report[column] = {"first": float(first), "previous": float(previous), "last": float(last),
                           "change": float(change), "flat": bool(change < FLAT_CHANGE)}
     return report
+
+
+def head_bin_means(result: Gt360Result, metric: str, low: float, high: float) -> np.ndarray:
+    """Each head's mean of ``metric`` over the yaws with ``low <= |yaw| <= high`` (one value per head)."""
+    per_yaw = [result.per_head.get(metric, {}).get(yaw_key(yaw), []) for yaw in result.yaws if low <= abs(yaw) <= high]
+    per_yaw = [values for values in per_yaw if values]
+    return np.mean(np.array(per_yaw, dtype=float), axis=0) if per_yaw else np.zeros(0)
+
+
+def paired_claim(scores: Mapping[str, Gt360Result], better: str, worse: str, bin_name: str,
+                 metric: str = "l2") -> dict[str, Any] | None:
+    """Whether ``better`` beats ``worse`` on ``metric`` in ``bin_name``, with the paired per-head spread.
+
+    Both methods invert the same held-out heads, so the difference is taken head by head: its mean, its
+    standard error, and on how many heads ``better`` wins. A claim whose mean difference is under
+    :data:`NOISE_STANDARD_ERRORS` standard errors is reported as within noise, whichever way it points.
+    """
+    if better not in scores or worse not in scores:
+        return None
+    low, high = YAW_BINS[bin_name]
+    better_heads = head_bin_means(scores[better], metric, low, high)
+    worse_heads = head_bin_means(scores[worse], metric, low, high)
+    if better_heads.size == 0 or better_heads.shape != worse_heads.shape:
+        return None
+    difference = better_heads - worse_heads
+    standard_error = float(difference.std(ddof=1) / np.sqrt(difference.size)) if difference.size > 1 else 0.0
+    mean = float(difference.mean())
+    return {"claim": f"{better} < {worse}: {metric}, {bin_name}", better: float(better_heads.mean()),
+            worse: float(worse_heads.mean()), "holds": bool(mean < 0), "difference": mean,
+            "standard_error": standard_error, "wins": int((difference < 0).sum()), "heads": int(difference.size),
+            "within_noise": bool(abs(mean) < NOISE_STANDARD_ERRORS * standard_error)}
 
 
 def untrained_scores(config: StudyConfig, experiment_name: str, *, device: str = "cpu") -> dict[str, dict[str, list[float]]]:
@@ -99,17 +134,11 @@ def proof_summary(config: StudyConfig, *, untrained: bool = True, device: str = 
             summary["learning"][method] = {
                 name: {"untrained": yaw_bin_mean(before_result, "l2", low, high), "trained": yaw_bin_mean(scores[method], "l2", low, high)}
                 for name, (low, high) in YAW_BINS.items()}
-    bins = summary["bins"]
-
-    def compare(better: str, worse: str, bin_name: str, metric: str = "l2") -> dict[str, Any] | None:
-        if better not in bins or worse not in bins:
-            return None
-        a, b = bins[better][bin_name][metric], bins[worse][bin_name][metric]
-        return {"claim": f"{better} < {worse}: {metric}, {bin_name}", better: a, worse: b, "holds": bool(a < b)}
-
-    claims = [compare("encoder1", "encoder2", "input view (0°)"), compare("encoder2", "encoder1", "far side (|yaw| ≥ 120°)"),
-              compare("encoder2", "encoder1", "far side (|yaw| ≥ 120°)", "depth"),
-              compare("dual", "encoder2", "input view (0°)"), compare("dual", "encoder1", "far side (|yaw| ≥ 120°)")]
+    claims = [paired_claim(scores, "encoder1", "encoder2", "input view (0°)"),
+              paired_claim(scores, "encoder2", "encoder1", "far side (|yaw| ≥ 120°)"),
+              paired_claim(scores, "encoder2", "encoder1", "far side (|yaw| ≥ 120°)", "depth"),
+              paired_claim(scores, "dual", "encoder2", "input view (0°)"),
+              paired_claim(scores, "dual", "encoder1", "far side (|yaw| ≥ 120°)")]
     summary["orderings"] = [claim for claim in claims if claim is not None]
     for method in ("encoder1", "encoder2"):
         logs = sorted((results / "models" / method / "segments").glob("*.losses.csv"), key=lambda p: int(p.name.split(".")[0]))
@@ -122,28 +151,37 @@ def proof_summary(config: StudyConfig, *, untrained: bool = True, device: str = 
     return summary
 
 
+def _figure(value: float) -> str:
+    """Three significant digits: the trained errors are ~1e-4, where four decimals would print ties."""
+    return f"{value:.3g}"
+
+
 def format_summary(summary: Mapping[str, Any]) -> str:
     """The summary as the text the benchmark prints."""
     lines = [f"proof study: {summary['results']} ({summary['gt360_samples']} held-out ground-truth heads per method)"]
     if summary["learning"]:
         lines.append("\nLearning: ground-truth L2 (0-1 pixels, 256²) of the encoder untrained -> trained")
         for method, per_bin in summary["learning"].items():
-            cells = [f"{name}: {values['untrained']:.4f} -> {values['trained']:.4f} "
+            cells = [f"{name}: {_figure(values['untrained'])} -> {_figure(values['trained'])} "
                      f"({(values['trained'] / values['untrained'] - 1) * 100:+.0f} %)" for name, values in per_bin.items()]
             lines.append(f"  {method:9s} " + "; ".join(cells))
     lines.append("\nPer yaw bin: ground-truth L2 / depth error")
     for method, per_bin in summary["bins"].items():
-        lines.append(f"  {method:9s} " + "; ".join(f"{name}: {values['l2']:.4f} / {values['depth']:.4f}"
+        lines.append(f"  {method:9s} " + "; ".join(f"{name}: {_figure(values['l2'])} / {_figure(values['depth'])}"
                                                    for name, values in per_bin.items()))
-    lines.append("\nThe paper's orderings (Tables 3 and 5) in miniature, on the ground truth:")
+    lines.append("\nThe paper's orderings (Tables 3 and 5) in miniature, on the ground truth "
+                 f"(paired over the heads; within noise: under {NOISE_STANDARD_ERRORS:g} standard errors):")
     for claim in summary["orderings"]:
-        names = [key for key in claim if key not in ("claim", "holds")]
-        lines.append(f"  [{'holds' if claim['holds'] else 'does not hold'}] {claim['claim']} "
-                     f"({names[0]} {claim[names[0]]:.4f}, {names[1]} {claim[names[1]]:.4f})")
+        better, worse = claim["claim"].split(":")[0].split(" < ")
+        verdict = "holds" if claim["holds"] else "does not hold"
+        lines.append(f"  [{verdict}{', within noise' if claim['within_noise'] else ''}] {claim['claim']} "
+                     f"({better} {_figure(claim[better])}, {worse} {_figure(claim[worse])}; difference "
+                     f"{_figure(claim['difference'])} ± {_figure(claim['standard_error'])}, "
+                     f"{better} better on {claim['wins']}/{claim['heads']} heads)")
     if summary["table_metrics"]:
         lines.append("\nTables 3/5 metrics on the validation heads (LPIPS, ID, FID from seeded stand-in networks):")
         for method, metrics in summary["table_metrics"].items():
-            lines.append(f"  {method:9s} " + ", ".join(f"{key} {value:.4f}" for key, value in metrics.items()))
+            lines.append(f"  {method:9s} " + ", ".join(f"{key} {_figure(value)}" for key, value in metrics.items()))
     if summary["losses"]:
         lines.append("\nLoss curves (mean of the first / previous-to-last / last tenth of the steps):")
         for method, report in summary["losses"].items():

@@ -9,7 +9,7 @@ import pytest
 
 from dualinv.config import load_config
 from dualinv.eval.gt360 import summarize_scores, write_gt360, yaw_bin_mean
-from dualinv.eval.proof import format_summary, loss_flatness, proof_summary
+from dualinv.eval.proof import format_summary, loss_flatness, paired_claim, proof_summary
 
 
 def result(method, near, far):
@@ -52,3 +52,25 @@ def test_the_summary_bins_the_yaws_and_checks_the_orderings(tmp_path):
                      "dual < encoder1: l2, far side (|yaw| ≥ 120°)": True}
     assert "w_optim" not in summary["bins"]  # not run: left out, not invented
     assert "[holds] encoder1 < encoder2" in format_summary(summary)
+
+
+def test_a_paired_claim_tells_a_consistent_difference_from_noise():
+    yaws = (0.0, 180.0)
+
+    def scored(method, far_per_head):
+        l2 = {"0": [0.01] * len(far_per_head), "180": list(far_per_head)}
+        return summarize_scores(method, {"l2": l2}, yaws, stand_in=True, resamples=5, seed=0)
+
+    far = "far side (|yaw| ≥ 120°)"
+    steady = {"a": scored("a", [0.10, 0.20, 0.30, 0.40]), "b": scored("b", [0.11, 0.21, 0.31, 0.41])}
+    claim = paired_claim(steady, "a", "b", far)
+    assert claim["holds"] and not claim["within_noise"]  # a wins on every head by 0.01: se 0
+    assert claim["difference"] == pytest.approx(-0.01) and claim["wins"] == 4 and claim["heads"] == 4
+    assert claim["a"] == pytest.approx(0.25) and claim["b"] == pytest.approx(0.26)
+    noisy = {"a": scored("a", [0.10, 0.30, 0.10, 0.30]), "b": scored("b", [0.30, 0.11, 0.30, 0.11])}
+    claim = paired_claim(noisy, "a", "b", far)
+    differences = np.array([-0.20, 0.19, -0.20, 0.19])
+    assert claim["difference"] == pytest.approx(differences.mean())
+    assert claim["standard_error"] == pytest.approx(differences.std(ddof=1) / 2)
+    assert claim["holds"] and claim["within_noise"] and claim["wins"] == 2
+    assert paired_claim(noisy, "a", "missing", far) is None

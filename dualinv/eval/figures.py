@@ -308,12 +308,20 @@ TOTAL_LOSS_TERMS = ("loss_encoder", "loss_discriminator", "loss_f_encoder", "los
 """The per-update totals of a training log, drawn bold; every other ``loss_*`` column is one of their terms."""
 
 
+def drawn_loss_terms(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The terms :func:`loss_curves` draws: a term that stays zero is left out, and a lazily applied one
+    (R1 every ``r1_interval`` steps, logged as 0 in between) keeps only the steps it was applied at."""
+    return {term: (steps[values != 0], values[values != 0]) for term, (steps, values) in curves.items()
+            if np.any(values != 0)}
+
+
 def loss_curves(logs: Mapping[str, Sequence[Path]], path: Path, stand_in: bool = False) -> Path | None:
     """One panel per training run: every ``loss_*`` term against the step, totals bold, terms that stay
-    zero left out (e.g. ``adv`` of a run without a discriminator); log scale when all are positive;
-    the legend beside the panel, so it never hides a curve."""
+    zero left out (e.g. ``adv`` of a run without a discriminator) and a lazily applied term (R1 every
+    ``r1_interval`` steps) drawn at the steps it was applied; log scale when all are positive; the legend
+    beside the panel, so it never hides a curve."""
     runs = {name: read_loss_csv(files) for name, files in logs.items() if files}
-    runs = {name: {term: curve for term, curve in curves.items() if np.any(curve[1] != 0)} for name, curves in runs.items()}
+    runs = {name: drawn_loss_terms(curves) for name, curves in runs.items()}
     runs = {name: curves for name, curves in runs.items() if curves}
     if not runs:
         return None

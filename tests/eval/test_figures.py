@@ -14,6 +14,7 @@ from dualinv.eval.fid import FidProtocol
 from dualinv.eval.figures import (
     THUMBNAIL,
     GridLayout,
+    drawn_loss_terms,
     loss_curves,
     read_loss_csv,
     render_mesh,
@@ -120,6 +121,16 @@ def test_loss_csv_segments_concatenate_and_plot(tmp_path):
     silent = tmp_path / "silent.losses.csv"  # a term that stays zero (adv without a D) is not drawn
     silent.write_text("step,loss_adv\n0,0.0\n1,0.0\n")
     assert loss_curves({"encoder1": [silent]}, tmp_path / "silent.png") is None
+
+
+def test_a_lazy_term_is_drawn_at_the_steps_it_was_applied_and_a_silent_one_not_at_all():
+    steps = np.arange(8)
+    curves = {"loss_encoder": (steps, np.linspace(1.0, 0.3, 8)), "loss_r1": (steps, np.where(steps % 4 == 0, 0.5, 0.0)),
+              "loss_adv": (steps, np.zeros(8))}
+    drawn = drawn_loss_terms(curves)
+    assert list(drawn) == ["loss_encoder", "loss_r1"]
+    assert drawn["loss_r1"][0].tolist() == [0, 4] and drawn["loss_r1"][1].tolist() == [0.5, 0.5]
+    assert drawn["loss_encoder"][0].tolist() == steps.tolist()
 
 
 def test_make_figures_reads_the_training_logs_of_the_study(tmp_path):

@@ -18,7 +18,8 @@ inversion at the cameras the evaluation protocols need (paper §4.3). Layout of 
 
 The FID real images, the figure items and (with ``data.test_images``) the inverted items are seeded
 uniform samples of the test set (:mod:`dualinv.eval.sampling`), never its first N: the manifest lists
-them (``fid_names`` in camera order, ``figure_names``).
+them (``fid_names`` in camera order, ``figure_names``). The figure items are drawn among the portrait
+inputs (|yaw| ≤ 60°) when the set has enough, as the paper's figures show portraits.
 
 Every file is written atomically and an item counts as done only when its record exists, so a job
 killed at any point resumes where it stopped without recomputing finished items.
@@ -31,9 +32,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 
-from dualinv.camera import camera_at_yaw
+from dualinv.camera import camera_at_yaw, yaw_pitch_from_label
 from dualinv.data import HeadDataset
 from dualinv.devices import device_name
 from dualinv.data.manifests import mead_pairs, parse_mead_name
@@ -50,10 +52,13 @@ from dualinv.seeding import derive_seed, make_generator
 from dualinv.views import render_turntable
 
 MANIFEST_FILE = "inversion.json"
-MANIFEST_FORMAT = "dualinv-inversions/2"
-"""Version 2: FID real images and figure items are seeded samples listed in the manifest (1: the first N)."""
+MANIFEST_FORMAT = "dualinv-inversions/3"
+"""Version 3: figure items drawn among the portrait inputs when there are enough (2: among every item;
+1: the first N); FID real images and figure items are seeded samples listed in the manifest."""
 FIGURE_YAWS_DEG: tuple[float, ...] = (-90.0, -45.0, 45.0, 90.0, 180.0)
 """Novel views of the figures (Fig. 5-7, 9): both profiles, both three-quarter views and the back."""
+PORTRAIT_YAW_DEG = 60.0
+"""Largest input |yaw| of a preferred figure item: the visible range of Table 2's MEAD views."""
 FIGURE_ITEMS, TEST_IMAGES = "figure-items", "test-images"
 """Purposes of the seeded draws (:mod:`dualinv.eval.sampling`) of the figure items and of the capped test set."""
 
@@ -78,9 +83,21 @@ class RenderPlan:
         if 0 < self.mesh_resolution < 8:
             raise ConfigError(f"mesh_resolution must be 0 or >= 8, got {self.mesh_resolution}")
 
-    def figure_positions(self, total: int) -> list[int]:
-        """Positions of the figure items among ``total`` items, in drawn order (the figures' row order)."""
-        return sampled_positions(total, self.figure_items, self.seed, FIGURE_ITEMS)
+    def figure_positions(self, total: int, portraits: Sequence[bool] | None = None) -> list[int]:
+        """Positions of the figure items among ``total`` items, in drawn order (the figures' row order).
+
+        With ``portraits`` (per item: input yaw within :data:`PORTRAIT_YAW_DEG`), the items are drawn among
+        the portraits when there are enough of them, as the paper's Fig. 5-7 show portrait inputs with the
+        unseen side invented; a set of all-round views (the synthetic validation set) would otherwise put
+        a back view in the first row. Too few portraits: drawn among every item."""
+        eligible = list(range(total))
+        if portraits is not None:
+            if len(portraits) != total:
+                raise ValueError(f"portraits has {len(portraits)} flags for {total} items")
+            frontal = [position for position in eligible if portraits[position]]
+            if len(frontal) >= min(self.figure_items, total):
+                eligible = frontal
+        return [eligible[k] for k in sampled_positions(len(eligible), self.figure_items, self.seed, FIGURE_ITEMS)]
 
     def to_json(self) -> dict[str, Any]:
         return {"fid": asdict(self.fid), "fid_protocol": self.fid.describe(), "figure_items": self.figure_items,
@@ -117,11 +134,13 @@ def is_mead_dataset(names: Sequence[str]) -> bool:
     return bool(names) and all(parse_mead_name(name) is not None for name in names)
 
 
-def plan_items(names: Sequence[str], plan: RenderPlan, limit: int | None = None) -> list[TestItem]:
+def plan_items(names: Sequence[str], plan: RenderPlan, limit: int | None = None,
+               yaws: Mapping[str, float] | None = None) -> list[TestItem]:
     """The items of a test set, in dataset order: every image, or for MEAD the frontal frames with targets.
 
     ``limit`` keeps a seeded sample of that many (in dataset order); the FID real images and the figure
-    items are seeded samples of the kept items (:mod:`dualinv.eval.sampling`).
+    items are seeded samples of the kept items (:mod:`dualinv.eval.sampling`), the figure items among
+    the portraits when ``yaws`` (input yaw per name, degrees) are given (:meth:`RenderPlan.figure_positions`).
     """
 
     if limit is not None and limit < 1:
@@ -143,9 +162,23 @@ def plan_items(names: Sequence[str], plan: RenderPlan, limit: int | None = None)
         raise DatasetFormatError(f"test images must have unique file stems (outputs are named by them); "
                                  f"repeated: {duplicated[:5]}")
     fid_slot = {position: slot for slot, position in enumerate(plan.fid.real_image_positions(len(chosen)))}
-    figure = set(plan.figure_positions(len(chosen)))
+    figure = set(plan.figure_positions(len(chosen), portrait_flags([name for name, _ in chosen], yaws)))
     return [TestItem(index, name, stem, views, fid_slot.get(index), index in figure)
             for index, ((name, views), stem) in enumerate(zip(chosen, stems))]
+
+
+def portrait_flags(names: Sequence[str], yaws: Mapping[str, float] | None) -> list[bool] | None:
+    """Per name, whether its input yaw is within :data:`PORTRAIT_YAW_DEG` (``None`` without yaws)."""
+    return None if yaws is None else [abs(float(yaws[name])) <= PORTRAIT_YAW_DEG for name in names]
+
+
+def dataset_yaws(labels: Mapping[str, Any]) -> dict[str, float]:
+    """Input yaw (degrees, ``get_poseangle``) of every item of a dataset's ``{name: 25-value label}``."""
+    if not labels:
+        return {}
+    names = list(labels)
+    yaw, _ = yaw_pitch_from_label(np.stack([np.asarray(labels[name], dtype=np.float64) for name in names]))
+    return {name: float(value) for name, value in zip(names, yaw)}
 
 
 def item_record_path(output: Path, item: TestItem) -> Path:
@@ -233,7 +266,8 @@ def run_inversions(inverter: Inverter, dataset_dir: str | Path, output: str | Pa
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     output = Path(output)
     dataset = HeadDataset(dataset_dir)
-    items = plan_items(dataset.names, plan, limit)
+    yaws = dataset_yaws(dataset.labels)
+    items = plan_items(dataset.names, plan, limit, yaws)
     position_of = {name: position for position, name in enumerate(dataset.names)}
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT, "method": method, "dataset": str(Path(dataset_dir).resolve()),
@@ -241,7 +275,9 @@ def run_inversions(inverter: Inverter, dataset_dir: str | Path, output: str | Pa
         "plan": plan.to_json(), "names": [item.name for item in items],
         "fid_names": [item.name for item in sorted((item for item in items if item.fid_slot is not None),
                                                    key=lambda item: item.fid_slot)],
-        "figure_names": [items[position].name for position in plan.figure_positions(len(items))], "complete": False,
+        "figure_names": [items[position].name for position in
+                         plan.figure_positions(len(items), portrait_flags([item.name for item in items], yaws))],
+        "complete": False,
         "provenance": dict(provenance or {}),
     }
     previous = _check_resumable(output, manifest)

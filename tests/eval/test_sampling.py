@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dualinv.eval.fid import FidProtocol
-from dualinv.eval.runners import RenderPlan, plan_items
+from dualinv.camera import camera_at_yaw
+from dualinv.eval.runners import RenderPlan, dataset_yaws, plan_items
 from dualinv.eval.sampling import sampled_positions
 from dualinv.seeding import derive_seed
 
@@ -59,3 +60,24 @@ def test_the_test_image_cap_keeps_a_seeded_sample_in_dataset_order():
 def test_the_fid_protocol_names_the_rule_beside_the_number():
     assert "uniform sample without replacement" in FidProtocol(num_images=2, seed=5).describe()
     assert "fid-real-images" in FidProtocol(num_images=2, seed=5).describe()
+
+
+def test_figure_items_are_drawn_among_the_portraits_when_there_are_enough():
+    plan = _plan()
+    yaws = {name: (150.0 if position % 3 else 20.0) for position, name in enumerate(VALIDATION)}
+    figure = [item.name for item in plan_items(VALIDATION, plan, yaws=yaws) if item.figure]
+    assert len(figure) == plan.figure_items and all(abs(yaws[name]) <= 60 for name in figure)
+    portraits = [position for position, name in enumerate(VALIDATION) if abs(yaws[name]) <= 60]
+    drawn = plan.figure_positions(len(VALIDATION), [abs(yaws[name]) <= 60 for name in VALIDATION])
+    assert drawn == [portraits[k] for k in plan.figure_positions(len(portraits))]  # the same draw, over the portraits
+    too_few = {name: (20.0 if position < plan.figure_items - 1 else 150.0) for position, name in enumerate(VALIDATION)}
+    figure = [item.name for item in plan_items(VALIDATION, plan, yaws=too_few) if item.figure]
+    assert figure == [item.name for item in plan_items(VALIDATION, plan) if item.figure]  # falls back to every item
+
+
+def test_dataset_yaws_reads_the_input_yaw_of_each_label():
+    labels = {f"images/{yaw:g}.png": camera_at_yaw(float(yaw))[0].double().numpy() for yaw in (0, 30, -60, 150)}
+    yaws = dataset_yaws(labels)
+    assert list(yaws) == list(labels)
+    assert [round(value, 3) for value in yaws.values()] == [0.0, 30.0, -60.0, 150.0]
+    assert dataset_yaws({}) == {}

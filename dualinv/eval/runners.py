@@ -18,8 +18,8 @@ inversion at the cameras the evaluation protocols need (paper §4.3). Layout of 
 
 The FID real images, the figure items and (with ``data.test_images``) the inverted items are seeded
 uniform samples of the test set (:mod:`dualinv.eval.sampling`), never its first N: the manifest lists
-them (``fid_names`` in camera order, ``figure_names``). The figure items are drawn among the portrait
-inputs (|yaw| ≤ 60°) when the set has enough, as the paper's figures show portraits.
+them (``fid_names`` in camera order, ``figure_names``). The figure items are portrait inputs
+(|yaw| ≤ 60°) first, as the paper's figures show portraits.
 
 Every file is written atomically and an item counts as done only when its record exists, so a job
 killed at any point resumes where it stopped without recomputing finished items.
@@ -53,8 +53,8 @@ from dualinv.views import render_turntable
 
 MANIFEST_FILE = "inversion.json"
 MANIFEST_FORMAT = "dualinv-inversions/3"
-"""Version 3: figure items drawn among the portrait inputs when there are enough (2: among every item;
-1: the first N); FID real images and figure items are seeded samples listed in the manifest."""
+"""Version 3: figure items drawn among the portrait inputs first (2: among every item; 1: the first N);
+FID real images and figure items are seeded samples listed in the manifest."""
 FIGURE_YAWS_DEG: tuple[float, ...] = (-90.0, -45.0, 45.0, 90.0, 180.0)
 """Novel views of the figures (Fig. 5-7, 9): both profiles, both three-quarter views and the back."""
 PORTRAIT_YAW_DEG = 60.0
@@ -75,7 +75,8 @@ class RenderPlan:
     mesh_resolution: int = 128
     """Marching-cubes grid side of the figure meshes (0: no meshes)."""
     seed: int = 0
-    """Seed of the renderer's sample jitter (derived per item, so batching does not change a render)."""
+    """Seed of the renderer's sample jitter (derived per item and render, so neither batching nor an item's
+    other renders change a render)."""
 
     def __post_init__(self) -> None:
         if self.figure_items < 0 or self.mesh_resolution < 0:
@@ -86,18 +87,19 @@ class RenderPlan:
     def figure_positions(self, total: int, portraits: Sequence[bool] | None = None) -> list[int]:
         """Positions of the figure items among ``total`` items, in drawn order (the figures' row order).
 
-        With ``portraits`` (per item: input yaw within :data:`PORTRAIT_YAW_DEG`), the items are drawn among
-        the portraits when there are enough of them, as the paper's Fig. 5-7 show portrait inputs with the
-        unseen side invented; a set of all-round views (the synthetic validation set) would otherwise put
-        a back view in the first row. Too few portraits: drawn among every item."""
-        eligible = list(range(total))
-        if portraits is not None:
-            if len(portraits) != total:
-                raise ValueError(f"portraits has {len(portraits)} flags for {total} items")
-            frontal = [position for position in eligible if portraits[position]]
-            if len(frontal) >= min(self.figure_items, total):
-                eligible = frontal
-        return [eligible[k] for k in sampled_positions(len(eligible), self.figure_items, self.seed, FIGURE_ITEMS)]
+        With ``portraits`` (per item: input yaw within :data:`PORTRAIT_YAW_DEG`), the portraits come first,
+        as the paper's Fig. 5-7 show portrait inputs with the unseen side invented; a set of all-round
+        views (the synthetic validation set) would otherwise put back views in the first rows. The items
+        are a seeded draw among the portraits, topped up by a draw among the others when there are too few."""
+        if portraits is None:
+            return sampled_positions(total, self.figure_items, self.seed, FIGURE_ITEMS)
+        if len(portraits) != total:
+            raise ValueError(f"portraits has {len(portraits)} flags for {total} items")
+        chosen: list[int] = []
+        for group in ([p for p in range(total) if portraits[p]], [p for p in range(total) if not portraits[p]]):
+            wanted = min(self.figure_items, total) - len(chosen)
+            chosen += [group[k] for k in sampled_positions(len(group), wanted, self.seed, FIGURE_ITEMS)]
+        return chosen
 
     def to_json(self) -> dict[str, Any]:
         return {"fid": asdict(self.fid), "fid_protocol": self.fid.describe(), "figure_items": self.figure_items,
@@ -139,8 +141,8 @@ def plan_items(names: Sequence[str], plan: RenderPlan, limit: int | None = None,
     """The items of a test set, in dataset order: every image, or for MEAD the frontal frames with targets.
 
     ``limit`` keeps a seeded sample of that many (in dataset order); the FID real images and the figure
-    items are seeded samples of the kept items (:mod:`dualinv.eval.sampling`), the figure items among
-    the portraits when ``yaws`` (input yaw per name, degrees) are given (:meth:`RenderPlan.figure_positions`).
+    items are seeded samples of the kept items (:mod:`dualinv.eval.sampling`), portraits first when ``yaws``
+    (input yaw per name, degrees) are given (:meth:`RenderPlan.figure_positions`).
     """
 
     if limit is not None and limit < 1:
@@ -201,12 +203,14 @@ def _write_item(output: Path, item: TestItem, inversion: Inversion, position: in
     if item.figure:
         for yaw in plan.figure_yaws_deg:
             targets.append((output / "views" / item.stem / f"{figure_view_name(yaw)}.png", camera_at_yaw(yaw)[0]))
-    cameras = torch.stack([target_camera.reshape(25).cpu().float() for _, target_camera in targets])
-    rng = make_generator(derive_seed(plan.seed, "render", item.stem), trigrid.device)
     generator = inversion.generators[position]
-    frames = render_turntable(generator, trigrid, ws, cameras, rng=rng, batch_size=4)
-    for (path, _), image in zip(targets, frames.images):
-        save_image(path, image.clamp(-1, 1))
+    for index, (path, target_camera) in enumerate(targets):
+        # each render its own seeded jitter, so that the same-view render (Tables 1-5) of an item does not
+        # depend on whether it is also an FID image or a figure item (batched renders shared one stream)
+        parts = ("render", item.stem) if index == 0 else ("render", item.stem, path.relative_to(output).as_posix())
+        rng = make_generator(derive_seed(plan.seed, *parts), trigrid.device)
+        frame = render_turntable(generator, trigrid, ws, target_camera.reshape(1, 25).cpu().float(), rng=rng)
+        save_image(path, frame.images[0].clamp(-1, 1))
     latents = {"ws": ws[0].detach().float().cpu()}
     record: dict[str, Any] = {"name": item.name, "index": item.index, "fid_slot": item.fid_slot, "seconds": seconds,
                               "renders": [str(path.relative_to(output)) for path, _ in targets]}

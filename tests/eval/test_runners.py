@@ -89,6 +89,22 @@ def test_runner_writes_every_render_and_resumes_without_recomputing(tmp_path, ge
         run_inversions(again, dataset, output, _plan(figure_items=2), method="standin", progress=False)
 
 
+def test_an_items_same_view_render_does_not_depend_on_its_other_renders(tmp_path, generator):
+    """Tables 1-5 read the same-view renders: being also a figure item or an FID image must not change one
+    (the renders of an item once shared one jitter stream, so extra cameras shifted its draws)."""
+    dataset = write_test_set(tmp_path / "val", NAMES, yaws_deg=[0, 30, -30])
+    bare, full = tmp_path / "bare", tmp_path / "full"
+    run_inversions(StandInInverter(generator, seed=3), dataset, bare,
+                   _plan(figure_items=0, mesh_resolution=0),
+                   method="standin", progress=False)
+    manifest = run_inversions(StandInInverter(generator, seed=3), dataset, full,
+                              _plan(fid=FidProtocol(num_images=3, seed=1), figure_items=3, mesh_resolution=0),
+                              method="standin", progress=False)
+    assert len(manifest["figure_names"]) == 3 and len(manifest["fid_names"]) == 3  # bare: 2 FID images, no figures
+    for stem in ("00000", "00001", "00002"):
+        assert torch.equal(load_image(bare / "same_view" / f"{stem}.png"), load_image(full / "same_view" / f"{stem}.png"))
+
+
 @pytest.mark.slow
 def test_mead_items_render_at_the_target_cameras(tmp_path, generator):
     shots = ["M003__{view}__angry__level_1__001__000010.png".format(view=view)

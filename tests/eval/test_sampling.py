@@ -62,7 +62,7 @@ def test_the_fid_protocol_names_the_rule_beside_the_number():
     assert "fid-real-images" in FidProtocol(num_images=2, seed=5).describe()
 
 
-def test_figure_items_are_drawn_among_the_portraits_when_there_are_enough():
+def test_figure_items_are_portraits_first():
     plan = _plan()
     yaws = {name: (150.0 if position % 3 else 20.0) for position, name in enumerate(VALIDATION)}
     figure = [item.name for item in plan_items(VALIDATION, plan, yaws=yaws) if item.figure]
@@ -70,9 +70,12 @@ def test_figure_items_are_drawn_among_the_portraits_when_there_are_enough():
     portraits = [position for position, name in enumerate(VALIDATION) if abs(yaws[name]) <= 60]
     drawn = plan.figure_positions(len(VALIDATION), [abs(yaws[name]) <= 60 for name in VALIDATION])
     assert drawn == [portraits[k] for k in plan.figure_positions(len(portraits))]  # the same draw, over the portraits
-    too_few = {name: (20.0 if position < plan.figure_items - 1 else 150.0) for position, name in enumerate(VALIDATION)}
-    figure = [item.name for item in plan_items(VALIDATION, plan, yaws=too_few) if item.figure]
-    assert figure == [item.name for item in plan_items(VALIDATION, plan) if item.figure]  # falls back to every item
+    few = {name: (-30.0 if position in (5, 700) else 170.0) for position, name in enumerate(VALIDATION)}
+    drawn = plan.figure_positions(len(VALIDATION), [abs(few[name]) <= 60 for name in VALIDATION])
+    assert len(drawn) == plan.figure_items and sorted(drawn[:2]) == [5, 700]  # both portraits lead, then the rest
+    others = [position for position in range(len(VALIDATION)) if position not in (5, 700)]
+    assert drawn[2:] == [others[k] for k in _plan(figure_items=6).figure_positions(len(others))]
+    assert plan_items(VALIDATION, plan, yaws={name: 0.0 for name in VALIDATION}) == plan_items(VALIDATION, plan)
 
 
 def test_dataset_yaws_reads_the_input_yaw_of_each_label():
